@@ -1,0 +1,217 @@
+"""Entra ID sign-in and tokens through MSAL (graph-reference I, J).
+
+One :class:`MailboxAuth` per mailbox and run: an MSAL confidential client built on the run's shared
+session, with the mailbox's serialized token cache. Every token comes from MSAL: the auth code flow
+with PKCE for the connect button, ``acquire_token_silent_with_error`` for the sync, and
+``acquire_token_for_client`` for the admin's "Test connection" check of the client secret.
+"""
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import msal
+import requests
+
+from .errors import (
+    CONFIG_AADSTS,
+    REAUTH_AADSTS,
+    ConfigurationError,
+    OutlookError,
+    ReauthRequired,
+    TransientError,
+    aadsts_codes,
+)
+
+_logger = logging.getLogger(__name__)
+
+MICROSOFT_AUTHORITY_URL = "https://login.microsoftonline.com"
+MICROSOFT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
+# Short scope spelling, the same everywhere: MSAL matches cached tokens by exact scope strings, and a
+# different spelling silently turns every call into a refresh (graph-reference fact 15).
+SCOPES = ("Calendars.ReadWrite", "User.Read")
+APP_SCOPES = ("https://graph.microsoft.com/.default",)
+# Tenants that cannot issue app-only tokens: "Test connection" can only check them up to discovery.
+MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """The admin's Outlook settings (Settings > General Settings > Integrations)."""
+
+    client_id: str = ""
+    client_secret: str = ""
+    tenant: str = "common"
+    authority_url: str = MICROSOFT_AUTHORITY_URL
+    graph_url: str = MICROSOFT_GRAPH_URL
+    ca_bundle: str = ""
+
+    @property
+    def authority(self):
+        tenant = (self.tenant or "common").strip().strip("/")
+        return f"{(self.authority_url or MICROSOFT_AUTHORITY_URL).rstrip('/')}/{tenant}"
+
+    def missing(self):
+        """Names of the settings that must still be filled in, in the order of the form."""
+        return [label for label, value in (("Client ID", self.client_id), ("Client Secret", self.client_secret)) if not value]
+
+    def check_complete(self):
+        missing = self.missing()
+        if missing:
+            raise ConfigurationError(
+                "Outlook Calendar is not configured yet: an administrator must fill in %s in "
+                "Settings > General Settings > Integrations > Outlook Calendar." % " and ".join(missing)
+            )
+
+
+def first_line(text):
+    """The human part of an Entra ``error_description`` (the rest is trace ids and timestamps)."""
+    return (text or "").strip().splitlines()[0].strip() if text else ""
+
+
+def token_error(result, *, during="sign-in"):
+    """Turn an MSAL error result (a dict with ``error``) into the matching typed exception."""
+    error = result.get("error") or "unknown_error"
+    codes = aadsts_codes(result)
+    detail = first_line(result.get("error_description")) or error
+    if error in ("invalid_client", "unauthorized_client") or codes & CONFIG_AADSTS:
+        return ConfigurationError(
+            "Microsoft rejected this database's Outlook app settings (%s). An administrator must check "
+            "the Client ID, Client Secret and Tenant in Settings > General Settings > Integrations > "
+            "Outlook Calendar." % detail
+        )
+    if error == "temporarily_unavailable":
+        return TransientError("The Microsoft sign-in service is temporarily unavailable (%s)." % detail)
+    if error in ("invalid_grant", "interaction_required", "consent_required") or codes & REAUTH_AADSTS:
+        return ReauthRequired(
+            "Your Outlook connection needs to be renewed (%s). Click the Outlook button in Calendar to "
+            "connect again." % detail,
+            error=error,
+            aadsts=min(codes) if codes else None,
+        )
+    return OutlookError("Microsoft refused the %s (%s)." % (during, detail))
+
+
+class MailboxAuth:
+    """MSAL confidential client for one mailbox, with that mailbox's token cache.
+
+    :param settings: :class:`AuthSettings`
+    :param session: the run's :class:`~.http.OutlookSession` (MSAL sends through it)
+    :param cache_blob: the serialized MSAL token cache stored for the mailbox, or ``None``
+    """
+
+    def __init__(self, settings, session, cache_blob=None):
+        settings.check_complete()
+        self.settings = settings
+        self.cache = msal.SerializableTokenCache()
+        if cache_blob:
+            self.cache.deserialize(cache_blob)
+        self.app = self._build_app(settings, session, self.cache)
+
+    @staticmethod
+    def _build_app(settings, session, cache):
+        try:
+            return msal.ConfidentialClientApplication(
+                settings.client_id,
+                client_credential=settings.client_secret,
+                authority=settings.authority,
+                token_cache=cache,
+                http_client=session,
+                instance_discovery=False,
+            )
+        except requests.RequestException as exc:
+            raise ConfigurationError(
+                "Cannot reach the Microsoft sign-in service at %s (%s). Check the Authority URL in "
+                "Settings > General Settings > Integrations > Outlook Calendar." % (settings.authority, exc)
+            ) from exc
+        except ValueError as exc:
+            raise ConfigurationError(
+                "The sign-in authority %s is not valid (%s). Check the Tenant and Authority URL in "
+                "Settings > General Settings > Integrations > Outlook Calendar." % (settings.authority, exc)
+            ) from exc
+
+    # ------------------------------------------------------------
+    # Connect flow (authorization code + PKCE)
+    # ------------------------------------------------------------
+
+    def start_flow(self, redirect_uri, login_hint=None):
+        """Begin the auth code flow; the returned dict (with the PKCE verifier) stays server-side."""
+        with warnings.catch_warnings():
+            # msal >= 1.39 warns unless response_mode="form_post"; a cross-site form POST would not
+            # carry Odoo's SameSite=Lax session cookie, and the flow is bound to that session.
+            warnings.simplefilter("ignore", UserWarning)
+            return self.app.initiate_auth_code_flow(
+                list(SCOPES), redirect_uri=redirect_uri, login_hint=login_hint or None, prompt="select_account"
+            )
+
+    def finish_flow(self, flow, params):
+        """Redeem the code Microsoft sent back; return MSAL's result (with ``id_token_claims``).
+
+        :raises ReauthRequired: consent declined, code expired or reused
+        :raises ConfigurationError: the app's secret or registration is wrong
+        """
+        try:
+            result = self.app.acquire_token_by_auth_code_flow(flow, params, scopes=list(SCOPES))
+        except (ValueError, RuntimeError) as exc:
+            # state mismatch, neither code nor error, or an id_token whose nonce is not ours
+            raise ReauthRequired("The answer from Microsoft does not belong to this sign-in (%s)." % exc) from exc
+        except requests.RequestException as exc:
+            raise TransientError("Cannot reach the Microsoft sign-in service (%s)." % exc) from exc
+        except msal.exceptions.MsalServiceError as exc:
+            raise TransientError("The Microsoft sign-in service failed (%s)." % exc) from exc
+        if "error" in result:
+            if result["error"] == "access_denied":
+                raise ReauthRequired(
+                    "You declined to give Odoo access to your Outlook calendar, so nothing was connected.",
+                    error="access_denied",
+                )
+            raise token_error(result)
+        return result
+
+    # ------------------------------------------------------------
+    # Tokens for Graph
+    # ------------------------------------------------------------
+
+    def account(self):
+        accounts = self.app.get_accounts()
+        if not accounts:
+            raise ReauthRequired("No Outlook account is connected. Click the Outlook button in Calendar to connect.")
+        return accounts[0]
+
+    def access_token(self):
+        """A valid access token for :data:`SCOPES`, refreshed through MSAL when needed."""
+        try:
+            result = self.app.acquire_token_silent_with_error(list(SCOPES), self.account())
+        except requests.RequestException as exc:
+            raise TransientError("Cannot reach the Microsoft sign-in service (%s)." % exc) from exc
+        except msal.exceptions.MsalServiceError as exc:
+            raise TransientError("The Microsoft sign-in service failed (%s)." % exc) from exc
+        if not result:
+            raise ReauthRequired("Your Outlook sign-in has no refresh token left. Click the Outlook button in Calendar to connect again.")
+        if "access_token" not in result:
+            raise token_error(result, during="token refresh")
+        return result["access_token"]
+
+    def cache_blob_if_changed(self):
+        """The serialized cache when MSAL changed it (new tokens), else ``None``."""
+        return self.cache.serialize() if self.cache.has_state_changed else None
+
+    def check_app_credentials(self):
+        """Ask Entra for an app-only token: proves the Client ID and Secret (admin's "Test connection").
+
+        Multi-tenant authorities (common/organizations) cannot issue such tokens; for them this only
+        proves that the authority answers (MSAL's discovery ran when the app was built).
+
+        :return: ``True`` when the secret was verified, ``False`` when only discovery could be checked
+        """
+        if (self.settings.tenant or "common").strip().lower() in MULTI_TENANT:
+            return False
+        try:
+            result = self.app.acquire_token_for_client(list(APP_SCOPES))
+        except requests.RequestException as exc:
+            raise TransientError("Cannot reach the Microsoft sign-in service (%s)." % exc) from exc
+        except msal.exceptions.MsalServiceError as exc:
+            raise TransientError("The Microsoft sign-in service failed (%s)." % exc) from exc
+        if "error" in result:
+            raise token_error(result, during="app credentials check")
+        return True

@@ -1,0 +1,265 @@
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+from ..graph.auth import MailboxAuth
+from ..graph.client import GraphClient
+from ..graph.errors import ConfigurationError, OutlookError, ReauthRequired
+from ..graph.http import make_session
+from . import compat
+from .outlook_config import get_auth_settings, redirect_uri, set_config_error
+
+_logger = logging.getLogger(__name__)
+
+RECONNECT_SUMMARY = "Reconnect your Outlook calendar"
+
+
+@dataclass(frozen=True)
+class ConnectOutcome:
+    """What the OAuth callback shows or where it sends the browser."""
+
+    mailbox_id: int
+    address: str
+
+
+class OutlookMailbox(models.Model):
+    """One Odoo user's connected Microsoft 365 mailbox: tokens, state and sync checkpoints.
+
+    The sync cron claims these rows one at a time (``FOR UPDATE SKIP LOCKED``), so several workers
+    never sync the same mailbox at once (STYLE R10).
+    """
+
+    _name = "outlook.mailbox"
+    _description = "Outlook mailbox connected to an Odoo user"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "id"
+    _rec_name = "address"
+
+    user_id = fields.Many2one("res.users", required=True, index=True, ondelete="cascade", readonly=True)
+    address = fields.Char("Mailbox", readonly=True, tracking=True)
+    graph_user_id = fields.Char("Microsoft Account ID", readonly=True, copy=False)
+    state = fields.Selection(
+        [
+            ("disconnected", "Not connected"),
+            ("connected", "Connected"),
+            ("reconnect", "Reconnect needed"),
+        ],
+        default="disconnected",
+        required=True,
+        readonly=True,
+        tracking=True,
+    )
+    token_cache = fields.Text("MSAL Token Cache", groups="base.group_system", copy=False)
+    delta_link = fields.Char("Delta Link", groups="base.group_system", copy=False)
+    connected_at = fields.Datetime(readonly=True, copy=False)
+    last_attempt_at = fields.Datetime("Last Sync Attempt", readonly=True, copy=False)
+    last_sync_at = fields.Datetime("Last Successful Sync", readonly=True, copy=False)
+    last_error = fields.Text(readonly=True, copy=False)
+    link_ids = fields.One2many("outlook.event.link", "mailbox_id", string="Linked Events")
+
+    _sql_constraints = [
+        ("user_uniq", "UNIQUE(user_id)", "An Odoo user can connect only one Outlook mailbox."),
+    ]
+
+    # ------------------------------------------------------------
+    # CONNECT FLOW
+    # ------------------------------------------------------------
+
+    @api.model
+    def _outlook_start_connect(self):
+        """Start MSAL's auth code flow (PKCE) for the current user.
+
+        :return: the flow dict; the caller keeps it in the browser's server-side session
+        :raises OutlookError: when the settings are incomplete or the authority is unreachable
+        """
+        settings = get_auth_settings(self.env)
+        auth = MailboxAuth(settings, make_session(settings.ca_bundle))
+        hint = self.env.user.email if "@" in (self.env.user.email or "") else None
+        return auth.start_flow(redirect_uri(self.env), login_hint=hint)
+
+    @api.model
+    def _outlook_finish_connect(self, flow, params):
+        """Redeem Microsoft's answer, read the mailbox identity and store the tokens.
+
+        :param flow: the dict :meth:`_outlook_start_connect` returned, taken from the session
+        :param params: the query parameters Microsoft sent to the redirect URI
+        :return: :class:`ConnectOutcome`
+        :raises OutlookError: a typed error whose message the callback page shows
+        """
+        settings = get_auth_settings(self.env)
+        session = make_session(settings.ca_bundle)
+        try:
+            auth = MailboxAuth(settings, session)
+            auth.finish_flow(flow, params)
+            me = GraphClient(session, settings.graph_url, auth.access_token).me()
+        except ConfigurationError as exc:
+            set_config_error(self.env, str(exc))
+            raise
+        mailbox_sudo = self._outlook_store_connection(me, auth.cache.serialize())
+        set_config_error(self.env, False)
+        _logger.info("outlook: user %s connected mailbox %s", self.env.uid, mailbox_sudo.id)
+        return ConnectOutcome(mailbox_id=mailbox_sudo.id, address=mailbox_sudo.address)
+
+    @api.model
+    def _outlook_store_connection(self, me, cache_blob):
+        """Create or update the current user's mailbox from Graph's ``/me`` and a fresh token cache."""
+        graph_user_id = me.get("id") or ""
+        address = me.get("mail") or me.get("userPrincipalName") or ""
+        if not graph_user_id or not address:
+            raise OutlookError(_("Microsoft did not tell which mailbox was signed in; nothing was connected."))
+        taken_sudo = self.sudo().search(
+            [("graph_user_id", "=", graph_user_id), ("user_id", "!=", self.env.uid), ("state", "!=", "disconnected")],
+            limit=1,
+        )
+        if taken_sudo:
+            raise OutlookError(
+                _("The Outlook mailbox %(address)s is already connected to the Odoo user %(user)s. "
+                  "Each mailbox can be connected to one Odoo user only.",
+                  address=address, user=taken_sudo.user_id.name)
+            )
+        mailbox_sudo = self.sudo().with_context(mail_create_nosubscribe=True).search(
+            [("user_id", "=", self.env.uid)], limit=1
+        ) or self.sudo().with_context(mail_create_nosubscribe=True).create({"user_id": self.env.uid})
+        vals = {
+            "address": address,
+            "graph_user_id": graph_user_id,
+            "token_cache": cache_blob,
+            "state": "connected",
+            "connected_at": fields.Datetime.now(),
+            "last_error": False,
+        }
+        if mailbox_sudo.graph_user_id and mailbox_sudo.graph_user_id != graph_user_id:
+            # another Microsoft account than last time: its ids and checkpoints mean nothing here
+            mailbox_sudo.link_ids.unlink()
+            vals["delta_link"] = False
+        mailbox_sudo.write(vals)
+        mailbox_sudo._outlook_close_reconnect_activities()
+        return mailbox_sudo
+
+    def action_outlook_disconnect(self):
+        """Forget the tokens; links stay so that reconnecting the same mailbox creates no duplicate."""
+        for mailbox in self:
+            if mailbox.user_id != self.env.user and not self.env.user.has_group("base.group_system"):
+                raise UserError(_("You can only disconnect your own Outlook mailbox."))
+        self.sudo().write({"token_cache": False, "state": "disconnected", "last_error": False})
+        self.sudo()._outlook_close_reconnect_activities()
+        return True
+
+    # ------------------------------------------------------------
+    # STATE CHANGES THE USER OR ADMIN MUST SEE (STYLE R13)
+    # ------------------------------------------------------------
+
+    def _outlook_mark_reconnect(self, message):
+        """Stop this mailbox's sync until its user connects again, and tell them with an activity."""
+        mailbox_sudo = self.sudo()
+        mailbox_sudo.write({"state": "reconnect", "last_error": message})
+        for mailbox in mailbox_sudo:
+            if not mailbox.activity_ids.filtered(lambda a: a.summary == RECONNECT_SUMMARY):
+                mailbox.activity_schedule(
+                    "mail.mail_activity_data_todo",
+                    summary=RECONNECT_SUMMARY,
+                    note=_("%(error)s Open Calendar and click the Outlook button to connect again.", error=message),
+                    user_id=mailbox.user_id.id,
+                )
+
+    def _outlook_close_reconnect_activities(self):
+        self.activity_ids.filtered(lambda a: a.summary == RECONNECT_SUMMARY).action_feedback(
+            feedback=_("Outlook connected again.")
+        )
+
+    # ------------------------------------------------------------
+    # CRON (STYLE R10, R11)
+    # ------------------------------------------------------------
+
+    @api.model
+    def _cron_outlook_sync(self, time_budget=240):
+        """Sync connected mailboxes one at a time within ``time_budget`` seconds.
+
+        Each mailbox is claimed with a row lock, synced, and committed on its own, so a crash or a
+        time-out loses at most one mailbox's run and the other workers go on with the rest.
+        """
+        started_at = fields.Datetime.now()
+        deadline = time.monotonic() + time_budget
+        done = 0
+        while time.monotonic() < deadline:
+            mailbox = self._outlook_claim_next(started_at)
+            if not mailbox:
+                break
+            config_broken = not mailbox._outlook_sync_guarded()
+            done += 1
+            compat.notify_cron_progress(self.env, done, 0 if config_broken else self._outlook_due_count(started_at))
+            self._outlook_commit_batch()
+            if config_broken:
+                break
+        return done
+
+    @api.model
+    def _outlook_due_domain_sql(self):
+        return "state = 'connected' AND (last_attempt_at IS NULL OR last_attempt_at < %s)"
+
+    @api.model
+    def _outlook_claim_next(self, started_at):
+        """Lock and return one due mailbox no other worker holds, or an empty recordset."""
+        self.env.cr.execute(
+            "SELECT id FROM outlook_mailbox WHERE %s ORDER BY last_attempt_at NULLS FIRST, id "
+            "LIMIT 1 FOR UPDATE SKIP LOCKED" % self._outlook_due_domain_sql(),
+            [started_at],
+        )
+        row = self.env.cr.fetchone()
+        return self.browse(row[0]) if row else self.browse()
+
+    @api.model
+    def _outlook_due_count(self, started_at):
+        self.env.cr.execute("SELECT count(*) FROM outlook_mailbox WHERE %s" % self._outlook_due_domain_sql(), [started_at])
+        return self.env.cr.fetchone()[0]
+
+    @api.model
+    def _outlook_commit_batch(self):
+        """Make one mailbox's work durable and release its row lock. Cron entry points only."""
+        if not getattr(threading.current_thread(), "testing", False):
+            self.env.cr.commit()  # pylint: disable=invalid-commit -- cron batch boundary (STYLE R10/R11)
+
+    def _outlook_sync_guarded(self):
+        """Run one mailbox's sync; record any failure on the mailbox instead of stopping the cron.
+
+        :return: ``False`` when the database's Outlook settings are broken (every mailbox would fail)
+        """
+        self.ensure_one()
+        self.sudo().last_attempt_at = fields.Datetime.now()
+        try:
+            with self.env.cr.savepoint():
+                self._outlook_sync_once()
+        except ReauthRequired as exc:
+            self._outlook_mark_reconnect(exc.user_message())
+        except ConfigurationError as exc:
+            set_config_error(self.env, str(exc))
+            self.sudo().last_error = str(exc)
+            return False
+        except OutlookError as exc:
+            _logger.warning("outlook: mailbox %s sync failed: %s", self.id, exc)
+            self.sudo().last_error = exc.user_message()
+        except Exception as exc:  # cron boundary: record it where the admin looks, go on with others
+            _logger.exception("outlook: unexpected error while syncing mailbox %s", self.id)
+            self.sudo().last_error = _("Unexpected error: %(error)s", error=exc)
+        return True
+
+    def _outlook_sync_once(self):
+        """One sync run of this mailbox.
+
+        Today it renews the mailbox's tokens through MSAL, which keeps the refresh token alive (Entra
+        ends it after 90 idle days) and detects revoked grants; the calendar sync plugs in here.
+        """
+        self.ensure_one()
+        mailbox_sudo = self.sudo()
+        settings = get_auth_settings(self.env)
+        auth = MailboxAuth(settings, make_session(settings.ca_bundle), mailbox_sudo.token_cache)
+        auth.access_token()
+        vals = {"last_sync_at": fields.Datetime.now(), "last_error": False}
+        cache_blob = auth.cache_blob_if_changed()
+        if cache_blob:
+            vals["token_cache"] = cache_blob
+        mailbox_sudo.write(vals)

@@ -1,0 +1,106 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+from ..graph.auth import MICROSOFT_AUTHORITY_URL, MICROSOFT_GRAPH_URL, AuthSettings, MailboxAuth
+from ..graph.errors import ConfigurationError, OutlookError
+from ..graph.http import make_session
+from .outlook_config import (
+    PARAM_AUTHORITY_URL,
+    PARAM_CA_BUNDLE,
+    PARAM_CLIENT_ID,
+    PARAM_CLIENT_SECRET,
+    PARAM_CONFIG_ERROR,
+    PARAM_GRAPH_URL,
+    PARAM_TENANT,
+    redirect_uri,
+    set_config_error,
+)
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    outlook_client_id = fields.Char("Outlook Client ID", config_parameter=PARAM_CLIENT_ID)
+    # Write-only (STYLE R6): no config_parameter, so get_values never sends the secret back.
+    outlook_client_secret = fields.Char("Outlook Client Secret")
+    outlook_client_secret_set = fields.Boolean("Outlook Client Secret Stored", compute="_compute_outlook_status")
+    outlook_tenant = fields.Char("Outlook Tenant", config_parameter=PARAM_TENANT, default="common")
+    outlook_authority_url = fields.Char(
+        "Outlook Authority URL", config_parameter=PARAM_AUTHORITY_URL, default=MICROSOFT_AUTHORITY_URL
+    )
+    outlook_graph_url = fields.Char("Microsoft Graph URL", config_parameter=PARAM_GRAPH_URL, default=MICROSOFT_GRAPH_URL)
+    outlook_ca_bundle = fields.Char("Outlook CA Bundle", config_parameter=PARAM_CA_BUNDLE)
+    outlook_redirect_uri = fields.Char("Outlook Redirect URI", compute="_compute_outlook_status")
+    outlook_config_error = fields.Char("Outlook Configuration Problem", compute="_compute_outlook_status")
+
+    def _compute_outlook_status(self):
+        params_sudo = self.env["ir.config_parameter"].sudo()
+        for settings in self:
+            settings.outlook_client_secret_set = bool(params_sudo.get_param(PARAM_CLIENT_SECRET))
+            settings.outlook_redirect_uri = redirect_uri(self.env)
+            settings.outlook_config_error = params_sudo.get_param(PARAM_CONFIG_ERROR) or False
+
+    @api.constrains("outlook_authority_url", "outlook_graph_url", "outlook_tenant")
+    def _check_outlook_urls(self):
+        for settings in self:
+            for label, url in ((_("Authority URL"), settings.outlook_authority_url),
+                               (_("Graph URL"), settings.outlook_graph_url)):
+                if url and not url.strip().lower().startswith("https://"):
+                    raise ValidationError(_("The Outlook %(label)s must start with https://.", label=label))
+            tenant = (settings.outlook_tenant or "").strip()
+            if tenant and not all(ch.isalnum() or ch in "-._" for ch in tenant):
+                raise ValidationError(
+                    _("The Outlook Tenant must be common, organizations, a tenant id or a domain name.")
+                )
+
+    def set_values(self):
+        super().set_values()
+        secret = (self.outlook_client_secret or "").strip()
+        if secret:
+            self.env["ir.config_parameter"].sudo().set_param(PARAM_CLIENT_SECRET, secret)
+            set_config_error(self.env, False)
+        # never keep the secret on the transient record, which a later read could send back
+        self.outlook_client_secret = False
+
+    def _outlook_form_settings(self):
+        """The settings as typed in the form (falling back on the stored secret)."""
+        self.ensure_one()
+        params_sudo = self.env["ir.config_parameter"].sudo()
+        return AuthSettings(
+            client_id=(self.outlook_client_id or "").strip(),
+            client_secret=(self.outlook_client_secret or params_sudo.get_param(PARAM_CLIENT_SECRET) or "").strip(),
+            tenant=(self.outlook_tenant or "common").strip(),
+            authority_url=(self.outlook_authority_url or MICROSOFT_AUTHORITY_URL).strip(),
+            graph_url=(self.outlook_graph_url or MICROSOFT_GRAPH_URL).strip(),
+            ca_bundle=(self.outlook_ca_bundle or "").strip(),
+        )
+
+    def action_outlook_test_connection(self):
+        """Check the form's settings against Microsoft: authority discovery, and the secret when the
+        tenant allows app-only tokens. :return: a ``display_notification`` action"""
+        settings = self._outlook_form_settings()
+        try:
+            secret_checked = MailboxAuth(settings, make_session(settings.ca_bundle)).check_app_credentials()
+        except ConfigurationError as exc:
+            return self._outlook_test_result(str(exc), "danger")
+        except OutlookError as exc:
+            return self._outlook_test_result(exc.user_message(), "warning")
+        if secret_checked:
+            return self._outlook_test_result(
+                _("Microsoft accepted the Client ID and Client Secret for tenant %(tenant)s.", tenant=settings.tenant),
+                "success",
+            )
+        return self._outlook_test_result(
+            _("The sign-in service at %(authority)s answers. With a multi-tenant setting (%(tenant)s) the Client "
+              "Secret can only be checked when a user connects; set your tenant id to check it here.",
+              authority=settings.authority, tenant=settings.tenant),
+            "info",
+        )
+
+    def _outlook_test_result(self, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"title": _("Outlook connection test"), "message": message, "type": kind,
+                       "sticky": kind in ("danger", "warning")},
+        }

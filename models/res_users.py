@@ -1,0 +1,103 @@
+from odoo import _, api, fields, models
+
+from .outlook_config import get_auth_settings
+
+CONNECT_ROUTE = "/outlook_calendar_sync/connect"
+
+
+class ResUsers(models.Model):
+    _inherit = "res.users"
+
+    outlook_mailbox_ids = fields.One2many("outlook.mailbox", "user_id", string="Outlook Mailbox", readonly=True)
+    outlook_sync_state = fields.Selection(
+        [
+            ("disconnected", "Not connected"),
+            ("connected", "Connected"),
+            ("reconnect", "Reconnect needed"),
+        ],
+        string="Outlook Calendar",
+        compute="_compute_outlook_mailbox",
+    )
+    outlook_mailbox_address = fields.Char("Outlook Mailbox Address", compute="_compute_outlook_mailbox")
+    outlook_last_sync_at = fields.Datetime("Outlook Last Sync", compute="_compute_outlook_mailbox")
+    outlook_last_error = fields.Text("Outlook Sync Message", compute="_compute_outlook_mailbox")
+
+    @property
+    def SELF_READABLE_FIELDS(self):
+        # the connection's state and address only: tokens stay admin-only on outlook.mailbox
+        return super().SELF_READABLE_FIELDS + [
+            "outlook_sync_state", "outlook_mailbox_address", "outlook_last_sync_at", "outlook_last_error",
+        ]
+
+    @api.depends("outlook_mailbox_ids.state", "outlook_mailbox_ids.address")
+    def _compute_outlook_mailbox(self):
+        mailboxes_sudo = self.env["outlook.mailbox"].sudo().search([("user_id", "in", self.ids)])
+        by_user = {mailbox.user_id.id: mailbox for mailbox in mailboxes_sudo}
+        for user in self:
+            mailbox = by_user.get(user.id)
+            user.outlook_sync_state = mailbox.state if mailbox else "disconnected"
+            user.outlook_mailbox_address = mailbox.address if mailbox else False
+            user.outlook_last_sync_at = mailbox.last_sync_at if mailbox else False
+            user.outlook_last_error = mailbox.last_error if mailbox else False
+
+    # ------------------------------------------------------------
+    # Calendar view hooks (calendar's AttendeeCalendarModel asks these)
+    # ------------------------------------------------------------
+
+    @api.model
+    def check_calendar_credentials(self):
+        res = super().check_calendar_credentials()
+        res["outlook_calendar_sync"] = not get_auth_settings(self.env).missing()
+        return res
+
+    def check_synchronization_status(self):
+        res = super().check_synchronization_status()
+        res["outlook_calendar_sync"] = self.env.user.outlook_sync_state
+        return res
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_outlook_connect_or_sync(self):
+        """The Calendar view's Outlook button.
+
+        :return: a URL action to Microsoft's consent (through our connect route), a notification when
+            already connected (after scheduling a sync), or directions when nothing is configured
+        """
+        user = self.env.user
+        if get_auth_settings(self.env).missing():
+            if user.has_group("base.group_system"):
+                return {
+                    "type": "ir.actions.act_window",
+                    "name": _("Outlook Calendar settings"),
+                    "res_model": "res.config.settings",
+                    "view_mode": "form",
+                    "target": "inline",
+                    "context": {"module": "general_settings", "bin_size": False},
+                }
+            return self._outlook_notification(
+                _("An administrator must configure the Outlook Calendar integration before you can connect."),
+                "warning",
+            )
+        if user.outlook_sync_state == "connected":
+            self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()._trigger()
+            return self._outlook_notification(
+                _("Your calendar is connected to %(address)s; a sync has been scheduled.",
+                  address=user.outlook_mailbox_address),
+                "success",
+            )
+        return {"type": "ir.actions.act_url", "url": CONNECT_ROUTE, "target": "self"}
+
+    def action_outlook_disconnect(self):
+        self.env["outlook.mailbox"].search([("user_id", "=", self.env.uid)]).action_outlook_disconnect()
+        return self._outlook_notification(_("Your Outlook calendar is disconnected."), "info")
+
+    @api.model
+    def _outlook_notification(self, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"title": _("Outlook Calendar"), "message": message, "type": kind, "sticky": False,
+                       "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+        }
