@@ -1,0 +1,22 @@
+# One-command tooling. The logic lives in tools/ (stdlib Python, run by the machine's python3).
+#   make test   set up what is missing, run every suite, print a summary (.run/test-summary.json)
+#   make demo   PostgreSQL + Graph emulator + Odoo on http://localhost:8069 (admin/admin); Ctrl-C stops all
+#   make setup  only create/refresh .venv
+#   make clean  stop what is running, remove .run/ and .venv/
+# Odoo comes from ODOO_SRC=/path/to/odoo-18-tree, or from an odoo the machine's python3 already imports.
+
+BOOTSTRAP_PYTHON ?= python3
+
+.PHONY: test demo setup clean
+
+test:
+	@$(BOOTSTRAP_PYTHON) tools/run_tests.py
+
+demo:
+	@$(BOOTSTRAP_PYTHON) tools/demo.py
+
+setup:
+	@$(BOOTSTRAP_PYTHON) tools/bootstrap.py
+
+clean:
+	@$(BOOTSTRAP_PYTHON) tools/clean.py

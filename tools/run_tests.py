@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""``make test``: set up what is missing, run every suite, print a summary, write ``.run/test-summary.json``.
+
+Suites:
+* ``engine`` — ``tests_engine/`` with plain pytest (``-p no:odoo``), no Odoo needed.
+* ``odoo``   — the add-on's ``tests/`` with pytest-odoo in a real Odoo on a private PostgreSQL cluster, after a
+  fresh install of the add-on in database ``outlook_test``. Skipped (with the reason) when no Odoo is found
+  or PostgreSQL is missing and cannot be installed.
+
+Exit status: 0 when no suite failed (skipped suites do not fail the run), 1 otherwise.
+"""
+
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bootstrap  # noqa: E402
+import odoo_env  # noqa: E402
+from _common import (  # noqa: E402
+    ADDON_NAME,
+    LOGS,
+    REPO,
+    RUN,
+    CommandError,
+    Terminated,
+    Timings,
+    exit_on_interrupt,
+    fmt_seconds,
+    ignore_signals,
+    say,
+    step,
+    venv_python,
+    warn,
+    write_json,
+)
+from pgcluster import Cluster, ensure_binaries  # noqa: E402
+
+TOOLS = REPO / "tools"
+SUMMARY = RUN / "test-summary.json"
+TEST_DB = "outlook_test"
+TEST_CONF = RUN / "odoo-test.conf"
+PYTEST_EXIT = {
+    2: "pytest was interrupted (collection errors?)",
+    3: "pytest internal error",
+    4: "pytest usage error (bad arguments or missing path)",
+    5: "no tests collected: a green suite must run at least one test",
+}
+
+
+class Suite:
+    def __init__(self, name):
+        self.name = name
+        self.passed = self.failed = self.skipped = 0
+        self.skip_reason = None
+        self.error = None
+        self.seconds = None
+
+    def skip(self, reason):
+        self.skip_reason = reason
+        return self
+
+    def fail(self, reason):
+        self.error = reason
+        self.failed = max(self.failed, 1)  # a suite that broke before its tests counts as one failure
+        return self
+
+    @property
+    def status(self):
+        if self.skip_reason:
+            return "SKIPPED"
+        return "FAILED" if self.failed else "passed"
+
+    def as_json(self):
+        return {"passed": self.passed, "failed": self.failed, "skipped": self.skipped, "skip_reason": self.skip_reason}
+
+
+def parse_junit(path, suite):
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError):
+        return False
+    nodes = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    for node in nodes:
+        tests = int(node.get("tests", 0))
+        failed = int(node.get("failures", 0)) + int(node.get("errors", 0))
+        skipped = int(node.get("skipped", 0))
+        suite.failed += failed
+        suite.skipped += skipped
+        suite.passed += tests - failed - skipped
+    return True
+
+
+def run_pytest(suite, args, cwd, pythonpath=None):
+    junit = RUN / f"junit-{suite.name}.xml"
+    junit.unlink(missing_ok=True)
+    cmd = [str(venv_python()), "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={junit}", *map(str, args)]
+    step(f"{suite.name} suite: python {' '.join(cmd[1:])}")
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if pythonpath:
+        env["PYTHONPATH"] = str(pythonpath)
+    proc = subprocess.run(cmd, cwd=cwd, stdin=subprocess.DEVNULL, env=env, check=False)
+    parse_junit(junit, suite)
+    if proc.returncode == 1 and not suite.failed:
+        suite.fail("pytest reported failures but the junit report shows none")
+    elif proc.returncode not in (0, 1):
+        suite.fail(PYTEST_EXIT.get(proc.returncode, f"pytest exited with code {proc.returncode}"))
+    return suite
+
+
+# ---------------------------------------------------------------------------
+# suites
+# ---------------------------------------------------------------------------
+def engine_suite(timings):
+    suite = Suite("engine")
+    with timings.phase("engine suite"):
+        start = time.monotonic()
+        if not (REPO / "tests_engine").is_dir():
+            suite.fail("tests_engine/ does not exist")
+        else:
+            # rootdir tests_engine/: the repository root is an add-on package that imports odoo
+            run_pytest(suite, ["-p", "no:odoo", "--rootdir=tests_engine", "tests_engine"], cwd=REPO)
+        suite.seconds = time.monotonic() - start
+    return suite
+
+
+def odoo_suite(plan, timings):
+    suite = Suite("odoo")
+    if not plan["odoo_dir"]:
+        return suite.skip(plan["no_odoo_reason"])
+    bindir, reason = ensure_binaries()
+    if not bindir:
+        return suite.skip(reason)
+    cluster = Cluster(bindir)
+    start = time.monotonic()
+    try:
+        with timings.phase("postgres start"):
+            cluster.start()
+        link = odoo_env.link_addon()
+        odoo_env.write_config(TEST_CONF, plan, cluster)
+        with timings.phase("odoo install"):
+            odoo_env.drop_database(cluster, TEST_DB)
+            ok, problems = odoo_env.install_addon(TEST_CONF, TEST_DB, cluster, LOGS / "odoo-test-install.log")
+            if not ok:
+                warn(f"installing {ADDON_NAME} failed:")
+                for block in problems:
+                    say(block)
+                return suite.fail(f"installing {ADDON_NAME} failed ({len(problems)} problem(s), see above)")
+            odoo_env.addon_warnings(LOGS / "odoo-test-install.log")
+        with timings.phase("odoo suite"):
+            args = [
+                "-c",
+                TOOLS / "pytest-odoo.ini",
+                f"--rootdir={link}",
+                "-p",
+                "outlook_odoo_quiet",
+                f"--odoo-config={TEST_CONF}",
+                f"--odoo-database={TEST_DB}",
+                "--odoo-http",
+                "--odoo-log-level=warn",
+                link / "tests",  # through the symlink: pytest-odoo maps files to odoo.addons.<addon>.tests.*
+            ]
+            run_pytest(suite, args, cwd=REPO, pythonpath=TOOLS / "pytest_plugins")
+    except (CommandError, RuntimeError) as exc:
+        suite.fail(str(exc))
+    finally:
+        suite.seconds = time.monotonic() - start
+        if cluster.started_here:
+            ignore_signals()  # a second Ctrl-C must not leave the server running
+        with timings.phase("postgres stop"):
+            cluster.stop_if_started_here()
+    return suite
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+def report(suites, timings, plan, setup_error=None):
+    summary = {
+        "suites": {s.name: s.as_json() for s in suites},
+        "errors": {s.name: s.error for s in suites if s.error},
+        "timings": {name: round(sec, 2) for name, sec in timings.phases.items()},
+        "odoo": {"mode": plan and plan["mode"], "version": plan and plan["odoo_version"], "dir": plan and plan["odoo_dir"]},
+    }
+    if setup_error:
+        summary["errors"]["setup"] = setup_error
+    write_json(SUMMARY, summary)
+    passed = sum(s.passed for s in suites)
+    failed = sum(s.failed for s in suites) + (1 if setup_error else 0)
+    skipped = sum(s.skipped for s in suites)
+    say()
+    say("=" * 30 + " outlook_calendar_sync: test summary " + "=" * 30)
+    say(f"{'suite':<8} {'passed':>7} {'failed':>7} {'skipped':>8}  {'time':>8}  result")
+    for s in suites:
+        say(f"{s.name:<8} {s.passed:>7} {s.failed:>7} {s.skipped:>8}  {fmt_seconds(s.seconds):>8}  {s.status}")
+    say("timings: " + " | ".join(f"{k} {fmt_seconds(v)}" for k, v in timings.phases.items()))
+    say(f"written: {SUMMARY.relative_to(REPO)}")
+    if setup_error:
+        say(f"setup: FAILED — {setup_error}")
+    for s in suites:
+        if s.error:
+            say(f"{s.name} suite: FAILED — {s.error}")
+        elif s.skip_reason:
+            say(f"{s.name} suite: SKIPPED — {s.skip_reason}")
+    say(f"{passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed else 0
+
+
+def main():
+    RUN.mkdir(exist_ok=True)
+    timings = Timings()
+    plan = None
+    with timings.phase("setup"):
+        try:
+            plan = bootstrap.ensure()
+        except bootstrap.SetupError as exc:
+            warn(f"setup failed: {exc}")
+            suites = [Suite("engine").skip("setup failed"), Suite("odoo").skip("setup failed")]
+            setup_error = str(exc)
+    if plan is None:
+        return report(suites, timings, plan, setup_error)
+    suites = [engine_suite(timings)]
+    try:
+        suites.append(odoo_suite(plan, timings))
+    except (KeyboardInterrupt, Terminated):
+        report(suites + [Suite("odoo").fail("interrupted")], timings, plan)
+        raise
+    return report(suites, timings, plan)
+
+
+if __name__ == "__main__":
+    exit_on_interrupt(main)
