@@ -98,18 +98,21 @@ class MailboxAuth:
     :param settings: :class:`AuthSettings`
     :param session: the run's :class:`~.http.OutlookSession` (MSAL sends through it)
     :param cache_blob: the serialized MSAL token cache stored for the mailbox, or ``None``
+    :param http_cache: a dict shared by the mailboxes of one run, so MSAL fetches the authority's
+        discovery document once per run instead of once per mailbox
     """
 
-    def __init__(self, settings, session, cache_blob=None):
+    def __init__(self, settings, session, cache_blob=None, http_cache=None):
         settings.check_complete()
         self.settings = settings
+        self.session = session
         self.cache = msal.SerializableTokenCache()
         if cache_blob:
             self.cache.deserialize(cache_blob)
-        self.app = self._build_app(settings, session, self.cache)
+        self.app = self._build_app(settings, session, self.cache, http_cache)
 
     @staticmethod
-    def _build_app(settings, session, cache):
+    def _build_app(settings, session, cache, http_cache):
         try:
             return msal.ConfidentialClientApplication(
                 settings.client_id,
@@ -117,6 +120,7 @@ class MailboxAuth:
                 authority=settings.authority,
                 token_cache=cache,
                 http_client=session,
+                http_cache=http_cache,
                 instance_discovery=False,
             )
         except requests.RequestException as exc:

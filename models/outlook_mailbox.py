@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..graph.auth import MailboxAuth
-from ..graph.client import GraphClient
 from ..graph.errors import ConfigurationError, OutlookError, ReauthRequired
-from ..graph.http import make_session
+from ..graph.run import GraphRun
 from . import compat
 from .outlook_config import get_auth_settings, redirect_uri, set_config_error
 
@@ -76,8 +74,7 @@ class OutlookMailbox(models.Model):
         :return: the flow dict; the caller keeps it in the browser's server-side session
         :raises OutlookError: when the settings are incomplete or the authority is unreachable
         """
-        settings = get_auth_settings(self.env)
-        auth = MailboxAuth(settings, make_session(settings.ca_bundle))
+        auth = GraphRun(get_auth_settings(self.env)).auth()
         hint = self.env.user.email if "@" in (self.env.user.email or "") else None
         return auth.start_flow(redirect_uri(self.env), login_hint=hint)
 
@@ -90,12 +87,11 @@ class OutlookMailbox(models.Model):
         :return: :class:`ConnectOutcome`
         :raises OutlookError: a typed error whose message the callback page shows
         """
-        settings = get_auth_settings(self.env)
-        session = make_session(settings.ca_bundle)
+        run = GraphRun(get_auth_settings(self.env))
         try:
-            auth = MailboxAuth(settings, session)
+            auth = run.auth()
             auth.finish_flow(flow, params)
-            me = GraphClient(session, settings.graph_url, auth.access_token).me()
+            me = run.client(auth).me()
         except ConfigurationError as exc:
             set_config_error(self.env, str(exc))
             raise
@@ -184,12 +180,13 @@ class OutlookMailbox(models.Model):
         """
         started_at = fields.Datetime.now()
         deadline = time.monotonic() + time_budget
+        run = GraphRun(get_auth_settings(self.env))
         done = 0
         while time.monotonic() < deadline:
             mailbox = self._outlook_claim_next(started_at)
             if not mailbox:
                 break
-            config_broken = not mailbox._outlook_sync_guarded()
+            config_broken = not mailbox._outlook_sync_guarded(run)
             done += 1
             compat.notify_cron_progress(self.env, done, 0 if config_broken else self._outlook_due_count(started_at))
             self._outlook_commit_batch()
@@ -223,16 +220,17 @@ class OutlookMailbox(models.Model):
         if not getattr(threading.current_thread(), "testing", False):
             self.env.cr.commit()  # pylint: disable=invalid-commit -- cron batch boundary (STYLE R10/R11)
 
-    def _outlook_sync_guarded(self):
+    def _outlook_sync_guarded(self, run):
         """Run one mailbox's sync; record any failure on the mailbox instead of stopping the cron.
 
+        :param run: the :class:`GraphRun` shared by this cron batch
         :return: ``False`` when the database's Outlook settings are broken (every mailbox would fail)
         """
         self.ensure_one()
         self.sudo().last_attempt_at = fields.Datetime.now()
         try:
             with self.env.cr.savepoint():
-                self._outlook_sync_once()
+                self._outlook_sync_once(run)
         except ReauthRequired as exc:
             self._outlook_mark_reconnect(exc.user_message())
         except ConfigurationError as exc:
@@ -247,7 +245,7 @@ class OutlookMailbox(models.Model):
             self.sudo().last_error = _("Unexpected error: %(error)s", error=exc)
         return True
 
-    def _outlook_sync_once(self):
+    def _outlook_sync_once(self, run):
         """One sync run of this mailbox.
 
         Today it renews the mailbox's tokens through MSAL, which keeps the refresh token alive (Entra
@@ -255,8 +253,7 @@ class OutlookMailbox(models.Model):
         """
         self.ensure_one()
         mailbox_sudo = self.sudo()
-        settings = get_auth_settings(self.env)
-        auth = MailboxAuth(settings, make_session(settings.ca_bundle), mailbox_sudo.token_cache)
+        auth = run.auth(mailbox_sudo.token_cache)
         auth.access_token()
         vals = {"last_sync_at": fields.Datetime.now(), "last_error": False}
         cache_blob = auth.cache_blob_if_changed()

@@ -1,9 +1,9 @@
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-from ..graph.auth import MICROSOFT_AUTHORITY_URL, MICROSOFT_GRAPH_URL, AuthSettings, MailboxAuth
+from ..graph.auth import MICROSOFT_AUTHORITY_URL, MICROSOFT_GRAPH_URL, AuthSettings
 from ..graph.errors import ConfigurationError, OutlookError
-from ..graph.http import make_session
+from ..graph.run import GraphRun
 from .outlook_config import (
     PARAM_AUTHORITY_URL,
     PARAM_CA_BUNDLE,
@@ -80,7 +80,7 @@ class ResConfigSettings(models.TransientModel):
         tenant allows app-only tokens. :return: a ``display_notification`` action"""
         settings = self._outlook_form_settings()
         try:
-            secret_checked = MailboxAuth(settings, make_session(settings.ca_bundle)).check_app_credentials()
+            secret_checked = GraphRun(settings).auth().check_app_credentials()
         except ConfigurationError as exc:
             return self._outlook_test_result(str(exc), "danger")
         except OutlookError as exc:

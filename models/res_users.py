@@ -31,7 +31,9 @@ class ResUsers(models.Model):
 
     @api.depends("outlook_mailbox_ids.state", "outlook_mailbox_ids.address")
     def _compute_outlook_mailbox(self):
-        mailboxes_sudo = self.env["outlook.mailbox"].sudo().search([("user_id", "in", self.ids)])
+        # a user sees their own connection, an admin everybody's; colleagues' mailboxes stay private
+        visible = self if self.env.user.has_group("base.group_system") else self & self.env.user
+        mailboxes_sudo = self.env["outlook.mailbox"].sudo().search([("user_id", "in", visible.ids)])
         by_user = {mailbox.user_id.id: mailbox for mailbox in mailboxes_sudo}
         for user in self:
             mailbox = by_user.get(user.id)

@@ -1,0 +1,1 @@
+from . import test_access, test_connect_flow, test_cron, test_install_settings

@@ -1,0 +1,87 @@
+"""Shared set-up of the Odoo suite: a real emulator per test class, settings pointing at it (STYLE R15)."""
+
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import requests
+from lxml import html
+
+from odoo.tests import new_test_user
+
+from odoo.addons.outlook_calendar_sync.emulator import Emulator
+from odoo.addons.outlook_calendar_sync.models.outlook_config import (
+    PARAM_AUTHORITY_URL,
+    PARAM_CA_BUNDLE,
+    PARAM_CLIENT_ID,
+    PARAM_CLIENT_SECRET,
+    PARAM_CONFIG_ERROR,
+    PARAM_GRAPH_URL,
+    PARAM_TENANT,
+)
+
+CLIENT_ID = "5f3c1a3e-6d1b-4a43-9c1e-0d6f0c1b2a01"
+CLIENT_SECRET = "emulated-client-secret"
+ANNA = "anna@contoso.test"
+BOB = "bob@contoso.test"
+
+
+def consent(emulator, auth_uri, decision="accept", account=None):
+    """Answer the emulator's consent page as a person would: GET the page, submit the form.
+
+    :return: the URL the emulator redirects the browser to (Odoo's callback with code or error)
+    """
+    page = requests.get(auth_uri, verify=emulator.ca_path, allow_redirects=False, timeout=10)
+    assert page.status_code == 200, page.text
+    form = html.fromstring(page.text).forms[0]
+    data = {name: value for name, value in form.form_values()}
+    if account:
+        data["account"] = account
+    data["decision"] = decision
+    answer = requests.post(
+        urljoin(auth_uri, form.action or auth_uri), data=data, verify=emulator.ca_path, allow_redirects=False, timeout=10
+    )
+    assert answer.status_code in (302, 303), answer.text
+    return answer.headers["Location"]
+
+
+def query_params(url):
+    return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
+
+
+class OutlookEmulatorMixin:
+    """Starts one emulator for the test class and points the Outlook settings at it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.emulator = Emulator().start()
+        cls.addClassCleanup(cls.emulator.stop)
+        cls.emulator.register_app(CLIENT_ID, CLIENT_SECRET, name="Odoo test")
+        cls.emulator.add_mailbox(ANNA, display_name="Anna Emulated")
+        cls.emulator.add_mailbox(BOB, display_name="Bob Emulated")
+        cls.configure_outlook()
+        cls.user_anna = new_test_user(cls.env, login="anna_user", name="Anna", email=ANNA, groups="base.group_user")
+        cls.user_bob = new_test_user(cls.env, login="bob_user", name="Bob", email=BOB, groups="base.group_user")
+
+    @classmethod
+    def configure_outlook(cls, **overrides):
+        values = {
+            PARAM_CLIENT_ID: CLIENT_ID,
+            PARAM_CLIENT_SECRET: CLIENT_SECRET,
+            PARAM_TENANT: "common",
+            PARAM_AUTHORITY_URL: cls.emulator.authority_url,
+            PARAM_GRAPH_URL: cls.emulator.graph_url,
+            PARAM_CA_BUNDLE: cls.emulator.ca_path,
+            PARAM_CONFIG_ERROR: False,
+        }
+        values.update(overrides)
+        params_sudo = cls.env["ir.config_parameter"].sudo()
+        for key, value in values.items():
+            params_sudo.set_param(key, value)
+
+    def connect_mailbox(self, user, account=None):
+        """Run the real connect flow for ``user`` without a browser: MSAL, consent page, code redemption."""
+        mailbox_model = self.env["outlook.mailbox"].with_user(user)
+        flow = mailbox_model._outlook_start_connect()
+        callback = consent(self.emulator, flow["auth_uri"], account=account or user.email)
+        mailbox_model._outlook_finish_connect(flow, query_params(callback))
+        return self.env["outlook.mailbox"].search([("user_id", "=", user.id)])
