@@ -23,33 +23,33 @@ class OutlookActions:
         self.emu = emu
 
     @property
-    def _meetings(self):
-        return self.emu.meetings
+    def _side(self):
+        return self.emu.outlook_side
 
     def create_event(self, address, payload):
         """Create an item. Also accepts ``organizer`` (another address: the mailbox is then an attendee of an
         external meeting), ``iCalUId`` and ``responseStatus``. :return: the event (immutable id, UTC)"""
-        return self._meetings.outlook_create(address, payload)
+        return self._side.create(address, payload)
 
     def update_event(self, address, event_id, patch):
-        return self._meetings.outlook_update(address, event_id, patch)
+        return self._side.update(address, event_id, patch)
 
     def delete_event(self, address, event_id):
-        return self._meetings.outlook_delete(address, event_id)
+        return self._side.delete(address, event_id)
 
     def cancel_event(self, address, event_id, comment=None):
-        return self._meetings.outlook_cancel(address, event_id, comment)
+        return self._side.cancel(address, event_id, comment)
 
     def respond(self, address, event_id, response, comment=None, send_response=True):
         """``response``: ``accepted``, ``tentativelyAccepted`` or ``declined``."""
-        return self._meetings.outlook_respond(address, event_id, response, comment, send_response)
+        return self._side.respond(address, event_id, response, comment, send_response)
 
     def get_event(self, address, event_id):
-        return self._meetings.outlook_get(address, event_id)
+        return self._side.get(address, event_id)
 
     def list_events(self, address):
         """Raw store view: single instances, series masters and exceptions (with extended properties)."""
-        return self._meetings.outlook_list(address)
+        return self._side.list(address)
 
     def seed_events(self, address, payloads):
         return [self.create_event(address, payload) for payload in payloads]

@@ -18,6 +18,7 @@ from . import tls
 from .control import ControlAPI, OutlookActions
 from .entra import Entra
 from .errors import GRAPH_ERROR_CODES, EntraError, GraphError
+from .meetings import Meetings, OutlookSide
 from .middleware import Counters, Faults, Throttle
 from .server import HTTPSServer, Response, Router
 from .store import Store
@@ -65,6 +66,8 @@ class Emulator:
         self.faults = Faults(self._counters)
         self.throttle = Throttle(self.settings)
         self.store = Store(self)
+        self.meetings = Meetings(self)
+        self.outlook_side = OutlookSide(self, self.meetings)
         self.entra = Entra(self)
         self.outlook = OutlookActions(self)
         self.control = ControlAPI(self)

@@ -34,8 +34,9 @@ def parse_prefer(header):
 class View:
     """How one request wants events shaped: id form, time zone, body type, page size."""
 
-    def __init__(self, request):
-        prefer = parse_prefer(request.headers.get("Prefer"))
+    def __init__(self, request=None):
+        """``request=None``: the control API's view (immutable ids, UTC, HTML bodies)."""
+        prefer = parse_prefer(request.headers.get("Prefer")) if request is not None else {"idtype": "immutableid"}
         self.applied = []
         self.immutable = prefer.get("idtype", "").lower() == "immutableid"
         if self.immutable:

@@ -93,8 +93,9 @@ def now_utc():
 class Mailbox:
     """A user with one default calendar named "Calendar"."""
 
-    def __init__(self, address, display_name=None):
+    def __init__(self, address, display_name=None, tenant_id=None):
         self.address = address
+        self.tenant_id = tenant_id
         self.id = str(uuid.uuid4())
         local = address.split("@")[0]
         words = [w for w in local.replace("_", ".").replace("-", ".").split(".") if w]
@@ -157,6 +158,7 @@ class Event:
         self.response = {"response": "organizer", "time": "0001-01-01T00:00:00Z"}
         self.is_cancelled = False
         self.online_meeting = None
+        self.online_meeting_provider = None
         self.original_start_tz = self.original_end_tz = None
         # series master
         self.generation = new_generation()
@@ -208,7 +210,7 @@ class Store:
         with self.emu.lock:
             mailbox = self.mailboxes.get(address.lower())
             if mailbox is None:
-                mailbox = self.mailboxes[address.lower()] = Mailbox(address, display_name)
+                mailbox = self.mailboxes[address.lower()] = Mailbox(address, display_name, self.emu.tenant_id)
             elif display_name:
                 mailbox.display_name = display_name
             return mailbox
