@@ -127,7 +127,7 @@ def render(item, view, extended_filter=None):
         "onlineMeeting": source.online_meeting,
     })
     if item.kind in ("occurrence", "exception"):
-        data["originalStart"] = timezones.format_utc(item.original_start)
+        data["originalStart"] = timezones.format_utc(item.original_start, 0)
     if extended_filter is not None:
         holder = master if item.kind == "occurrence" else source
         data["singleValueExtendedProperties"] = [dict(p) for p in holder.extended.values() if extended_filter(p)]
