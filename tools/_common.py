@@ -147,6 +147,8 @@ def install_signal_handlers():
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, handler)
+    # a shell without job control starts background commands with SIGINT ignored; we want Ctrl-C semantics anyway
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def ignore_signals():

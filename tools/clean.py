@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""``make clean``: stop whatever the tooling left running (demo processes, PostgreSQL), then remove .run/ and .venv/."""
+
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import RUN, VENV, process_alive, read_json, step, warn  # noqa: E402
+from pgcluster import Cluster  # noqa: E402
+
+
+def cmdline(pid):
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def stop_pid(pid, name, expect):
+    """Stop ``pid`` only if it still runs the program we started (pids get reused)."""
+    if not pid or not process_alive(pid) or expect not in cmdline(pid):
+        return
+    step(f"stopping {name} (pid {pid})")
+    for sig, wait in ((signal.SIGINT, 15), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            if not process_alive(pid):
+                return
+            time.sleep(0.2)
+
+
+def main():
+    pids = read_json(RUN / "demo.json", {}) or {}
+    stop_pid(pids.get("launcher"), "the demo launcher", "tools/demo.py")
+    stop_pid(pids.get("odoo"), "Odoo", "odoo")
+    stop_pid(pids.get("emulator"), "the emulator", "emulator")
+    cluster = Cluster()
+    cluster.stop()
+    base = cluster.state.get("base")
+    for path in {RUN, VENV, *(Path(p) for p in (base, cluster.state.get("sock")) if p)}:
+        if path.exists():
+            step(f"removing {path}")
+            shutil.rmtree(path, ignore_errors=True)
+    if any(p.exists() for p in (RUN, VENV)):
+        warn("some files could not be removed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
