@@ -62,6 +62,7 @@ class Emulator:
         self.configure(**settings)
         self.tenant_id = str(uuid.uuid4())
         self.lock = threading.RLock()
+        self.delta_states = {}
         self._counters = Counters()
         self.faults = Faults(self._counters)
         self.throttle = Throttle(self.settings)
