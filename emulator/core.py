@@ -252,8 +252,8 @@ class Emulator:
             response.headers["request-id"] = request_id
             response.headers["client-request-id"] = request.headers.get("client-request-id") or request_id
         status = "dropped" if response.drop else response.status
-        self._counters.record_request(f"{request.method} {route.template}", state["mailbox"], status,
-                                      request.batch_item, state["throttled"])
+        key = f"{request.method} {route.template}".replace("{event_id}", "{id}")
+        self._counters.record_request(key, state["mailbox"], status, request.batch_item, state["throttled"])
         return response
 
     def _run(self, request, route, params, state):
