@@ -51,6 +51,10 @@ class OutlookActions:
         """Raw store view: single instances, series masters and exceptions (with extended properties)."""
         return self._side.list(address)
 
+    def instances(self, address, event_id, start, end):
+        """Occurrences + exceptions of a series between two dates/datetimes (UTC), like ``/instances``."""
+        return self._side.instances(address, event_id, start, end)
+
     def seed_events(self, address, payloads):
         return [self.create_event(address, payload) for payload in payloads]
 
@@ -105,6 +109,8 @@ class ControlAPI:
             ("POST", "/outlook/{address}/events/{event_id}/respond",
              lambda body, address, event_id: outlook.respond(address, event_id, body["response"], body.get("comment"),
                                                              body.get("send_response", True))),
+            ("GET", "/outlook/{address}/events/{event_id}/instances",
+             lambda body, address, event_id: outlook.instances(address, event_id, body["start"], body["end"])),
             ("POST", "/outlook/{address}/seed", lambda body, address: outlook.seed_events(address, body["events"])),
             ("POST", "/outlook/{address}/seed-demo", lambda body, address: outlook.seed_demo(address)),
         ]

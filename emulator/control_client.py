@@ -62,6 +62,10 @@ class OutlookControl:
     def list_events(self, address):
         return self._call("GET", f"/outlook/{address}/events")
 
+    def instances(self, address, event_id, start, end):
+        return self._call("GET", f"/outlook/{address}/events/{event_id}/instances",
+                          {"start": str(start), "end": str(end)})
+
     def seed_events(self, address, payloads):
         return self._call("POST", f"/outlook/{address}/seed", {"events": list(payloads)})
 

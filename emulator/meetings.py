@@ -13,6 +13,7 @@
 """
 
 import copy
+import datetime
 
 from . import events as ev
 from . import recurrence as rec
@@ -369,6 +370,15 @@ class Meetings:
                 _cancel_copy(copy_item)
 
 
+def _instant(value):
+    """date / datetime / ISO text -> aware UTC datetime."""
+    if isinstance(value, str):
+        return timezones.parse_query_instant(value, "instant")
+    if not isinstance(value, datetime.datetime):
+        value = datetime.datetime.combine(value, datetime.time(0))
+    return value if value.tzinfo else value.replace(tzinfo=timezones.UTC)
+
+
 def _snapshot(event):
     return copy.deepcopy({k: getattr(event, k) for k in (
         "fields", "start", "end", "start_utc", "end_utc", "is_all_day", "recurrence", "extended",
@@ -492,6 +502,15 @@ class OutlookSide:
         mailbox = self._mailbox(address)
         with self.emu.lock:
             return self._render(self.meetings.resolve(mailbox, event_id))
+
+    def instances(self, address, event_id, start, end):
+        mailbox = self._mailbox(address)
+        since, until = (_instant(value) for value in (start, end))
+        with self.emu.lock:
+            master = self.meetings.resolve(mailbox, event_id)
+            if getattr(master, "kind", "") != "seriesMaster":
+                return []
+            return [self._render(item) for item in self.meetings.series_items(master, since, until)]
 
     def list(self, address):
         mailbox = self._mailbox(address)

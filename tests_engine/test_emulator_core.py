@@ -172,14 +172,15 @@ def test_cli_serves_until_sigint(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
         [sys.executable, "-m", "emulator", "--port", "0", "--state-dir", str(state),
-         "--app", "cli-app:cli-secret:https://odoo.test:8069/cb", "--mailbox", ANNA],
+         "--app", "cli-app:cli-secret:https://odoo.test:8069/cb", "--mailbox", ANNA, "--seed-demo", BOB],
         cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         info = _wait_for(state / "emulator.json")
         assert info["pid"] == process.pid and info["base_url"].startswith("https://127.0.0.1:")
         assert set(info) >= {"base_url", "ca_path", "graph_url", "authority_url", "tenant_id", "pid"}
         control = EmulatorControl.from_state_dir(str(state))
-        assert [m["address"] for m in control.mailboxes()] == [ANNA]
+        assert [m["address"] for m in control.mailboxes()] == [ANNA, BOB]
+        assert len(control.outlook.list_events(BOB)) >= 45 and control.outlook.list_events(ANNA) == []
         discovery = requests.get(f"{info['authority_url']}/common/v2.0/.well-known/openid-configuration",
                                  verify=info["ca_path"], timeout=5)
         assert discovery.status_code == 200
