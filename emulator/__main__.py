@@ -27,7 +27,8 @@ def _parse(argv):
     parser.add_argument("--mailbox", action="append", default=[], metavar="ADDRESS", help="add a mailbox (repeatable)")
     parser.add_argument("--seed-demo", action="append", default=[], metavar="ADDRESS",
                         help="add the mailbox and seed ~50 demo events (repeatable)")
-    parser.add_argument("--link-host", default=None, help="host for nextLink/deltaLink (e.g. https://graph.microsoft.com)")
+    parser.add_argument("--link-host", default=None,
+                        help="host for nextLink/deltaLink (e.g. https://graph.microsoft.com)")
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 

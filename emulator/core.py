@@ -329,7 +329,8 @@ class Emulator:
         if request.path.startswith("/_emulator"):
             return Response(404, {"error": f"no control route {request.method} {request.path}"})
         if allowed:
-            error = GraphError(405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target.")
+            error = GraphError(405, "Request_BadRequest",
+                               "Specified HTTP method is not allowed for the request target.")
         else:
             segment = request.path.rstrip("/").rsplit("/", 1)[-1]
             error = GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")

@@ -3,8 +3,9 @@
 Reproduces graph-reference I (MSAL discovery, auth-code flow with PKCE, token cache fields) and J (OAuth error bodies,
 AADSTS codes, refresh-token rotation and revocation):
 
-* ``GET /{tenant}/v2.0/.well-known/openid-configuration`` (``//v2.0`` tolerated, I.2) and ``/{tenant}/discovery/v2.0/keys``
-* ``GET|POST /{tenant}/oauth2/v2.0/authorize``: consent page (no password) -> ``302 redirect_uri?code&state&session_state``
+* ``GET /{tenant}/v2.0/.well-known/openid-configuration`` (``//v2.0`` tolerated, I.2), ``/{tenant}/discovery/v2.0/keys``
+* ``GET|POST /{tenant}/oauth2/v2.0/authorize``: consent page (no password), then
+  ``302 redirect_uri?code&state&session_state``
 * ``POST /{tenant}/oauth2/v2.0/token``: ``authorization_code``, ``refresh_token``, ``client_credentials``
 
 Access tokens are opaque random strings; id_tokens are RS256 JWTs (MSAL never checks the signature, I.3).
@@ -30,7 +31,8 @@ RESERVED_SCOPES = ("openid", "profile", "offline_access", "email")
 MULTI_TENANTS = ("common", "organizations", "consumers")
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 HTML = "text/html; charset=utf-8"
-READ_SCOPES = {"calendars.read", "calendars.readwrite", "calendars.read.shared", "calendars.readwrite.shared", ".default"}
+READ_SCOPES = {"calendars.read", "calendars.readwrite", "calendars.read.shared", "calendars.readwrite.shared",
+               ".default"}
 WRITE_SCOPES = {"calendars.readwrite", "calendars.readwrite.shared", ".default"}
 USER_SCOPES = {"user.read", "user.readwrite", "user.readbasic.all", "user.read.all", "user.readwrite.all", ".default"}
 # Revocation codes the emulator can produce on refresh (graph-reference J): error, suberror, description.
@@ -66,7 +68,8 @@ def normalize_scope(scope):
 
 
 def _missing(name):
-    return EntraError(400, "invalid_request", 900144, f"The request body must contain the following parameter: '{name}'.")
+    return EntraError(400, "invalid_request", 900144,
+                      f"The request body must contain the following parameter: '{name}'.")
 
 
 class App:
@@ -273,7 +276,8 @@ class Entra:
             "client_id": app.client_id, "tenant": tenant, "redirect_uri": redirect_uri, "mode": mode,
             "scopes": [s for s in params["scope"].split() if s], "state": params.get("state"),
             "nonce": params.get("nonce"), "challenge": params.get("code_challenge"),
-            "challenge_method": params.get("code_challenge_method") or ("plain" if params.get("code_challenge") else None),
+            "challenge_method": params.get("code_challenge_method")
+            or ("plain" if params.get("code_challenge") else None),
             "expires": time.time() + float(self.emu.settings["consent_request_ttl"]),
         }
 

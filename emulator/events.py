@@ -209,7 +209,8 @@ def _convert(key, value, event):
 def validate_times(start, end, is_all_day):
     start_utc, end_utc = timezones.to_utc(*start), timezones.to_utc(*end)
     if end_utc < start_utc:
-        raise GraphError(400, "ErrorCalendarEndDateIsEarlierThanStartDate", "The end date occurs before the start date.")
+        raise GraphError(400, "ErrorCalendarEndDateIsEarlierThanStartDate",
+                         "The end date occurs before the start date.")
     if is_all_day:
         midnight = start[0].time() == datetime.time(0) and end[0].time() == datetime.time(0)
         same_zone = start[1].lower() == end[1].lower()

@@ -8,7 +8,8 @@ from .server import json_response
 def routes(router, emu):
     def me(request):
         mailbox = request.context["mailbox"]
-        return json_response(dict({"@odata.context": f"{emu.graph_url}/$metadata#users/$entity"}, **mailbox.user_json()))
+        context = f"{emu.graph_url}/$metadata#users/$entity"
+        return json_response(dict({"@odata.context": context}, **mailbox.user_json()))
 
     def calendar(request):
         mailbox = request.context["mailbox"]

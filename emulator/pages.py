@@ -29,7 +29,8 @@ def consent_page(action, request_id, app_name, scopes, accounts, fixed_account, 
         )
     else:
         options = "".join(f"<option value=\"{escape(a)}\">{escape(a)}</option>" for a in accounts)
-        account_html = f"<label for=\"account\">Pick an account</label><select id=\"account\" name=\"account\">{options}</select>"
+        account_html = ("<label for=\"account\">Pick an account</label>"
+                        f"<select id=\"account\" name=\"account\">{options}</select>")
     inner = (
         "<h1>Permissions requested</h1>"
         f"<p><b id=\"app-name\">{escape(app_name)}</b> (emulated tenant {escape(tenant)}) would like to:</p>"

@@ -100,7 +100,8 @@ def render(item, view, extended_filter=None):
     rest_id = item.id(False)
     data = {
         "@odata.etag": f'W/"{source.change_key}"', "id": item.id(view.immutable),
-        "createdDateTime": timezones.format_utc(source.created), "lastModifiedDateTime": timezones.format_utc(source.modified),
+        "createdDateTime": timezones.format_utc(source.created),
+        "lastModifiedDateTime": timezones.format_utc(source.modified),
         "changeKey": source.change_key, "categories": list(fields.get("categories") or []),
     }
     if source.transaction_id:
@@ -146,7 +147,8 @@ def _attendees(source, view):
     if source.fields.get("hideAttendees") and not source.is_organizer:
         own = source.mailbox.address.lower()
         attendees = [a for a in attendees if a["emailAddress"]["address"].lower() == own]
-    return [{"type": a["type"], "status": dict(a["status"]), "emailAddress": dict(a["emailAddress"])} for a in attendees]
+    return [{"type": a["type"], "status": dict(a["status"]), "emailAddress": dict(a["emailAddress"])}
+            for a in attendees]
 
 
 def select(data, names):

@@ -82,8 +82,10 @@ def _meetings(today, address):
               "onlineMeetingProvider": "teamsForBusiness", "attendees": _attendees(people),
               "body": {"contentType": "html", "content": f"<p>{subject}: see you online.</p>"}}
              for offset, hour, subject, people in [
-                 (0, 11, "Teams: weekly status", colleagues), (1, 15, "Teams: customer demo", externals[2:] + colleagues[:1]),
-                 (2, 10, "Teams: partner integration", externals[:2]), (-6, 14, "Teams: incident post-mortem", colleagues)]]
+                 (0, 11, "Teams: weekly status", colleagues),
+                 (1, 15, "Teams: customer demo", externals[2:] + colleagues[:1]),
+                 (2, 10, "Teams: partner integration", externals[:2]),
+                 (-6, 14, "Teams: incident post-mortem", colleagues)]]
     meetings = [{"subject": subject, "start": _when(day + datetime.timedelta(days=offset), hour),
                  "end": _when(day + datetime.timedelta(days=offset), hour + 2), "location": {"displayName": room},
                  "attendees": _attendees(people, {externals[0][1]: "optional"})}
@@ -112,7 +114,8 @@ def _private(today):
     return [{"subject": "Doctor appointment", "sensitivity": "private", "start": _when(today, 7, 30),
              "end": _when(today, 8, 15), "showAs": "oof"},
             {"subject": "Personal errand", "sensitivity": "private",
-             "start": _when(today + datetime.timedelta(days=4), 12), "end": _when(today + datetime.timedelta(days=4), 13)}]
+             "start": _when(today + datetime.timedelta(days=4), 12),
+             "end": _when(today + datetime.timedelta(days=4), 13)}]
 
 
 def _series(emu, address, today, created):

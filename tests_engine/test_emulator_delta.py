@@ -26,7 +26,8 @@ def get(emu):
     def call(url, headers=None, **kw):
         url = url if url.startswith("https://") else emu.graph_url + url
         headers = dict({"Authorization": f"Bearer {token}"}, **(headers or {}))
-        if "IdType" not in headers.get("Prefer", "IdType"):  # speak immutable ids, like the add-on (and the control API)
+        # speak immutable ids, like the add-on (and the control API)
+        if "IdType" not in headers.get("Prefer", "IdType"):
             headers["Prefer"] = ", ".join(p for p in ('IdType="ImmutableId"', headers["Prefer"]) if p)
         elif "Prefer" not in headers:
             headers["Prefer"] = 'IdType="ImmutableId"'

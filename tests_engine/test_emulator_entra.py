@@ -58,7 +58,8 @@ def authorize_url(emu, tenant="common", **params):
     query = {"client_id": CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT,
              "scope": "Calendars.ReadWrite User.Read offline_access openid profile", "state": "st-1", "nonce": "n-1"}
     query.update(params)
-    return f"{emu.authority_url}/{tenant}/oauth2/v2.0/authorize?{urlencode({k: v for k, v in query.items() if v is not None})}"
+    query = urlencode({k: v for k, v in query.items() if v is not None})
+    return f"{emu.authority_url}/{tenant}/oauth2/v2.0/authorize?{query}"
 
 
 def consent(http, emu, url, decision="accept", account=ANNA):
@@ -66,7 +67,8 @@ def consent(http, emu, url, decision="accept", account=ANNA):
     assert page.status_code == 200, page.text
     request_id = re.search(r'name="request_id" value="([^"]+)"', page.text).group(1)
     action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
-    return http("POST", emu.base_url + action, data={"request_id": request_id, "decision": decision, "account": account})
+    form = {"request_id": request_id, "decision": decision, "account": account}
+    return http("POST", emu.base_url + action, data=form)
 
 
 def get_code(http, emu, challenge=None, **params):
@@ -83,7 +85,8 @@ def redeem(http, emu, code, verifier=None, **overrides):
     if verifier:
         form["code_verifier"] = verifier
     form.update(overrides)
-    return http("POST", f"{emu.authority_url}/common/oauth2/v2.0/token", data={k: v for k, v in form.items() if v is not None})
+    data = {k: v for k, v in form.items() if v is not None}
+    return http("POST", f"{emu.authority_url}/common/oauth2/v2.0/token", data=data)
 
 
 def assert_entra_error(response, status, error, aadsts):

@@ -75,7 +75,8 @@ def test_get_patch_delete_with_change_keys(graph):
     stale = graph("PATCH", f"/me/events/{event['id']}", json={"subject": "x"},
                   headers={"If-Match": event["@odata.etag"]})
     assert stale.status_code == 412 and stale.json()["error"]["code"] == "ErrorIrresolvableConflict"
-    fresh = graph("PATCH", f"/me/events/{event['id']}", json={"subject": "y"}, headers={"If-Match": data["@odata.etag"]})
+    fresh = graph("PATCH", f"/me/events/{event['id']}", json={"subject": "y"},
+                  headers={"If-Match": data["@odata.etag"]})
     assert fresh.status_code == 200
     assert graph("DELETE", f"/me/events/{event['id']}").status_code == 204
     missing = graph("GET", f"/me/events/{event['id']}")
@@ -94,7 +95,8 @@ def test_malformed_id_and_unknown_property(graph):
     assert enum.status_code == 400
     backwards = graph("POST", "/me/events", json=payload(start="2025-03-10T11:00:00"))
     assert backwards.json()["error"]["code"] == "ErrorCalendarEndDateIsEarlierThanStartDate"
-    assert graph("POST", "/me/events", data=b"{not json", headers={"Content-Type": "application/json"}).status_code == 400
+    broken = graph("POST", "/me/events", data=b"{not json", headers={"Content-Type": "application/json"})
+    assert broken.status_code == 400
 
 
 def test_transaction_id_dedupes_retried_posts(graph, emu):

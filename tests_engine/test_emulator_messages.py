@@ -107,7 +107,8 @@ def test_attendee_actions(emu, as_user):
     assert as_user(CAROL, "POST", f"/me/events/{carol_copy['id']}/decline",
                    json={"sendResponse": False}).status_code == 202
     assert sent(emu) == [("response", ANNA)]
-    assert emu.counters()["messages"][0]["from"] == BOB and emu.counters()["messages"][0]["subject"].startswith("Accepted")
+    response_message = emu.counters()["messages"][0]
+    assert response_message["from"] == BOB and response_message["subject"].startswith("Accepted")
     statuses = {a["emailAddress"]["address"]: a["status"]["response"]
                 for a in as_user(ANNA, "GET", f"/me/events/{original['id']}").json()["attendees"]}
     assert statuses == {BOB: "accepted", CAROL: "none"}  # carol answered without telling the organizer
