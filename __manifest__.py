@@ -22,6 +22,9 @@
         "web.assets_backend": [
             "outlook_calendar_sync/static/src/**/*",
         ],
+        "web.assets_tests": [
+            "outlook_calendar_sync/static/tests/tours/**/*",
+        ],
     },
     "installable": True,
     "application": False,

@@ -1,1 +1,1 @@
-from . import test_access, test_connect_flow, test_cron, test_install_settings
+from . import test_access, test_connect_flow, test_cron, test_install_settings, test_ui_calendar_button
