@@ -49,6 +49,8 @@ class BatchAPI:
             if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item.get(k)
                                                      for k in ("id", "method", "url")):
                 raise _invalid("Invalid batch payload format: every request needs id, method and url.")
+            if not isinstance(item.get("headers") or {}, dict) or not isinstance(item.get("dependsOn") or [], list):
+                raise _invalid("Invalid batch payload format: headers must be an object and dependsOn an array.")
             if item["id"].lower() in seen:
                 raise _invalid(f"Batch request contains duplicate Id '{item['id']}'.")
             seen.add(item["id"].lower())

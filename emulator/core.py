@@ -156,7 +156,8 @@ class Emulator:
         unknown = set(settings) - set(DEFAULT_SETTINGS)
         if unknown:
             raise ValueError(f"unknown emulator settings: {', '.join(sorted(unknown))}")
-        self.settings.update(settings)
+        checked = {key: _check_setting(key, value) for key, value in settings.items()}
+        self.settings.update(checked)
         return dict(self.settings)
 
     def register_app(self, client_id, client_secret, redirect_uris=None, name="Odoo"):
@@ -336,6 +337,21 @@ class Emulator:
             error = GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
         self._counters.record_request(f"{request.method} (unrouted)", None, error.status)
         return self._graph_error(error, request, str(uuid.uuid4()))
+
+
+def _check_setting(key, value):
+    default = DEFAULT_SETTINGS[key]
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or int(value) < 0:
+            raise ValueError(f"setting {key} must be a non-negative number")
+        return int(value)
+    if key == "link_host":
+        if value is not None and not (isinstance(value, str) and value.startswith(("https://", "http://"))):
+            raise ValueError("link_host must be an http(s) URL or None")
+        return value.rstrip("/") if value else None
+    if not isinstance(value, type(default)):
+        raise ValueError(f"setting {key} must be a {type(default).__name__}")
+    return value
 
 
 _FAULT_MESSAGES = {

@@ -49,7 +49,7 @@ def routes(router, emu):
 def expire_tokens(emu, address=None):
     """Forget every sync state (of one mailbox): their tokens now answer 410."""
     with emu.lock:
-        states = emu.__dict__.setdefault("delta_states", {})
+        states = emu.delta_states
         doomed = [key for key, state in states.items() if address is None or state.address == address.lower()]
         for key in doomed:
             del states[key]
@@ -74,7 +74,7 @@ def _decode(token):
 class DeltaAPI:
     def __init__(self, emu):
         self.emu = emu
-        self.states = emu.__dict__.setdefault("delta_states", {})
+        self.states = emu.delta_states
 
     def delta(self, request, calendar_id=None):
         mailbox = request.context["mailbox"]

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from .errors import EntraError, GraphError
-from .pages import consent_page, error_page, form_post_page
+from .pages import consent_page, error_page, form_post_page, message_page
 from .server import Response, json_response
 
 RESERVED_SCOPES = ("openid", "profile", "offline_access", "email")
@@ -94,7 +94,7 @@ class Principal:
 
     def require(self, need):
         """Raise 403 unless the token carries a scope granting ``need`` (``read``, ``write`` or ``user``)."""
-        if self.app_only:
+        if self.app_only or need == "none":
             return
         allowed = {"read": READ_SCOPES, "write": WRITE_SCOPES, "user": USER_SCOPES}[need]
         if self.scopes & allowed:
@@ -120,6 +120,8 @@ class Entra:
         router.add("GET", "/{tenant}/oauth2/v2.0/authorize", self.authorize, "entra")
         router.add("POST", "/{tenant}/oauth2/v2.0/authorize", self.authorize, "entra")
         router.add("POST", "/{tenant}/oauth2/v2.0/token", self.token, "entra")
+        router.add("GET", "/{tenant}/oauth2/v2.0/logout", self.logout, "entra")
+        router.add("GET", "/oidc/userinfo", self.userinfo, "graph", need="none")
 
     def set_signing_key(self, key):
         self.signing_key = key
@@ -169,7 +171,7 @@ class Entra:
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
             "issuer": f"{self.emu.base_url}/{issuer_tenant}/v2.0",
             "request_uri_parameter_supported": False,
-            "userinfo_endpoint": f"{self.emu.graph_url}/oidc/userinfo",
+            "userinfo_endpoint": f"{self.emu.base_url}/oidc/userinfo",
             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
             "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
             "http_logout_supported": True,
@@ -191,6 +193,19 @@ class Entra:
         key = {"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": b64url(n), "e": b64url(e),
                "issuer": f"{self.emu.base_url}/{self.emu.tenant_id}/v2.0"}
         return json_response({"keys": [key]})
+
+    def logout(self, request, tenant):
+        """``end_session_endpoint``: nothing to forget (no browser session); go back if asked to."""
+        target = request.query.get("post_logout_redirect_uri")
+        if target:
+            return Response(302, b"", headers={"Location": target})
+        return Response(200, message_page("Signed out", "You signed out of your account."), content_type=HTML)
+
+    def userinfo(self, request):
+        """OIDC userinfo (``https://graph.microsoft.com/oidc/userinfo`` in Entra) for a delegated token."""
+        mailbox = request.context["mailbox"]
+        return json_response({"sub": mailbox.id, "name": mailbox.display_name, "family_name": mailbox.surname,
+                              "given_name": mailbox.given_name, "email": mailbox.address})
 
     # ------------------------------------------------------------------ authorize
 

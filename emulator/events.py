@@ -125,7 +125,9 @@ def _attendees(value, previous):
     known = {(a["emailAddress"]["address"] or "").lower(): a for a in previous}
     result = []
     for item in value:
-        email = (item or {}).get("emailAddress") or {}
+        if not isinstance(item, dict) or not isinstance(item.get("emailAddress") or {}, dict):
+            raise _bad("Each attendee must be an object with an emailAddress object.")
+        email = item.get("emailAddress") or {}
         address = email.get("address")
         if not isinstance(address, str) or not address.strip():
             raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient isn't valid., A message can't be "
@@ -146,6 +148,8 @@ def _location(value):
     if not isinstance(value, dict):
         raise _bad("location must be an object.")
     name = value.get("displayName") or ""
+    if not isinstance(name, str):
+        raise _bad("location.displayName must be a string.")
     result = empty_location()
     result.update({k: copy.deepcopy(v) for k, v in value.items() if not k.startswith("@odata")})
     result["displayName"] = name
@@ -157,7 +161,8 @@ def _location(value):
 def _body(value):
     if not isinstance(value, dict):
         raise _bad("body must be an itemBody object.")
-    kind = (value.get("contentType") or "text").lower()
+    kind = value.get("contentType") or "text"
+    kind = kind.lower() if isinstance(kind, str) else kind
     if kind not in ("text", "html"):
         raise _bad(f"Requested value '{value.get('contentType')}' was not found.")
     content = value.get("content") or ""
@@ -171,7 +176,9 @@ def _extended(value, current):
         raise _bad("singleValueExtendedProperties must be a collection.")
     result = dict(current)
     for item in value:
-        key = normalize_property_id((item or {}).get("id"))
+        if not isinstance(item, dict):
+            raise _bad("Each single-value extended property must be an object with id and value.")
+        key = normalize_property_id(item.get("id"))
         if key is None:
             raise GraphError(400, "BadRequest", f"The extended property id '{(item or {}).get('id')}' is not valid.")
         result[key] = {"id": item["id"], "value": "" if item.get("value") is None else str(item.get("value"))}
@@ -235,6 +242,8 @@ def apply(event, payload, creating=False):
     if not isinstance(payload, dict):
         raise _bad("The request body must be a JSON object.")
     _check_keys(payload)
+    if "transactionId" in payload and not isinstance(payload["transactionId"], (str, type(None))):
+        raise _bad("Cannot convert a primitive value to the expected type 'Edm.String' (transactionId).")
     updates = {key: _convert(key, value, event) for key, value in payload.items()
                if key in WRITABLE and key not in ("start", "end", "isAllDay", "recurrence",
                                                   "singleValueExtendedProperties", "transactionId")}

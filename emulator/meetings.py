@@ -101,7 +101,7 @@ class Meetings:
         """:return: ``(event, created)``; ``created`` is False when a ``transactionId`` matched an existing item."""
         with self.emu.lock:
             transaction = payload.get("transactionId") if isinstance(payload, dict) else None
-            if transaction and transaction in mailbox.transactions:
+            if isinstance(transaction, str) and transaction in mailbox.transactions:
                 existing = mailbox.events.get(mailbox.transactions[transaction])
                 if existing is not None:
                     return existing, False

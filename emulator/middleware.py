@@ -96,7 +96,10 @@ class Fault:
         self.kind, self.when = kind, when
         self.method = method.upper() if method else None
         self.path_text = path
-        self.path = re.compile(path) if path else None
+        try:
+            self.path = re.compile(path) if path else None
+        except re.error as exc:
+            raise ValueError(f"fault path is not a valid regular expression: {exc}") from exc
         self.mailbox = mailbox.lower() if mailbox else None
         self.count = None if count is None else int(count)
         self.status = int(status) if status else (503 if kind == "status" else None)

@@ -65,3 +65,8 @@ def form_post_page(redirect_uri, fields):
         "<noscript><p>Script is disabled. Click Submit to continue.</p><input type=\"submit\" value=\"Submit\" />"
         "</noscript></form><script language=\"javascript\">document.forms[0].submit();</script></body></html>"
     )
+
+
+def message_page(title, message):
+    """A plain information page (e.g. after sign-out)."""
+    return _page(title, f"<h1>{escape(title)}</h1><p id=\"message\">{escape(message)}</p>")

@@ -236,3 +236,17 @@ def test_outlook_edits_bump_change_keys_without_app_messages(emu, graph):
     emu.outlook.delete_event(ANNA, created["id"])
     assert graph("GET", f"/me/events/{created['id']}").status_code == 404
     assert emu.counters()["outlook_messages"] == 3
+
+
+@pytest.mark.parametrize("field, value", [
+    ("attendees", ["not an object"]), ("attendees", [{"emailAddress": "x@y.z"}]), ("attendees", [{"emailAddress": {}}]),
+    ("singleValueExtendedProperties", ["x"]), ("singleValueExtendedProperties", [{"id": "bogus", "value": "1"}]),
+    ("transactionId", {"a": 1}), ("body", {"contentType": 5, "content": "x"}), ("start", {"dateTime": "2025-13-01"}),
+    ("start", "tomorrow"), ("location", {"displayName": 5}), ("categories", "Red"), ("isReminderOn", "yes"),
+    ("reminderMinutesBeforeStart", "15"), ("recurrence", {"pattern": {"type": "daily"}, "range": 5}),
+])
+def test_bad_payloads_are_graph_shaped_400s(graph, field, value):
+    response = graph("POST", "/me/events", json=payload(**{field: value}))
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["code"] and error["message"] and error["innerError"]["request-id"]
