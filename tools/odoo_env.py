@@ -129,20 +129,27 @@ def last_log_message(log, width=100):
 
 
 def error_blocks(log, max_lines=40):
-    """Each ERROR/CRITICAL log line with the traceback lines that follow it."""
+    """Each ERROR/CRITICAL log line with the traceback lines that follow it (long ones: head and tail)."""
+
+    def shorten(lines):
+        if len(lines) <= max_lines:
+            return "\n".join(lines)
+        cut = len(lines) - max_lines + 4
+        return "\n".join([*lines[:3], f"    ... ({cut} lines, see {Path(log).name})", *lines[3 + cut :]])
+
     blocks, current = [], None
     for line in Path(log).read_text(errors="replace").splitlines():
         match = LOG_LINE.match(line)
         if match:
             if current:
-                blocks.append("\n".join(current[:max_lines]))
+                blocks.append(shorten(current))
                 current = None
             if match.group(1) in ("ERROR", "CRITICAL"):
                 current = [line]
         elif current is not None:
             current.append(line)
     if current:
-        blocks.append("\n".join(current[:max_lines]))
+        blocks.append(shorten(current))
     return blocks
 
 
