@@ -147,7 +147,7 @@ class DeltaAPI:
                 for item in items:
                     key = (event.core, (event.generation, _stamp(item)))
                     if item.kind == "occurrence":
-                        unit.append((key, f"{item.start_utc}|{item.end_utc}", "occurrence", item))
+                        unit.append((key, (item.start_utc, item.end_utc), "occurrence", item))
                     else:
                         unit.append((key, item.change_key, "item", item))
             elif _overlaps(event, state):
@@ -207,7 +207,7 @@ class DeltaAPI:
 
 
 def _stamp(item):
-    return stamp(item.original_start)
+    return item.slot.stamp if item.kind == "occurrence" else stamp(item.original_start)
 
 
 def _overlaps(event, state):

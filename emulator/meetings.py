@@ -70,7 +70,7 @@ class Meetings:
         """Occurrences + exceptions of ``master`` overlapping ``[since, until)``, cancelled ones left out (G.4)."""
         items = []
         for slot in rec.slots(master, until_utc=until, since_utc=since):
-            key = stamp(slot.original_start)
+            key = slot.stamp
             if key in master.cancelled or key in master.exceptions:
                 continue
             if overlaps(slot.start_utc, slot.end_utc, since, until):

@@ -14,6 +14,7 @@ import datetime
 
 from . import timezones
 from .errors import GraphError
+from .store import stamp
 
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]  # Python weekday() order
 INDEXES = ["first", "second", "third", "fourth", "last"]
@@ -162,13 +163,14 @@ def pattern_dates(pattern, start_date):
 class Slot:
     """One occurrence slot of a series: original start (UTC), its start/end (UTC), its wall-clock start date."""
 
-    __slots__ = ("original_start", "start_utc", "end_utc", "local_start", "local_end")
+    __slots__ = ("original_start", "start_utc", "end_utc", "local_start", "local_end", "stamp")
 
-    def __init__(self, local_start, local_end, tz):
+    def __init__(self, local_start, local_end, zone):
         self.local_start, self.local_end = local_start, local_end
-        self.start_utc = timezones.to_utc(local_start, tz)
-        self.end_utc = timezones.to_utc(local_end, tz)
+        self.start_utc = local_start.replace(tzinfo=zone).astimezone(timezones.UTC)
+        self.end_utc = local_end.replace(tzinfo=zone).astimezone(timezones.UTC)
         self.original_start = self.start_utc
+        self.stamp = stamp(self.start_utc)
 
 
 def slots(master, until_utc=None, since_utc=None):
@@ -178,21 +180,47 @@ def slots(master, until_utc=None, since_utc=None):
     """
     rec = master.recurrence
     tz = rec["range"]["recurrenceTimeZone"]
+    zone = timezones.resolve(tz)
     local_start = timezones.from_utc(master.start_utc, tz)
     duration = timezones.from_utc(master.end_utc, tz) - local_start
     range_type = rec["range"]["type"]
     end_date = datetime.date.fromisoformat(rec["range"]["endDate"]) if range_type == "endDate" else None
     limit = rec["range"]["numberOfOccurrences"] if range_type == "numbered" else MAX_SLOTS
-    start_date = datetime.date.fromisoformat(rec["range"]["startDate"])
-    for number, day in enumerate(pattern_dates(rec["pattern"], start_date)):
+    start_date, skipped = datetime.date.fromisoformat(rec["range"]["startDate"]), 0
+    if since_utc is not None:
+        margin = datetime.timedelta(days=duration.days + 2)
+        start_date, skipped = _skip(rec["pattern"], start_date, timezones.from_utc(since_utc, tz).date() - margin)
+    for number, day in enumerate(pattern_dates(rec["pattern"], start_date), start=skipped):
         if number >= min(limit, MAX_SLOTS) or (end_date and day > end_date):
             return
         begin = datetime.datetime.combine(day, local_start.time())
-        slot = Slot(begin, begin + duration, tz)
+        slot = Slot(begin, begin + duration, zone)
         if until_utc is not None and slot.start_utc >= until_utc:
             return
         if since_utc is None or slot.end_utc > since_utc or slot.start_utc >= since_utc:
             yield slot
+
+
+def _skip(pattern, start_date, target):
+    """Jump over whole daily/weekly periods that end before ``target``.
+
+    :return: ``(new start date, number of slots skipped)`` -- the count keeps ``numbered`` ranges exact
+    """
+    step = pattern["interval"]
+    if pattern["type"] == "daily":
+        periods = max(0, ((target - start_date).days - 1) // step)
+        return start_date + datetime.timedelta(days=periods * step), periods
+    if pattern["type"] != "weekly":
+        return start_date, 0
+    first = DAYS.index(pattern["firstDayOfWeek"])
+    week = start_date - datetime.timedelta(days=(start_date.weekday() - first) % 7)
+    periods = max(0, ((target - week).days - 7) // (7 * step))
+    if periods == 0:
+        return start_date, 0
+    weekdays = {DAYS.index(d) for d in pattern["daysOfWeek"]}
+    first_week = [week + datetime.timedelta(days=offset) for offset in range(7)]
+    in_first = sum(1 for day in first_week if day.weekday() in weekdays and day >= start_date)
+    return week + datetime.timedelta(days=periods * 7 * step), in_first + (periods - 1) * len(weekdays)
 
 
 def find_slot(master, original_start):

@@ -51,7 +51,9 @@ def occurrence_ical_uid(master_uid, original_local_date):
 
 
 def stamp(moment):
-    return moment.astimezone(timezones.UTC).strftime(STAMP_FORMAT)
+    """UTC instant -> ``YYYYMMDDhhmmss`` (the occurrence part of an id)."""
+    m = moment if moment.tzinfo is timezones.UTC else moment.astimezone(timezones.UTC)
+    return f"{m.year:04d}{m.month:02d}{m.day:02d}{m.hour:02d}{m.minute:02d}{m.second:02d}"
 
 
 def unstamp(text):

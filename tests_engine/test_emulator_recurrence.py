@@ -230,3 +230,33 @@ def test_series_messages_and_attendee_copy(emu, graph):
     bob_instances = [(e["type"], e["subject"]) for e in emu.outlook.list_events(BOB) if e["type"] == "exception"]
     assert bob_instances == [("exception", "First is special")]
     assert bob_master["cancelledOccurrences"] and len(bob_master["cancelledOccurrences"]) == 1
+
+
+def test_window_skipping_matches_full_expansion():
+    """recurrence.slots jumps over whole daily/weekly periods before the window; it must not change the result."""
+    import datetime
+    import random
+    from types import SimpleNamespace
+
+    from emulator import recurrence as rec
+    from emulator import timezones
+
+    rng = random.Random(7)
+    for _ in range(150):
+        kind = rng.choice(["daily", "weekly"])
+        pattern = {"type": kind, "interval": rng.randint(1, 4)}
+        if kind == "weekly":
+            pattern.update(daysOfWeek=rng.sample(rec.DAYS, rng.randint(1, 4)), firstDayOfWeek=rng.choice(rec.DAYS))
+        start = datetime.datetime(2024, 1, 1, 9) + datetime.timedelta(days=rng.randint(0, 60))
+        span = {"type": rng.choice(["numbered", "noEnd", "endDate"]), "startDate": start.date().isoformat(),
+                "numberOfOccurrences": rng.randint(1, 300),
+                "endDate": (start.date() + datetime.timedelta(days=rng.randint(0, 600))).isoformat()}
+        tz = rng.choice(["Europe/Paris", "UTC", "America/New_York"])
+        start_utc = timezones.to_utc(start, tz)
+        master = SimpleNamespace(recurrence=rec.normalize({"pattern": pattern, "range": span}, start_utc, tz),
+                                 start_utc=start_utc, end_utc=start_utc + datetime.timedelta(hours=rng.choice([1, 30])))
+        since = datetime.datetime(2024, 1, 1, tzinfo=timezones.UTC) + datetime.timedelta(days=rng.randint(0, 500))
+        until = since + datetime.timedelta(days=rng.randint(1, 200))
+        fast = [s.original_start for s in rec.slots(master, until_utc=until, since_utc=since)]
+        slow = [s.original_start for s in rec.slots(master, until_utc=until) if s.end_utc > since or s.start_utc >= since]
+        assert fast == slow, (pattern, span, since, until)
