@@ -37,7 +37,14 @@ class TLSFiles:
 
 
 def _utcnow():
-    return datetime.datetime.utcnow().replace(microsecond=0)
+    """Naive UTC now (what CertificateBuilder expects in every cryptography release)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _not_valid_after(cert):
+    """``not_valid_after_utc`` (cryptography >= 42) or the naive ``not_valid_after`` of older releases."""
+    aware = getattr(cert, "not_valid_after_utc", None)
+    return aware.replace(tzinfo=None) if aware is not None else cert.not_valid_after
 
 
 def _write(path, data, private=False):
@@ -64,7 +71,7 @@ def _load_ca(state_dir):
     except (ValueError, OSError) as exc:
         _logger.warning("emulator: ignoring unreadable CA in %s (%s)", state_dir, exc)
         return None
-    if cert.not_valid_after < _utcnow() + datetime.timedelta(days=30):
+    if _not_valid_after(cert) < _utcnow() + datetime.timedelta(days=30):
         return None
     return cert, key
 

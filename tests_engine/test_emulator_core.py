@@ -194,3 +194,13 @@ def test_cli_serves_until_sigint(tmp_path):
     assert not (state / "emulator.json").exists()
     assert b"cli-app" in err and b"Traceback" not in err
     assert (state / "ca.pem").exists()
+
+
+def test_state_dir_keeps_the_ca_between_runs(tmp_path):
+    with Emulator(state_dir=str(tmp_path)) as first:
+        ca = Path(first.ca_path).read_bytes()
+        assert Path(first.ca_bundle_path).read_bytes().endswith(ca)
+    with Emulator(state_dir=str(tmp_path)) as second:
+        assert Path(second.ca_path).read_bytes() == ca  # a browser that trusted it keeps trusting it
+        assert requests.get(second.base_url + "/_emulator/health", verify=str(tmp_path / "ca.pem"),
+                            timeout=5).status_code == 200
