@@ -3,8 +3,10 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -167,7 +169,8 @@ def _wait_for(path, timeout=20.0):
     raise AssertionError(f"{path} never appeared")
 
 
-def test_cli_serves_until_sigint(tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_cli_serves_until_signal(tmp_path, stop_signal):
     state = tmp_path / "state"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
@@ -184,7 +187,7 @@ def test_cli_serves_until_sigint(tmp_path):
         discovery = requests.get(f"{info['authority_url']}/common/v2.0/.well-known/openid-configuration",
                                  verify=info["ca_path"], timeout=5)
         assert discovery.status_code == 200
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop_signal)
         _out, err = process.communicate(timeout=20)
     finally:
         if process.poll() is None:
@@ -204,3 +207,21 @@ def test_state_dir_keeps_the_ca_between_runs(tmp_path):
         assert Path(second.ca_path).read_bytes() == ca  # a browser that trusted it keeps trusting it
         assert requests.get(second.base_url + "/_emulator/health", verify=str(tmp_path / "ca.pem"),
                             timeout=5).status_code == 200
+
+
+def test_stop_leaves_no_threads_behind():
+    before = set(threading.enumerate())
+    emulator = Emulator().start()
+    emulator.add_mailbox(ANNA)
+    session = requests.Session()
+    session.trust_env = False
+    headers = {"Authorization": f"Bearer {emulator.issue_token(ANNA)}"}
+    for _ in range(3):  # keep-alive connection left open on purpose
+        assert session.get(emulator.graph_url + "/me", headers=headers, verify=emulator.ca_path).status_code == 200
+    emulator.stop()
+    deadline = time.monotonic() + 5
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not set(threading.enumerate()) - before
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", emulator.port), timeout=2)
