@@ -6,7 +6,7 @@ ones are echoed in ``Preference-Applied``.
 """
 
 import re
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 from . import timezones
 from .errors import GraphError
@@ -80,7 +80,7 @@ def page_link(emu, request, **changes):
             query.pop(key, None)
         else:
             query[key] = str(value)
-    text = urlencode(query, safe="$',():/ ").replace(" ", "%20")
+    text = urlencode(query, safe="$',():/", quote_via=quote)  # spaces as %20, like Graph
     return f"{emu.link_base}{request.path}" + (f"?{text}" if text else "")
 
 

@@ -250,3 +250,15 @@ def test_bad_payloads_are_graph_shaped_400s(graph, field, value):
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["code"] and error["message"] and error["innerError"]["request-id"]
+
+
+def test_next_link_keeps_the_filter(graph):
+    for index in range(3):
+        create(graph, subject=f"linked {index}", singleValueExtendedProperties=[{"id": PROP, "value": "odoo:link"}])
+    wanted = f"singleValueExtendedProperties/Any(ep: ep/id eq '{PROP}' and ep/value eq 'odoo:link')"
+    page = graph("GET", "/me/events", params={"$filter": wanted, "$top": "2"}).json()
+    link = page["@odata.nextLink"]
+    assert "%20" in link and "+" not in link and "$top=2" in link and "$skip=2" in link
+    rest = graph("GET", link[link.index("/v1.0") + len("/v1.0"):]).json()
+    assert sorted(e["subject"] for e in page["value"] + rest["value"]) == [f"linked {i}" for i in range(3)]
+    assert "@odata.nextLink" not in rest
