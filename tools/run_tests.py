@@ -96,6 +96,7 @@ def parse_junit(path, suite):
 
 
 def run_pytest(suite, args, cwd, pythonpath=None):
+    """Run pytest in ``cwd`` (.run/: what plugins drop in the working directory stays out of the clone)."""
     junit = RUN / f"junit-{suite.name}.xml"
     junit.unlink(missing_ok=True)
     cmd = [str(venv_python()), "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={junit}", *map(str, args)]
@@ -124,7 +125,7 @@ def engine_suite(timings):
             suite.fail("tests_engine/ does not exist")
         else:
             # rootdir tests_engine/: the repository root is an add-on package that imports odoo
-            run_pytest(suite, ["-p", "no:odoo", "--rootdir=tests_engine", "tests_engine"], cwd=REPO)
+            run_pytest(suite, ["-p", "no:odoo", f"--rootdir={REPO / 'tests_engine'}", REPO / "tests_engine"], cwd=RUN)
         suite.seconds = time.monotonic() - start
     return suite
 
@@ -165,7 +166,7 @@ def odoo_suite(plan, timings):
                 "--odoo-log-level=warn",
                 link / "tests",  # through the symlink: pytest-odoo maps files to odoo.addons.<addon>.tests.*
             ]
-            run_pytest(suite, args, cwd=REPO, pythonpath=TOOLS / "pytest_plugins")
+            run_pytest(suite, args, cwd=RUN, pythonpath=TOOLS / "pytest_plugins")
     except (CommandError, RuntimeError) as exc:
         suite.fail(str(exc))
     finally:
