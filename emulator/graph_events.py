@@ -148,7 +148,7 @@ class EventsAPI:
         mailbox = self._mailbox(request, calendar_id)
         with self.emu.lock:
             item = self.meetings.resolve(mailbox, event_id)
-            self.meetings._check_etag(item, request.headers.get("If-Match"))
+            self.meetings.check_etag(item, request.headers.get("If-Match"))
             self.meetings.delete(mailbox, item, "app")
         return Response(204)
 

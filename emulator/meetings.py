@@ -133,7 +133,7 @@ class Meetings:
     def update(self, mailbox, item, patch, actor, if_match=None):
         """PATCH semantics. :return: the stored item that changed (an exception for an occurrence)"""
         with self.emu.lock:
-            self._check_etag(item, if_match)
+            self.check_etag(item, if_match)
             if isinstance(item, Occurrence):
                 return self._update_occurrence(item, patch, actor)
             if item.kind == "exception":
@@ -141,7 +141,7 @@ class Meetings:
             return self._update_item(item, patch, actor)
 
     @staticmethod
-    def _check_etag(item, if_match):
+    def check_etag(item, if_match):
         if not if_match or if_match.strip() == "*":
             return
         key = item.master.change_key if isinstance(item, Occurrence) else item.change_key
@@ -473,7 +473,12 @@ class OutlookSide:
         organizer = payload.pop("organizer", None)
         ical_uid = payload.pop("iCalUId", None)
         response = (payload.pop("responseStatus", None) or {}).get("response")
-        organizer = (organizer or {}).get("emailAddress", organizer) if organizer else None
+        if isinstance(organizer, str):
+            organizer = {"address": organizer}
+        elif isinstance(organizer, dict):
+            organizer = organizer.get("emailAddress", organizer)
+        if organizer is not None and not isinstance((organizer or {}).get("address"), str):
+            raise ValueError("organizer must be an address or {'emailAddress': {'address': ...}}")
         event, _created = self.meetings.create(self._mailbox(address), payload, "outlook", organizer=organizer,
                                                ical_uid=ical_uid, response=response)
         with self.emu.lock:
