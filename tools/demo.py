@@ -4,8 +4,8 @@
 * the same setup as ``make test`` (``.venv``, PostgreSQL cluster under ``.run/``);
 * the emulator (``python -m emulator``) on 127.0.0.1:8443 (or a free port), one app registered with the redirect
   URI of the add-on's OAuth callback and the mailbox ``demo@contoso.test`` seeded with ~50 events;
-* database ``outlook_demo`` with the add-on installed (created once, updated on later runs; no demo data;
-  login admin/admin), settings pointing at the emulator;
+* database ``outlook_demo`` with the add-on installed (created afresh each run, as the emulator starts empty;
+  no demo data; login admin/admin), settings pointing at the emulator;
 * Odoo in the foreground (workers=0, one cron thread). Ctrl-C stops Odoo, the emulator and PostgreSQL.
 
 Logs: ``.run/logs/odoo-demo.log`` and ``.run/logs/emulator.log`` (warnings and errors are echoed here).
@@ -32,6 +32,7 @@ from _common import (  # noqa: E402
     RUN,
     CommandError,
     Terminated,
+    Timings,
     deadline_loop,
     exit_on_interrupt,
     free_port,
@@ -135,14 +136,15 @@ def start_emulator():
     raise CommandError(f"the emulator did not come up (no {info_path.relative_to(REPO)}; log: {log})")
 
 
-def prepare_database(plan, cluster):
+def prepare_database(cluster):
+    """A fresh ``outlook_demo`` each run: the emulator keeps its mailboxes in memory, so a database connected to
+    the previous run's emulator would hold tokens and event ids the new one never issued.
+    ``OUTLOOK_DEMO_KEEP_DB=1`` keeps the database and only updates the add-on."""
     state = odoo_env.pgq(cluster, "module-state", DEMO_DB, ADDON_NAME)
     log = LOGS / "odoo-demo-install.log"
-    if state == "installed":
+    if state == "installed" and os.environ.get("OUTLOOK_DEMO_KEEP_DB", "").lower() in ("1", "true", "yes"):
         ok, problems = odoo_env.install_addon(DEMO_CONF, DEMO_DB, cluster, log, update=True)
     else:
-        if state != "absent":
-            warn(f"database {DEMO_DB} exists but {ADDON_NAME} is '{state}': recreating it")
         odoo_env.drop_database(cluster, DEMO_DB)
         ok, problems = odoo_env.install_addon(DEMO_CONF, DEMO_DB, cluster, log)
     if not ok:
@@ -227,8 +229,10 @@ def main():
     if not port_is_free(ODOO_PORT):
         warn(f"port {ODOO_PORT} is in use (another Odoo, or a running `make demo`?); the demo needs it")
         return 1
+    timings = Timings()
     try:
-        plan = bootstrap.ensure()
+        with timings.phase("setup"):
+            plan = bootstrap.ensure()
     except bootstrap.SetupError as exc:
         warn(f"setup failed: {exc}")
         return 1
@@ -243,8 +247,10 @@ def main():
     emulator_proc = odoo_proc = None
     stop_echo = threading.Event()
     try:
-        cluster.start()
-        emulator_proc, emulator = start_emulator()
+        with timings.phase("postgres start"):
+            cluster.start()
+        with timings.phase("emulator start"):
+            emulator_proc, emulator = start_emulator()
         write_json(PIDS, {"launcher": os.getpid(), "emulator": emulator_proc.pid})
         odoo_env.link_addon()
         odoo_env.write_config(
@@ -257,16 +263,19 @@ def main():
             db_name=DEMO_DB,
             dbfilter=f"^{DEMO_DB}$",
         )
-        prepare_database(plan, cluster)
-        set_parameters(emulator)
+        with timings.phase("odoo install"):
+            prepare_database(cluster)
+        with timings.phase("settings"):
+            set_parameters(emulator)
         log = LOGS / "odoo-demo.log"
         step(f"starting Odoo on {BASE_URL} (log: {log.relative_to(REPO)})")
         odoo_proc = spawn(odoo_env.odoo_cmd(DEMO_CONF), log, cwd=RUN)
         write_json(PIDS, {"launcher": os.getpid(), "emulator": emulator_proc.pid, "odoo": odoo_proc.pid})
         follow(log, "odoo", lambda line: important(line) or ADDON_NAME in line[:160], stop_echo)
         follow(LOGS / "emulator.log", "emulator", important, stop_echo)
-        wait_for_odoo(odoo_proc, log)
-        check_login()
+        with timings.phase("odoo start"):
+            wait_for_odoo(odoo_proc, log)
+            check_login()
         print_instructions(cluster, emulator)
         while odoo_proc.poll() is None and emulator_proc.poll() is None:
             time.sleep(0.5)
