@@ -57,9 +57,9 @@ UNCONSTRAINED = {"pip", "setuptools", "wheel", "distribute", "odoo"}
 _PROBE = r"""
 import importlib.util, json, os, sys
 spec = importlib.util.find_spec("odoo")
-origin = spec.origin if spec and spec.origin else (list(spec.submodule_search_locations)[0] + "/__init__.py" if spec and spec.submodule_search_locations else None)
+origin = spec and (spec.origin or next(iter(spec.submodule_search_locations or []), None))
 print(json.dumps({"executable": os.path.realpath(sys.executable), "version": "%d.%d" % sys.version_info[:2],
-                  "odoo_dir": os.path.dirname(origin) if origin else None}))
+                  "odoo_dir": (origin if os.path.isdir(origin) else os.path.dirname(origin)) if origin else None}))
 """
 
 _FREEZE = r"""
@@ -80,6 +80,10 @@ class SetupError(RuntimeError):
 # ---------------------------------------------------------------------------
 # detection
 # ---------------------------------------------------------------------------
+def version_text(version):
+    return f"{version[0]}.{version[1]}" if version else "?"
+
+
 def odoo_version(odoo_dir):
     """(major, minor) read from ``<odoo package>/release.py`` without importing it, or None."""
     try:
@@ -126,7 +130,7 @@ def detect(env):
             raise SetupError(f"ODOO_SRC={odoo_src} is not an Odoo source tree (no odoo/release.py in it)")
         version = odoo_version(tree / "odoo")
         if not version or version[0] < MIN_ODOO:
-            raise SetupError(f"ODOO_SRC={odoo_src} holds Odoo {version and '%d.%d' % version}, need Odoo {MIN_ODOO}")
+            raise SetupError(f"ODOO_SRC={odoo_src} holds Odoo {version_text(version)}, need Odoo {MIN_ODOO}")
         python = pick_python([override, "python3.12", "python3"])
         return _plan("src", python, odoo_src=str(tree), odoo_dir=str(tree / "odoo"), odoo_version=version)
     python = pick_python([override, "python3"])
@@ -138,7 +142,7 @@ def detect(env):
         return _plan(
             "none",
             python,
-            reason=f"{python} imports Odoo {version and '%d.%d' % version} from {info['odoo_dir']}, "
+            reason=f"{python} imports Odoo {version_text(version)} from {info['odoo_dir']}, "
             f"need Odoo {MIN_ODOO} ({NO_ODOO_HINT})",
         )
     return _plan("none", python, reason=f"no Odoo {MIN_ODOO} found ({NO_ODOO_HINT})")
@@ -156,7 +160,7 @@ def _plan(mode, python, *, reason=None, odoo_src=None, odoo_dir=None, odoo_versi
         "python_version": info["version"],
         "odoo_src": odoo_src,
         "odoo_dir": odoo_dir,
-        "odoo_version": "%d.%d" % odoo_version if odoo_version else None,
+        "odoo_version": version_text(odoo_version) if odoo_version else None,
         "no_odoo_reason": reason,
     }
 

@@ -1,6 +1,6 @@
 """Set ``ir.config_parameter`` values in an Odoo database; runs in the venv with Odoo's own API.
 
-    python tools/odoo_set_params.py CONFIG_FILE DATABASE key=value [key=value ...]
+python tools/odoo_set_params.py CONFIG_FILE DATABASE key=value [key=value ...]
 """
 
 import sys

@@ -54,9 +54,11 @@ def find_bindir():
         bindir = Path(initdb).parent
         if all((bindir / tool).exists() or which(tool) for tool in ("pg_ctl", "postgres")):
             return bindir
+
     def version_key(path):
         match = re.search(r"/(\d+)/bin$", path)
         return int(match.group(1)) if match else 0
+
     for bindir in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=version_key, reverse=True):
         if all(Path(bindir, tool).exists() for tool in ("initdb", "pg_ctl", "postgres")):
             return Path(bindir)
@@ -74,7 +76,7 @@ def ensure_binaries():
         if bindir:
             return bindir, None
         return None, "PostgreSQL server binaries (initdb, pg_ctl) not found and apt-get install postgresql failed"
-    return None, "PostgreSQL server binaries (initdb, pg_ctl) not found (install postgresql; not root, so not installed)"
+    return None, "PostgreSQL server binaries (initdb, pg_ctl) not found (install postgresql; not root: not installed)"
 
 
 def _tool(bindir, name):
@@ -194,7 +196,7 @@ class Cluster:
                 layout,
             )
             with open(data / "postgresql.conf", "a", encoding="utf-8") as fh:
-                fh.write(f"\n# private test/demo cluster settings (tools/pgcluster.py)\ninclude_if_exists = '{SETTINGS_FILE}'\n")
+                fh.write(f"\n# test/demo settings (tools/pgcluster.py)\ninclude_if_exists = '{SETTINGS_FILE}'\n")
         stale = self.postmaster_pid(data)
         if stale and not process_alive(stale):
             (data / "postmaster.pid").unlink(missing_ok=True)

@@ -1,8 +1,8 @@
 """Tiny database queries for the tooling; runs in the venv (psycopg2 comes with Odoo's requirements).
 
-    python tools/pgq.py --host H --port P --user U exists DB
-    python tools/pgq.py --host H --port P --user U drop DB
-    python tools/pgq.py --host H --port P --user U module-state DB MODULE   (prints the state, or "absent")
+python tools/pgq.py --host H --port P --user U exists DB
+python tools/pgq.py --host H --port P --user U drop DB
+python tools/pgq.py --host H --port P --user U module-state DB MODULE   (prints the state, or "absent")
 """
 
 import argparse

@@ -41,6 +41,7 @@ from _common import (  # noqa: E402
 from pgcluster import Cluster, ensure_binaries  # noqa: E402
 
 TOOLS = REPO / "tools"
+ODOO_INFO_KEYS = (("mode", "mode"), ("version", "odoo_version"), ("dir", "odoo_dir"))
 SUMMARY = RUN / "test-summary.json"
 TEST_DB = "outlook_test"
 TEST_CONF = RUN / "odoo-test.conf"
@@ -186,7 +187,7 @@ def report(suites, timings, plan, setup_error=None):
         "suites": {s.name: s.as_json() for s in suites},
         "errors": {s.name: s.error for s in suites if s.error},
         "timings": {name: round(sec, 2) for name, sec in timings.phases.items()},
-        "odoo": {"mode": plan and plan["mode"], "version": plan and plan["odoo_version"], "dir": plan and plan["odoo_dir"]},
+        "odoo": {key: (plan or {}).get(src) for key, src in ODOO_INFO_KEYS},
     }
     if setup_error:
         summary["errors"]["setup"] = setup_error
