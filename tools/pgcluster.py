@@ -211,6 +211,10 @@ class Cluster:
         )
         self._chown(settings)
         step(f"starting PostgreSQL on 127.0.0.1:{port} (data {data})")
+        # recorded before pg_ctl runs, so that an interruption during the start still stops the server
+        self.state = dict(layout, port=port, user=DB_USER, bindir=str(self.bindir))
+        write_json(STATE, self.state)
+        self.started_here = True
         cmd = [_tool(self.bindir, "pg_ctl"), "-D", data, "-l", layout["log"], "-w", "-t", "60", "start"]
         # own session: a Ctrl-C in the terminal reaches us, and we stop the server in order
         proc = subprocess.run(
@@ -225,9 +229,8 @@ class Cluster:
             say(proc.stdout + proc.stderr)
             say(tail(layout["log"], 20))
             raise CommandError(f"PostgreSQL did not start (log: {layout['log']})")
-        self.state = dict(layout, port=port, user=DB_USER, bindir=str(self.bindir), pid=self.postmaster_pid(data))
+        self.state["pid"] = self.postmaster_pid(data)
         write_json(STATE, self.state)
-        self.started_here = True
         return self
 
     def _run(self, cmd, layout):
@@ -242,7 +245,8 @@ class Cluster:
         data = self.state.get("data")
         if not data:
             return
-        pid = self.postmaster_pid(data)
+        # interrupted while starting: give the server a moment to write its pid file
+        pid = self._wait_for_pid(data) if self.started_here else self.postmaster_pid(data)
         if not pid or not process_alive(pid):
             return
         step("stopping PostgreSQL")
@@ -264,6 +268,14 @@ class Cluster:
                     if not process_alive(pid):
                         break
                     time.sleep(0.1)
+
+    def _wait_for_pid(self, data, seconds=5.0):
+        end = time.monotonic() + seconds
+        while True:
+            pid = self.postmaster_pid(data)
+            if pid or time.monotonic() > end:
+                return pid
+            time.sleep(0.25)
 
     def stop_if_started_here(self):
         if self.started_here:
