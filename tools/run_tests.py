@@ -6,6 +6,8 @@ Suites:
 * ``odoo``   — the add-on's ``tests/`` with pytest-odoo in a real Odoo on a private PostgreSQL cluster, after a
   fresh install of the add-on in database ``outlook_test``. Skipped (with the reason) when no Odoo is found
   or PostgreSQL is missing and cannot be installed.
+* ``browser`` — the add-on's ``tests/test_ui_*.py`` (Odoo tours in headless Chromium) on the same database;
+  Chromium comes from Debian's ``chromium`` package (installed when root). Skipped with the reason otherwise.
 
 Exit status: 0 when no suite failed (skipped suites do not fail the run), 1 otherwise.
 """
@@ -23,6 +25,8 @@ import bootstrap  # noqa: E402
 import odoo_env  # noqa: E402
 from _common import (  # noqa: E402
     ADDON_NAME,
+    apt_install,
+    which,
     LOGS,
     REPO,
     RUN,
@@ -131,13 +135,62 @@ def engine_suite(timings):
     return suite
 
 
-def odoo_suite(plan, timings):
-    suite = Suite("odoo")
+BROWSER_TESTS = "test_ui_*.py"
+CHROME_NAMES = ("chromium", "google-chrome", "chromium-browser", "google-chrome-stable")  # as Odoo looks them up
+
+
+def find_chrome():
+    """Return ``(path, None)`` or ``(None, reason)``; installs Debian's ``chromium`` when root."""
+    found = next((which(name) for name in CHROME_NAMES if which(name)), None)
+    if not found:
+        apt_install(["chromium"], log=LOGS / "setup.log")
+        found = which("chromium")
+    if found:
+        return found, None
+    return None, "no Chromium found for Odoo's tours (install Debian's chromium package; not root: not installed)"
+
+
+def pytest_odoo_args(link, *extra):
+    return [
+        "-c",
+        TOOLS / "pytest-odoo.ini",
+        f"--rootdir={link}",
+        "-p",
+        "outlook_odoo_quiet",
+        f"--odoo-config={TEST_CONF}",
+        f"--odoo-database={TEST_DB}",
+        "--odoo-http",
+        "--odoo-log-level=warn",
+        *extra,
+    ]
+
+
+def browser_suite(link, timings):
+    suite = Suite("browser")
+    tests = sorted((link / "tests").glob(BROWSER_TESTS))
+    if not tests:
+        return suite.skip("no tests/%s yet" % BROWSER_TESTS)
+    chrome, reason = find_chrome()
+    if not chrome:
+        return suite.skip(reason)
+    start = time.monotonic()
+    with timings.phase("browser suite"):
+        # through the symlink, as the odoo suite: pytest-odoo maps files to odoo.addons.<addon>.tests.*
+        run_pytest(suite, pytest_odoo_args(link, *tests), cwd=RUN, pythonpath=TOOLS / "pytest_plugins")
+    suite.seconds = time.monotonic() - start
+    if suite.skipped and not suite.passed:
+        suite.fail("every browser test was skipped (Chromium or websocket-client unusable?)")
+    return suite
+
+
+def odoo_suites(plan, timings):
+    """The odoo and browser suites, which share one PostgreSQL cluster and one fresh database."""
+    suite, browser = Suite("odoo"), Suite("browser")
     if not plan["odoo_dir"]:
-        return suite.skip(plan["no_odoo_reason"])
+        return [suite.skip(plan["no_odoo_reason"]), browser.skip(plan["no_odoo_reason"])]
     bindir, reason = ensure_binaries()
     if not bindir:
-        return suite.skip(reason)
+        return [suite.skip(reason), browser.skip(reason)]
     cluster = Cluster(bindir)
     start = time.monotonic()
     try:
@@ -152,31 +205,24 @@ def odoo_suite(plan, timings):
                 warn(f"installing {ADDON_NAME} failed:")
                 for block in problems:
                     say(block)
-                return suite.fail(f"installing {ADDON_NAME} failed ({len(problems)} problem(s), see above)")
+                browser.skip("the add-on did not install")
+                return [suite.fail(f"installing {ADDON_NAME} failed ({len(problems)} problem(s), see above)"), browser]
             odoo_env.addon_warnings(LOGS / "odoo-test-install.log")
         with timings.phase("odoo suite"):
-            args = [
-                "-c",
-                TOOLS / "pytest-odoo.ini",
-                f"--rootdir={link}",
-                "-p",
-                "outlook_odoo_quiet",
-                f"--odoo-config={TEST_CONF}",
-                f"--odoo-database={TEST_DB}",
-                "--odoo-http",
-                "--odoo-log-level=warn",
-                link / "tests",  # through the symlink: pytest-odoo maps files to odoo.addons.<addon>.tests.*
-            ]
+            # through the symlink: pytest-odoo maps files to odoo.addons.<addon>.tests.*
+            args = pytest_odoo_args(link, f"--ignore-glob=*/tests/{BROWSER_TESTS}", link / "tests")
             run_pytest(suite, args, cwd=RUN, pythonpath=TOOLS / "pytest_plugins")
+        suite.seconds = time.monotonic() - start
+        browser = browser_suite(link, timings)
     except (CommandError, RuntimeError) as exc:
         suite.fail(str(exc))
     finally:
-        suite.seconds = time.monotonic() - start
+        suite.seconds = suite.seconds or time.monotonic() - start
         if cluster.started_here:
             ignore_signals()  # a second Ctrl-C must not leave the server running
         with timings.phase("postgres stop"):
             cluster.stop_if_started_here()
-    return suite
+    return [suite, browser]
 
 
 # ---------------------------------------------------------------------------
@@ -222,13 +268,13 @@ def main():
             plan = bootstrap.ensure()
         except bootstrap.SetupError as exc:
             warn(f"setup failed: {exc}")
-            suites = [Suite("engine").skip("setup failed"), Suite("odoo").skip("setup failed")]
+            suites = [Suite(name).skip("setup failed") for name in ("engine", "odoo", "browser")]
             setup_error = str(exc)
     if plan is None:
         return report(suites, timings, plan, setup_error)
     suites = [engine_suite(timings)]
     try:
-        suites.append(odoo_suite(plan, timings))
+        suites.extend(odoo_suites(plan, timings))
     except (KeyboardInterrupt, Terminated):
         report(suites + [Suite("odoo").fail("interrupted")], timings, plan)
         raise
