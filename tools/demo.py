@@ -213,7 +213,7 @@ def print_instructions(cluster, emulator):
         f"  4. On the emulator's consent page ({emulator['base_url']}), click  Accept",
         "     (the emulator has its own certificate authority: let the browser proceed, or trust",
         f"      {emulator['ca_path']})",
-        f"  5. You are back in Odoo, connected to the mailbox {MAILBOX} (~50 seeded events)",
+        f"  5. You are back in Odoo: the button shows a check mark, connected to {MAILBOX}",
         "",
         f"  database {DEMO_DB} | PostgreSQL 127.0.0.1:{cluster.port} (user odoo) | emulator {emulator['base_url']}",
         f"  logs: {(LOGS / 'odoo-demo.log').relative_to(REPO)}, {(LOGS / 'emulator.log').relative_to(REPO)}",
