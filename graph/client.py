@@ -99,3 +99,91 @@ class GraphClient:
     def me(self):
         """The signed-in mailbox: ``{"id", "displayName", "mail", "userPrincipalName", ...}``."""
         return self.get_json("/me")
+
+
+class DeltaPage:
+    """One page of ``calendarView/delta``: its items and the link to the next page or the next round."""
+
+    __slots__ = ("items", "next_link", "delta_link")
+
+    def __init__(self, items, next_link=None, delta_link=None):
+        self.items = items
+        self.next_link = next_link
+        self.delta_link = delta_link
+
+    @property
+    def checkpoint(self):
+        """The link to store once this page is applied: resuming from it never loses an item."""
+        return self.next_link or self.delta_link
+
+
+EVENT_STAMP_GUID = "{66f5a359-4659-4830-9070-00047ec6ac6e}"  # a fixed GUID that names our property set
+EVENT_STAMP_ID = "String %s Name OdooEventId" % EVENT_STAMP_GUID
+
+
+class CalendarClient(GraphClient):
+    """The calendar calls the sync makes (graph-reference A-D, H)."""
+
+    def delta_url(self, start, end):
+        """First request of a delta round over the window ``[start, end)`` (UTC naive datetimes)."""
+        return "/me/calendarView/delta?startDateTime=%s&endDateTime=%s" % (
+            start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+
+    def delta_page(self, url, page_size):
+        """Fetch one delta page. Graph keeps the window and page size inside the links it returns."""
+        body = self.get_json(url, prefer=("odata.maxpagesize=%d" % page_size,))
+        items = body.get("value")
+        if not isinstance(items, list):
+            raise GraphError("Microsoft Graph sent a delta page without a value list.")
+        return DeltaPage(items, body.get("@odata.nextLink"), body.get("@odata.deltaLink"))
+
+    def event(self, event_id):
+        return self.get_json("/me/events/%s" % event_id)
+
+    def instances(self, master_id, start, end):
+        """Every occurrence and exception of a series inside ``[start, end)``, all pages."""
+        url = "/me/events/%s/instances?startDateTime=%s&endDateTime=%s&$top=1000" % (
+            master_id, start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        found = []
+        while url:
+            body = self.get_json(url)
+            found.extend(body.get("value") or [])
+            url = body.get("@odata.nextLink")
+        return found
+
+    def create_event(self, body, transaction_id, stamp):
+        """POST an event. ``transactionId`` makes a retried POST return the first one instead of a copy;
+        the extended property lets us find the event again with ``$filter`` (graph-reference D.1, D.3)."""
+        body = dict(body, transactionId=transaction_id,
+                    singleValueExtendedProperties=[{"id": EVENT_STAMP_ID, "value": stamp}])
+        return self.request("POST", "/me/events", json=body).json()
+
+    def update_event(self, event_id, patch):
+        return self.request("PATCH", "/me/events/%s" % event_id, json=patch).json()
+
+    def delete_event(self, event_id):
+        """DELETE; an event that is already gone (404/410) counts as deleted (graph-reference H)."""
+        try:
+            self.request("DELETE", "/me/events/%s" % event_id)
+        except GraphError as exc:
+            if exc.status not in (404, 410):
+                raise
+
+    def cancel_event(self, event_id, comment=""):
+        """Organizer only: cancel the meeting, which mails a cancellation to every attendee."""
+        try:
+            self.request("POST", "/me/events/%s/cancel" % event_id, json={"comment": comment})
+        except GraphError as exc:
+            if exc.status not in (404, 410):
+                raise
+
+    def respond(self, event_id, action, send_response=True):
+        """``action``: accept, tentativelyAccept or decline, on this mailbox's copy."""
+        self.request("POST", "/me/events/%s/%s" % (event_id, action), json={"sendResponse": bool(send_response)})
+
+    def find_stamped(self, stamp):
+        """Events carrying our stamp (after a create whose answer was lost)."""
+        flt = "singleValueExtendedProperties/Any(ep: ep/id eq '%s' and ep/value eq '%s')" % (EVENT_STAMP_ID, stamp)
+        return self.get_json("/me/events", params={"$filter": flt}).get("value") or []

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from .auth import MailboxAuth
-from .client import GraphClient
+from .client import CalendarClient
 from .http import make_session
 
 
@@ -28,4 +28,4 @@ class GraphRun:
 
     def client(self, auth):
         """The Graph client of the mailbox whose tokens ``auth`` holds."""
-        return GraphClient(self.session, self.settings.graph_url, auth.access_token)
+        return CalendarClient(self.session, self.settings.graph_url, auth.access_token)

@@ -1,4 +1,26 @@
-from odoo import fields, models
+from datetime import datetime, time
+
+from odoo import api, fields, models
+
+from ..engine.mapping import Attendee, EventData
+
+# Fields whose change must reach Outlook (STYLE R12: marked dirty here, pushed by the sync cron).
+OUTLOOK_SYNCED_FIELDS = frozenset({
+    "name", "description", "start", "stop", "allday", "start_date", "stop_date", "location",
+    "videocall_location", "privacy", "show_as", "partner_ids", "attendee_ids", "alarm_ids", "categ_ids",
+    "user_id", "active",
+})
+# Context of every write the sync makes from Outlook's data: no push back, and no mail from Odoo either.
+INBOUND_CONTEXT = {
+    "outlook_inbound": True,
+    "dont_notify": True,
+    "no_mail_to_attendees": True,
+    "mail_create_nosubscribe": True,
+    "mail_create_nolog": True,
+    "mail_notrack": True,
+    "mail_auto_subscribe_no_notify": True,
+}
+ALLDAY_START, ALLDAY_STOP = time(8), time(18)  # Odoo's own convention for all-day start/stop
 
 
 class CalendarEvent(models.Model):
@@ -8,9 +30,92 @@ class CalendarEvent(models.Model):
         "Outlook iCalUId", index="btree_not_null", copy=False,
         help="Universal identity of the meeting, the same in every attendee's Outlook calendar",
     )
+    outlook_organizer_email = fields.Char(
+        "Outlook Organizer", copy=False, help="Organizer's address when the organizer is not an Odoo user",
+    )
     outlook_link_ids = fields.One2many("outlook.event.link", "event_id", string="Outlook Copies", copy=False)
+    outlook_dirty = fields.Boolean("Outlook Push Pending", copy=False, index=True, readonly=True)
     outlook_sync_state = fields.Selection(
-        [("not_synced", "Not synced"), ("pending", "Pending"), ("synced", "Synced"), ("error", "Error")],
+        [("not_synced", "Never"), ("synced", "Active"), ("inactive", "Inactive"), ("error", "Error")],
         string="Outlook Sync", default="not_synced", copy=False, readonly=True,
     )
     outlook_last_error = fields.Text("Outlook Sync Error", copy=False, readonly=True)
+
+    # ------------------------------------------------------------
+    # CRUD: mark for the push, never call Graph here (STYLE R12)
+    # ------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not self.env.context.get("outlook_inbound"):
+            vals_list = [dict(vals, outlook_dirty=True) for vals in vals_list]
+        events = super().create(vals_list)
+        if not self.env.context.get("outlook_inbound"):
+            self._outlook_trigger_push(events)
+        return events
+
+    def write(self, vals):
+        if not self.env.context.get("outlook_inbound") and OUTLOOK_SYNCED_FIELDS.intersection(vals):
+            vals = dict(vals, outlook_dirty=True)
+            result = super().write(vals)
+            self._outlook_trigger_push(self)
+            return result
+        return super().write(vals)
+
+    @api.model
+    def _outlook_trigger_push(self, events):
+        """Ask the sync cron to run soon when a connected organizer's event changed."""
+        organizers = events.user_id
+        if organizers and self.env["outlook.mailbox"].sudo().search_count(
+            [("user_id", "in", organizers.ids), ("state", "=", "connected")], limit=1
+        ):
+            self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()._trigger()
+
+    # ------------------------------------------------------------
+    # Odoo -> engine vocabulary
+    # ------------------------------------------------------------
+
+    def _outlook_timezone(self, fallback="UTC"):
+        self.ensure_one()
+        return self.event_tz or self.user_id.tz or fallback
+
+    def _outlook_event_data(self):
+        """``{event_id: EventData}`` of these events, as the push and the conflict check see them."""
+        result = {}
+        for event in self:
+            organizer = event.user_id.partner_id
+            organizer_email = (organizer.email_normalized or "") if organizer else (event.outlook_organizer_email or "")
+            attendees = tuple(sorted(
+                (Attendee(att.partner_id.email_normalized, att.partner_id.name or "", att.state or "needsAction")
+                 for att in event.attendee_ids if att.partner_id.email_normalized),
+                key=lambda attendee: attendee.email,
+            ))
+            alarms = event.alarm_ids.filtered(lambda alarm: alarm.alarm_type == "notification")
+            timing = (
+                {"allday": True, "start_date": event.start_date, "stop_date": event.stop_date}
+                if event.allday else {"start": event.start, "stop": event.stop}
+            )
+            result[event.id] = EventData(
+                name=event.name or "",
+                description=str(event.description or ""),
+                location=event.location or "",
+                videocall_location=event.videocall_location or "",
+                privacy="private" if event.privacy in ("private", "confidential") else "public",
+                show_as=event.show_as or "busy",
+                organizer_email=organizer_email,
+                organizer_name=organizer.name if organizer else "",
+                attendees=attendees,
+                alarm_minutes=min(alarms.mapped("duration_minutes")) if alarms else None,
+                categories=tuple(sorted(event.categ_ids.mapped("name"))),
+                timezone=event._outlook_timezone(),
+                **timing,
+            )
+        return result
+
+    @api.model
+    def _outlook_time_values(self, data):
+        """``start``/``stop``/``allday`` to write for ``data`` (Odoo keeps all-day events at 8:00-18:00)."""
+        if data.allday:
+            return {"allday": True, "start": datetime.combine(data.start_date, ALLDAY_START),
+                    "stop": datetime.combine(data.stop_date, ALLDAY_STOP)}
+        return {"allday": False, "start": data.start, "stop": data.stop}

@@ -14,6 +14,7 @@ from .outlook_config import get_auth_settings, redirect_uri, set_config_error
 _logger = logging.getLogger(__name__)
 
 RECONNECT_SUMMARY = "Reconnect your Outlook calendar"
+LOCK_NAMESPACE = 0x6F63  # pg advisory lock namespace of mailbox syncs ("oc")
 
 
 @dataclass(frozen=True)
@@ -128,10 +129,12 @@ class OutlookMailbox(models.Model):
             "connected_at": fields.Datetime.now(),
             "last_error": False,
         }
+        if not mailbox_sudo.first_connected_at:
+            vals["first_connected_at"] = vals["connected_at"]
         if mailbox_sudo.graph_user_id and mailbox_sudo.graph_user_id != graph_user_id:
             # another Microsoft account than last time: its ids and checkpoints mean nothing here
             mailbox_sudo.link_ids.unlink()
-            vals["delta_link"] = False
+            vals.update(delta_link=False, delta_window_start=False, first_connected_at=vals["connected_at"])
         mailbox_sudo.write(vals)
         mailbox_sudo._outlook_close_reconnect_activities()
         return mailbox_sudo
@@ -175,8 +178,8 @@ class OutlookMailbox(models.Model):
     def _cron_outlook_sync(self, time_budget=240):
         """Sync connected mailboxes one at a time within ``time_budget`` seconds.
 
-        Each mailbox is claimed with a row lock, synced, and committed on its own, so a crash or a
-        time-out loses at most one mailbox's run and the other workers go on with the rest.
+        Each mailbox is claimed by one worker only, synced, and committed page by page, so a crash or a
+        time-out loses at most the page in progress and the other workers go on with the rest.
         """
         started_at = fields.Datetime.now()
         deadline = time.monotonic() + time_budget
@@ -186,10 +189,13 @@ class OutlookMailbox(models.Model):
             mailbox = self._outlook_claim_next(started_at)
             if not mailbox:
                 break
-            config_broken = not mailbox._outlook_sync_guarded(run)
+            try:
+                config_broken = not mailbox._outlook_sync_guarded(run)
+            finally:
+                mailbox._outlook_release()
             done += 1
             compat.notify_cron_progress(self.env, done, 0 if config_broken else self._outlook_due_count(started_at))
-            self._outlook_commit_batch()
+            Checkpoints(self.env.cr).commit_and_close()
             if config_broken:
                 break
         return done
@@ -200,63 +206,125 @@ class OutlookMailbox(models.Model):
 
     @api.model
     def _outlook_claim_next(self, started_at):
-        """Lock and return one due mailbox no other worker holds, or an empty recordset."""
+        """Return one due mailbox that no other worker syncs, now holding its lock; or an empty recordset.
+
+        The row lock (``FOR UPDATE SKIP LOCKED``) skips mailboxes being claimed right now; the session
+        advisory lock taken next survives the page commits of the sync itself (STYLE R10, R14).
+        """
         self.env.cr.execute(
             "SELECT id FROM outlook_mailbox WHERE %s ORDER BY last_attempt_at NULLS FIRST, id "
-            "LIMIT 1 FOR UPDATE SKIP LOCKED" % self._outlook_due_domain_sql(),
+            "LIMIT 20 FOR UPDATE SKIP LOCKED" % self._outlook_due_domain_sql(),
             [started_at],
         )
-        row = self.env.cr.fetchone()
-        return self.browse(row[0]) if row else self.browse()
+        for (mailbox_id,) in self.env.cr.fetchall():
+            self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, mailbox_id])
+            if self.env.cr.fetchone()[0]:
+                return self.browse(mailbox_id)
+        return self.browse()
+
+    def _outlook_release(self):
+        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, self.id])
 
     @api.model
     def _outlook_due_count(self, started_at):
         self.env.cr.execute("SELECT count(*) FROM outlook_mailbox WHERE %s" % self._outlook_due_domain_sql(), [started_at])
         return self.env.cr.fetchone()[0]
 
-    @api.model
-    def _outlook_commit_batch(self):
-        """Make one mailbox's work durable and release its row lock. Cron entry points only."""
-        if not getattr(threading.current_thread(), "testing", False):
-            self.env.cr.commit()  # pylint: disable=invalid-commit -- cron batch boundary (STYLE R10/R11)
-
     def _outlook_sync_guarded(self, run):
         """Run one mailbox's sync; record any failure on the mailbox instead of stopping the cron.
+
+        What the sync committed page by page stays; what it did after its last checkpoint is rolled back
+        before the failure is recorded.
 
         :param run: the :class:`GraphRun` shared by this cron batch
         :return: ``False`` when the database's Outlook settings are broken (every mailbox would fail)
         """
         self.ensure_one()
+        checkpoints = Checkpoints(self.env.cr)
         self.sudo().last_attempt_at = fields.Datetime.now()
+        checkpoints.commit()
         try:
-            with self.env.cr.savepoint():
-                self._outlook_sync_once(run)
+            self._outlook_sync_once(run, checkpoints.commit)
         except ReauthRequired as exc:
+            checkpoints.rollback()
             self._outlook_mark_reconnect(exc.user_message())
         except ConfigurationError as exc:
+            checkpoints.rollback()
             set_config_error(self.env, str(exc))
             self.sudo().last_error = str(exc)
             return False
         except OutlookError as exc:
+            checkpoints.rollback()
             _logger.warning("outlook: mailbox %s sync failed: %s", self.id, exc)
             self.sudo().last_error = exc.user_message()
         except Exception as exc:  # cron boundary: record it where the admin looks, go on with others
+            checkpoints.rollback()
             _logger.exception("outlook: unexpected error while syncing mailbox %s", self.id)
             self.sudo().last_error = _("Unexpected error: %(error)s", error=exc)
+        finally:
+            checkpoints.commit_and_close()
         return True
 
-    def _outlook_sync_once(self, run):
-        """One sync run of this mailbox.
+    def _outlook_sync_once(self, run, commit):
+        """One sync run of this mailbox: Outlook's changes in, then Odoo's changes out.
 
-        Today it renews the mailbox's tokens through MSAL, which keeps the refresh token alive (Entra
-        ends it after 90 idle days) and detects revoked grants; the calendar sync plugs in here.
+        :param run: the :class:`GraphRun` of this batch (session, settings, discovery cache)
+        :param commit: makes the progress so far durable (called after each delta page and each push)
         """
         self.ensure_one()
         mailbox_sudo = self.sudo()
         auth = run.auth(mailbox_sudo.token_cache)
-        auth.access_token()
-        vals = {"last_sync_at": fields.Datetime.now(), "last_error": False}
-        cache_blob = auth.cache_blob_if_changed()
-        if cache_blob:
-            vals["token_cache"] = cache_blob
-        mailbox_sudo.write(vals)
+        client = run.client(auth)
+
+        def checkpoint():
+            cache_blob = auth.cache_blob_if_changed()
+            if cache_blob:
+                mailbox_sudo.token_cache = cache_blob
+            commit()
+
+        owner_self = self.with_user(self.user_id)  # the sync writes with the owner's rights (STYLE R8)
+        owner_self._outlook_pull(client, checkpoint)
+        owner_self._outlook_push(client, checkpoint)
+        mailbox_sudo.write({"last_sync_at": fields.Datetime.now(), "last_error": self._outlook_item_errors()})
+        checkpoint()
+
+    def _outlook_item_errors(self):
+        """A summary of this mailbox's copies in error (each is retried at every run), or ``False``."""
+        failed = self.env["outlook.event.link"].sudo().search([("mailbox_id", "=", self.id), ("state", "=", "error")])
+        if not failed:
+            return False
+        return _("%(count)s Outlook item(s) could not be synced; they are retried at every run. First: %(error)s",
+                 count=len(failed), error=failed[0].last_error)
+
+
+class Checkpoints:
+    """Commits one mailbox's progress, page by page (STYLE R11: cron code only).
+
+    Under Odoo's tests (one transaction per test) savepoints stand in for the commits, so the tests see
+    exactly what a crash would keep: everything up to the last checkpoint.
+    """
+
+    def __init__(self, cr):
+        self.cr = cr
+        self.testing = getattr(threading.current_thread(), "testing", False)
+        self.savepoint = cr.savepoint() if self.testing else None
+
+    def commit(self):
+        if self.testing:
+            self.savepoint.close(rollback=False)
+            self.savepoint = self.cr.savepoint()
+        else:
+            self.cr.commit()  # pylint: disable=invalid-commit -- sync checkpoint of the cron (STYLE R10/R11)
+
+    def rollback(self):
+        """Forget what was done since the last checkpoint."""
+        if self.testing:
+            self.savepoint.rollback()
+            self.cr.clear()
+        else:
+            self.cr.rollback()
+
+    def commit_and_close(self):
+        self.commit()
+        if self.testing:
+            self.savepoint.close(rollback=False)

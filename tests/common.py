@@ -1,5 +1,6 @@
 """Shared set-up of the Odoo suite: a real emulator per test class, settings pointing at it (STYLE R15)."""
 
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
@@ -8,6 +9,7 @@ from lxml import html
 from odoo.tests import new_test_user
 
 from odoo.addons.outlook_calendar_sync.emulator import Emulator
+from odoo.addons.outlook_calendar_sync.graph.run import GraphRun
 from odoo.addons.outlook_calendar_sync.models.outlook_config import (
     PARAM_AUTHORITY_URL,
     PARAM_CA_BUNDLE,
@@ -16,12 +18,14 @@ from odoo.addons.outlook_calendar_sync.models.outlook_config import (
     PARAM_CONFIG_ERROR,
     PARAM_GRAPH_URL,
     PARAM_TENANT,
+    get_auth_settings,
 )
 
 CLIENT_ID = "5f3c1a3e-6d1b-4a43-9c1e-0d6f0c1b2a01"
 CLIENT_SECRET = "emulated-client-secret"
 ANNA = "anna@contoso.test"
 BOB = "bob@contoso.test"
+CAROL = "carol@fabrikam.test"  # a mailbox no Odoo user connects: an external organizer
 
 
 def consent(emulator, auth_uri, decision="accept", account=None):
@@ -43,6 +47,11 @@ def consent(emulator, auth_uri, decision="accept", account=None):
     return answer.headers["Location"]
 
 
+def graph_time(moment, tz="UTC"):
+    """A Graph ``dateTimeTimeZone`` of a naive datetime in ``tz``."""
+    return {"dateTime": moment.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": tz}
+
+
 def query_params(url):
     return {key: values[0] for key, values in parse_qs(urlsplit(url).query).items()}
 
@@ -58,6 +67,7 @@ class OutlookEmulatorMixin:
         cls.emulator.register_app(CLIENT_ID, CLIENT_SECRET, name="Odoo test")
         cls.emulator.add_mailbox(ANNA, display_name="Anna Emulated")
         cls.emulator.add_mailbox(BOB, display_name="Bob Emulated")
+        cls.emulator.add_mailbox(CAROL, display_name="Carol External")
         cls.configure_outlook()
         cls.user_anna = new_test_user(cls.env, login="anna_user", name="Anna", email=ANNA, groups="base.group_user")
         cls.user_bob = new_test_user(cls.env, login="bob_user", name="Bob", email=BOB, groups="base.group_user")
@@ -85,3 +95,54 @@ class OutlookEmulatorMixin:
         callback = consent(self.emulator, flow["auth_uri"], account=account or user.email)
         mailbox_model._outlook_finish_connect(flow, query_params(callback))
         return self.env["outlook.mailbox"].search([("user_id", "=", user.id)])
+
+
+class OutlookSyncCase(OutlookEmulatorMixin):
+    """Anna and Bob connected through the real flow; helpers to act in Outlook and run the sync."""
+
+    def setUp(self):
+        super().setUp()
+        self.mailbox_anna = self.connect_mailbox(self.user_anna)
+        self.mailbox_bob = self.connect_mailbox(self.user_bob)
+        self.emulator.reset_counters()
+
+    def tearDown(self):
+        # the emulator lives for the whole class: leave the next test empty calendars
+        for address in (ANNA, BOB, CAROL):
+            for item in self.emulator.outlook.list_events(address):
+                if item.get("type") != "exception":
+                    self.emulator.outlook.delete_event(address, item["id"])
+        self.emulator.clear_faults()
+        super().tearDown()
+
+    def sync(self, *mailboxes, expect_error=False):
+        """One cron-like run for each mailbox, in order."""
+        run = GraphRun(get_auth_settings(self.env))
+        for mailbox in mailboxes:
+            mailbox._outlook_sync_guarded(run)
+            mailbox.invalidate_recordset()
+            if not expect_error:
+                self.assertFalse(mailbox.last_error, mailbox.last_error)
+        self.env.invalidate_all()
+
+    @staticmethod
+    def tomorrow_at(hour):
+        return (datetime.now() + timedelta(days=1)).replace(hour=hour, minute=0, second=0, microsecond=0)
+
+    def outlook_meeting(self, organizer, subject, attendees=(), start=None, hours=1):
+        start = start or self.tomorrow_at(9)
+        return self.emulator.outlook.create_event(organizer, {
+            "subject": subject,
+            "start": graph_time(start), "end": graph_time(start + timedelta(hours=hours)),
+            "attendees": [{"type": "required", "emailAddress": {"address": a, "name": a.split("@")[0]}}
+                          for a in attendees],
+        })
+
+    def event_of(self, ical_uid):
+        event = self.env["calendar.event"].with_context(active_test=False).search([("outlook_ical_uid", "=", ical_uid)])
+        self.assertEqual(len(event), 1, "exactly one Odoo event per meeting")
+        return event
+
+    def copy_in(self, address, ical_uid):
+        """The copy of a meeting in another mailbox (its own id, same iCalUId)."""
+        return next(item for item in self.emulator.outlook.list_events(address) if item["iCalUId"] == ical_uid)

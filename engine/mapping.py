@@ -1,0 +1,293 @@
+"""Graph event payloads <-> Odoo's calendar vocabulary, both ways (graph-reference A, F; README mapping table).
+
+Pure: no Odoo, no clock, no I/O. :class:`EventData` holds one meeting as Odoo sees it (UTC naive datetimes,
+inclusive all-day end date, Odoo's selection values); :func:`from_graph` builds it from a Graph event and
+:func:`to_graph` / :func:`graph_patch` turn it back into a Graph body. :func:`fingerprint` hashes the fields
+that sync, so an unchanged event is never written again on either side.
+"""
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime, time, timedelta, timezone
+
+from .errors import MappingError
+from .timezones import to_iana, utc_naive, zone
+
+# Graph responseStatus.response -> calendar.attendee.state (README mapping table)
+RESPONSE_TO_STATE = {
+    "none": "needsAction",
+    "notResponded": "needsAction",
+    "organizer": "accepted",
+    "accepted": "accepted",
+    "tentativelyAccepted": "tentative",
+    "declined": "declined",
+}
+SHOW_AS_BUSY = frozenset({"busy", "oof", "workingElsewhere"})
+PRIVATE_SENSITIVITY = frozenset({"private", "confidential"})
+DEFAULT_ATTENDEE_CAP = 50
+GRAPH_DATETIME = "%Y-%m-%dT%H:%M:%S.0000000"
+
+
+@dataclass(frozen=True)
+class Attendee:
+    email: str  # lower-case
+    name: str = ""
+    state: str = "needsAction"
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class EventData:
+    """One meeting in Odoo's vocabulary. ``start``/``stop`` are UTC naive for timed events; all-day
+    events use ``start_date``/``stop_date`` (inclusive) and leave ``start``/``stop`` empty."""
+
+    name: str
+    start: datetime = None
+    stop: datetime = None
+    allday: bool = False
+    start_date: date = None
+    stop_date: date = None
+    timezone: str = "UTC"
+    description: str = ""
+    location: str = ""
+    videocall_location: str = ""
+    privacy: str = "public"
+    show_as: str = "busy"
+    organizer_email: str = ""
+    organizer_name: str = ""
+    attendees: tuple = ()
+    alarm_minutes: int = None
+    categories: tuple = ()
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def ended_before(self, moment):
+        """Whether the event ended before ``moment`` (UTC naive)."""
+        if self.allday:
+            return datetime.combine(self.stop_date + timedelta(days=1), time()) <= moment
+        return self.stop <= moment
+
+
+# ------------------------------------------------------------
+# Inbound
+# ------------------------------------------------------------
+
+
+def parse_graph_datetime(value, tz_name, where):
+    """A Graph ``dateTimeTimeZone`` as a UTC naive datetime."""
+    if not isinstance(value, str) or not value:
+        raise MappingError("%s has no dateTime" % where)
+    try:
+        moment = datetime.fromisoformat(value[:26].rstrip("Z"))
+    except ValueError as exc:
+        raise MappingError("%s has an invalid dateTime %r" % (where, value)) from exc
+    return utc_naive(moment, tz_name, where)
+
+
+def parse_graph_date(value, where):
+    if not isinstance(value, str) or len(value) < 10:
+        raise MappingError("%s has no date" % where)
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError as exc:
+        raise MappingError("%s has an invalid date %r" % (where, value)) from exc
+
+
+def _times(payload):
+    start, end = payload.get("start") or {}, payload.get("end") or {}
+    if not isinstance(start, dict) or not isinstance(end, dict):
+        raise MappingError("start/end are not dateTimeTimeZone objects")
+    tz_name = to_iana(payload.get("originalStartTimeZone") or start.get("timeZone") or "UTC")
+    if payload.get("isAllDay"):
+        # all-day events are midnight to midnight in their own zone: take the dates as they are, never
+        # convert them, so nobody east or west of UTC sees them shifted (graph-reference F)
+        first = parse_graph_date(start.get("dateTime"), "start")
+        after_last = parse_graph_date(end.get("dateTime"), "end")
+        last = max(first, after_last - timedelta(days=1))
+        return {"allday": True, "start_date": first, "stop_date": last, "timezone": tz_name}
+    begin = parse_graph_datetime(start.get("dateTime"), start.get("timeZone") or "UTC", "start")
+    finish = parse_graph_datetime(end.get("dateTime"), end.get("timeZone") or "UTC", "end")
+    if finish < begin:
+        raise MappingError("the event ends before it starts")
+    return {"start": begin, "stop": finish, "timezone": tz_name}
+
+
+def _email_of(recipient):
+    address = ((recipient or {}).get("emailAddress") or {})
+    return (address.get("address") or "").strip().lower(), (address.get("name") or "").strip()
+
+
+def _attendees(payload, cap):
+    found = {}
+    for item in payload.get("attendees") or []:
+        if not isinstance(item, dict) or item.get("type") == "resource":
+            continue  # rooms and equipment are not people: they stay in the location
+        email, name = _email_of(item)
+        if not email or "@" not in email:
+            continue
+        response = ((item.get("status") or {}).get("response")) or "none"
+        found[email] = Attendee(email, name or email, RESPONSE_TO_STATE.get(response, "needsAction"),
+                                item.get("type") == "optional")
+    ordered = sorted(found.values(), key=lambda attendee: attendee.email)
+    return tuple(ordered[:cap]), tuple(ordered[cap:])
+
+
+def _overflow_html(extra_attendees):
+    if not extra_attendees:
+        return ""
+    names = ", ".join("%s &lt;%s&gt;" % (a.name, a.email) if a.name != a.email else a.email for a in extra_attendees)
+    return "<p><em>Other attendees (%d): %s</em></p>" % (len(extra_attendees), names)
+
+
+def from_graph(payload, *, attendee_cap=DEFAULT_ATTENDEE_CAP):
+    """Map a full Graph event to :class:`EventData`; raise :class:`MappingError` when it is broken."""
+    if not isinstance(payload, dict):
+        raise MappingError("the event is not a JSON object")
+    times = _times(payload)
+    attendees, overflow = _attendees(payload, attendee_cap)
+    organizer_email, organizer_name = _email_of(payload.get("organizer"))
+    body = payload.get("body") or {}
+    description = body.get("content") or "" if isinstance(body, dict) else ""
+    if isinstance(body, dict) and body.get("contentType") == "text" and description:
+        description = "<p>%s</p>" % description.replace("&", "&amp;").replace("<", "&lt;").replace("\n", "<br>")
+    online = payload.get("onlineMeeting") or {}
+    reminder = payload.get("reminderMinutesBeforeStart")
+    return EventData(
+        name=(payload.get("subject") or "").strip() or "(No subject)",
+        description=description + _overflow_html(overflow),
+        location=(((payload.get("location") or {}).get("displayName")) or "").strip(),
+        videocall_location=(online.get("joinUrl") or "") if payload.get("isOnlineMeeting") else "",
+        privacy="private" if payload.get("sensitivity") in PRIVATE_SENSITIVITY else "public",
+        show_as="busy" if payload.get("showAs", "busy") in SHOW_AS_BUSY else "free",
+        organizer_email=organizer_email,
+        organizer_name=organizer_name,
+        attendees=attendees,
+        alarm_minutes=int(reminder) if payload.get("isReminderOn") and isinstance(reminder, int) else None,
+        categories=tuple(sorted({c.strip() for c in payload.get("categories") or [] if isinstance(c, str) and c.strip()})),
+        **times,
+    )
+
+
+# ------------------------------------------------------------
+# Outbound
+# ------------------------------------------------------------
+
+
+def _graph_moment(value, tz_name):
+    local = value.replace(tzinfo=timezone.utc).astimezone(zone(tz_name)).replace(tzinfo=None)
+    return {"dateTime": local.strftime(GRAPH_DATETIME), "timeZone": tz_name}
+
+
+def graph_times(data):
+    """``start``/``end``/``isAllDay`` of a Graph body, in the event's own time zone."""
+    if data.allday:
+        return {
+            "isAllDay": True,
+            "start": {"dateTime": data.start_date.strftime("%Y-%m-%dT00:00:00.0000000"), "timeZone": data.timezone},
+            "end": {"dateTime": (data.stop_date + timedelta(days=1)).strftime("%Y-%m-%dT00:00:00.0000000"),
+                    "timeZone": data.timezone},
+        }
+    return {"isAllDay": False, "start": _graph_moment(data.start, data.timezone),
+            "end": _graph_moment(data.stop, data.timezone)}
+
+
+def _graph_attendees(data):
+    return [
+        {"type": "optional" if attendee.optional else "required",
+         "emailAddress": {"address": attendee.email, "name": attendee.name or attendee.email}}
+        for attendee in data.attendees
+        if attendee.email != data.organizer_email
+    ]
+
+
+def _graph_fields(data):
+    """Every synced Graph property of ``data``, keyed by Graph property name."""
+    body = {
+        "subject": data.name,
+        "body": {"contentType": "html", "content": data.description or ""},
+        "location": {"displayName": data.location or ""},
+        "sensitivity": "private" if data.privacy == "private" else "normal",
+        "showAs": "busy" if data.show_as == "busy" else "free",
+        "isReminderOn": data.alarm_minutes is not None,
+        "categories": list(data.categories),
+        "attendees": _graph_attendees(data),
+    }
+    if data.alarm_minutes is not None:
+        body["reminderMinutesBeforeStart"] = data.alarm_minutes
+    body.update(graph_times(data))
+    return body
+
+
+def to_graph(data, *, with_attendees=True):
+    """The body of a Graph POST creating ``data`` (the caller adds transactionId and our stamp)."""
+    body = _graph_fields(data)
+    if not with_attendees:
+        body["attendees"] = []
+    return body
+
+
+def graph_patch(previous, current, *, with_attendees=True):
+    """The smallest Graph PATCH body turning ``previous`` into ``current`` (``{}`` when nothing changed)."""
+    before = to_graph(previous, with_attendees=with_attendees)
+    after = to_graph(current, with_attendees=with_attendees)
+    patch = {key: value for key, value in after.items() if before.get(key) != value}
+    if patch.keys() & {"start", "end", "isAllDay"}:
+        patch.update(graph_times(current))  # Graph wants both ends (and the all-day flag) together
+    return patch
+
+
+# ------------------------------------------------------------
+# Fingerprints and snapshots
+# ------------------------------------------------------------
+
+
+def _plain(value):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def snapshot(data):
+    """A JSON-able dict of ``data`` (stored on the link as the last synced state)."""
+    values = asdict(data)
+    values.pop("extra", None)
+    return _plain(values)
+
+
+def from_snapshot(values):
+    """Rebuild :class:`EventData` from :func:`snapshot`'s output."""
+    values = dict(values)
+    for key in ("start", "stop"):
+        if values.get(key):
+            values[key] = datetime.fromisoformat(values[key])
+    for key in ("start_date", "stop_date"):
+        if values.get(key):
+            values[key] = date.fromisoformat(values[key])
+    values["attendees"] = tuple(Attendee(**attendee) for attendee in values.get("attendees") or ())
+    values["categories"] = tuple(values.get("categories") or ())
+    return EventData(**values)
+
+
+MEETING_FIELDS = ("name", "start", "stop", "allday", "start_date", "stop_date", "description", "location",
+                  "videocall_location", "privacy", "show_as", "organizer_email", "alarm_minutes", "categories")
+
+
+def fingerprint(data, *, with_attendee_states=False):
+    """A stable hash of the synced fields. Attendee answers are left out unless asked for: another
+    person's reply is not a change of the meeting."""
+    values = snapshot(data)
+    content = {key: values[key] for key in MEETING_FIELDS}
+    content["attendees"] = [
+        [a["email"], a["optional"]] + ([a["state"]] if with_attendee_states else []) for a in values["attendees"]
+    ]
+    raw = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def without_private_details(data):
+    """What a private event shows on the other side: times and subject, no attendees or description."""
+    return replace(data, description="", attendees=())

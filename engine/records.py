@@ -1,0 +1,106 @@
+"""Values the engine works on: what Graph sent, what Odoo holds, and the plan that reconciles them (STYLE R2)."""
+
+from dataclasses import dataclass, field
+
+from .errors import MappingError
+from .mapping import DEFAULT_ATTENDEE_CAP, from_graph
+
+SERIES_MASTER = "seriesMaster"
+OCCURRENCE = "occurrence"
+
+
+@dataclass(frozen=True)
+class RemoteItem:
+    """One item of a delta page, mapped. A broken payload becomes an item with ``error`` set."""
+
+    graph_id: str
+    removed: bool = False
+    ical_uid: str = ""
+    change_key: str = ""
+    last_modified: str = ""
+    kind: str = "singleInstance"
+    series_master_id: str = ""
+    cancelled: bool = False
+    draft: bool = False
+    is_organizer: bool = False
+    response: str = "none"
+    transaction_id: str = ""
+    data: object = None
+    error: str = ""
+    payload: dict = field(default=None, compare=False, repr=False)
+
+    @property
+    def bare(self):
+        """A delta occurrence carries only ids and times: its details come from the series (B.4)."""
+        return self.kind == OCCURRENCE and self.data is None and not self.error and not self.removed
+
+
+def remote_item(payload, attendee_cap=DEFAULT_ATTENDEE_CAP):
+    """Map one delta item; never raises (a broken item is returned with ``error`` so the run goes on)."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("id"), str) or not payload.get("id"):
+        return RemoteItem(graph_id="", error="An Outlook item without an id was skipped.")
+    graph_id = payload["id"]
+    if "@removed" in payload:
+        return RemoteItem(graph_id=graph_id, removed=True)
+    kind = payload.get("type") or "singleInstance"
+    common = {
+        "graph_id": graph_id,
+        "ical_uid": payload.get("iCalUId") or "",
+        "change_key": payload.get("changeKey") or "",
+        "last_modified": payload.get("lastModifiedDateTime") or "",
+        "kind": kind,
+        "series_master_id": payload.get("seriesMasterId") or "",
+        "cancelled": bool(payload.get("isCancelled")),
+        "draft": bool(payload.get("isDraft")),
+        "is_organizer": bool(payload.get("isOrganizer")),
+        "response": ((payload.get("responseStatus") or {}).get("response")) or "none",
+        "transaction_id": payload.get("transactionId") or "",
+        "payload": payload,
+    }
+    if kind == OCCURRENCE and "subject" not in payload:
+        return RemoteItem(**common)  # bare: completed from the series by the caller
+    try:
+        return RemoteItem(data=from_graph(payload, attendee_cap=attendee_cap), **common)
+    except MappingError as exc:
+        return RemoteItem(error="Outlook event %r could not be read: %s" % (payload.get("subject") or graph_id, exc),
+                          **common)
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """What Odoo remembers of one Outlook copy (an ``outlook.event.link``) and of its event now."""
+
+    link_id: int
+    graph_id: str
+    event_id: int
+    change_key: str = ""
+    remote_hash: str = ""   # fingerprint of Outlook's copy at the last sync
+    synced_hash: str = ""   # fingerprint of the Odoo event at the last sync
+    local_hash: str = ""    # fingerprint of the Odoo event now
+    is_organizer_copy: bool = False
+    failed: bool = False    # the copy could not be read last time
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One thing to do for one remote item. ``action`` is one of :data:`ACTIONS`."""
+
+    action: str
+    item: RemoteItem
+    link: LinkState = None
+    event_id: int = None
+    authoritative: bool = False
+    reason: str = ""
+
+
+ACTIONS = (
+    "create",   # a meeting Odoo does not know: create the event and its link
+    "attach",   # a meeting Odoo knows (another mailbox, or our own push): link this copy to it
+    "update",   # this copy changed and may change the meeting: write the event
+    "conflict", # both sides changed since the last sync: the policy's side wins
+    "refresh",  # nothing to write on the event: remember the new change key (and answers)
+    "remove",   # deleted or cancelled in Outlook: apply the deletion policy
+    "unlink",   # gone from this mailbox's window or calendar: forget the link only
+    "error",    # the item cannot be read: mark it, go on
+    "skip",     # drafts, series masters, unknown removals
+)

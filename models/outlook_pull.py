@@ -1,0 +1,330 @@
+"""Inbound: Microsoft 365 -> Odoo through ``/me/calendarView/delta`` (graph-reference B)."""
+
+import hashlib
+import logging
+from dataclasses import replace
+from datetime import datetime, time, timedelta
+
+from odoo import _, fields, models
+
+from ..engine.mapping import fingerprint, snapshot
+from ..engine.reconcile import MICROSOFT_WINS, InboundPolicy, Known, pushed_event_id, reconcile
+from ..engine.records import OCCURRENCE, remote_item
+from ..graph.errors import DeltaExpired, GraphError
+from .calendar_event import INBOUND_CONTEXT
+from .outlook_values import OdooValues
+
+_logger = logging.getLogger(__name__)
+
+DELTA_PAGE_SIZE = 1000  # items per delta page we ask for (Prefer: odata.maxpagesize)
+WINDOW_PAST_DAYS = 30
+WINDOW_FUTURE_DAYS = 365
+WINDOW_REANCHOR_DAYS = 7  # start a new round once the window's start lags this much behind
+
+
+class OutlookMailbox(models.Model):
+    _inherit = "outlook.mailbox"
+
+    delta_window_start = fields.Datetime(readonly=True, copy=False)
+    delta_window_end = fields.Datetime(readonly=True, copy=False)
+    delta_round = fields.Integer(readonly=True, copy=False, help="Number of full delta rounds started")
+    delta_round_full = fields.Boolean(readonly=True, copy=False,
+                                      help="The current round lists every event of the window")
+
+    # ------------------------------------------------------------
+    # Delta rounds and checkpoints
+    # ------------------------------------------------------------
+
+    def _outlook_transaction_prefix(self):
+        """``transactionId`` prefix of the events this database creates in Outlook (graph-reference D.1)."""
+        return "odoo-%s-" % self.env["ir.config_parameter"].sudo().get_param("database.uuid")
+
+    def _outlook_window(self):
+        today = datetime.combine(fields.Date.context_today(self), time())
+        return today - timedelta(days=WINDOW_PAST_DAYS), today + timedelta(days=WINDOW_FUTURE_DAYS)
+
+    def _outlook_round_start(self, client):
+        """The URL to continue from: the stored checkpoint, or a new round when none or the window moved."""
+        mailbox_sudo = self.sudo()
+        start, _end = self._outlook_window()
+        lagging = mailbox_sudo.delta_window_start and (start - mailbox_sudo.delta_window_start).days >= WINDOW_REANCHOR_DAYS
+        if mailbox_sudo.delta_link and not lagging:
+            return mailbox_sudo.delta_link
+        return self._outlook_new_round(client)
+
+    def _outlook_new_round(self, client):
+        """Start listing the whole window again; links already known are matched, never duplicated."""
+        start, end = self._outlook_window()
+        self.sudo().write({
+            "delta_link": False, "delta_window_start": start, "delta_window_end": end,
+            "delta_round": self.sudo().delta_round + 1, "delta_round_full": True,
+        })
+        return client.delta_url(start, end)
+
+    def _outlook_pull(self, client, commit):
+        """Apply delta pages until the round's end, storing the next link after each page (a crash
+        resumes from the last page applied). An expired token starts one full round again."""
+        mailbox_sudo = self.sudo()
+        self._outlook_retry_failed(client)
+        commit()
+        url = self._outlook_round_start(client)
+        restarted = False
+        while url:
+            try:
+                page = client.delta_page(url, DELTA_PAGE_SIZE)
+            except DeltaExpired:
+                if restarted:
+                    raise
+                _logger.info("outlook: mailbox %s delta state expired, full resync", self.id)
+                restarted, url = True, self._outlook_new_round(client)
+                continue
+            self._outlook_apply_page(page.items, client)
+            if page.delta_link and mailbox_sudo.delta_round_full:
+                self._outlook_close_full_round()
+            mailbox_sudo.delta_link = page.checkpoint
+            commit()
+            url = page.next_link
+
+    def _outlook_retry_failed(self, client, limit=50):
+        """Read again the copies that could not be read before: delta will not list them until they
+        change, so they would be lost otherwise."""
+        failed = self.env["outlook.event.link"].sudo().search(
+            [("mailbox_id", "=", self.id), ("state", "=", "error")], limit=limit, order="write_date")
+        payloads = []
+        for link in failed:
+            try:
+                payloads.append(client.event(link.graph_id))
+            except GraphError as exc:
+                if exc.status != 404:
+                    raise
+                payloads.append({"id": link.graph_id, "@removed": {"reason": "deleted"}})
+        if payloads:
+            self._outlook_apply_page(payloads, client)
+
+    def _outlook_close_full_round(self):
+        """After a complete listing, copies the round did not return are gone from the window."""
+        mailbox_sudo = self.sudo()
+        missing = mailbox_sudo.link_ids.filtered(lambda link: link.event_id and link.seen_round < mailbox_sudo.delta_round)
+        start, end = mailbox_sudo.delta_window_start, mailbox_sudo.delta_window_end
+        inside = missing.filtered(lambda link: link.event_id.stop > start and link.event_id.start < end)
+        self._outlook_remove_copies(inside)
+        (missing - inside).unlink()
+        mailbox_sudo.delta_round_full = False
+
+    # ------------------------------------------------------------
+    # One page
+    # ------------------------------------------------------------
+
+    def _outlook_apply_page(self, payloads, client):
+        items = [remote_item(payload) for payload in payloads]
+        items = self._outlook_complete_occurrences(items, client)
+        known = self._outlook_known(items)
+        policy = InboundPolicy(conflict_winner=MICROSOFT_WINS, transaction_prefix=self._outlook_transaction_prefix())
+        decisions = reconcile(items, known, policy)
+        self._outlook_apply_decisions(decisions)
+
+    def _outlook_complete_occurrences(self, items, client):
+        """Delta lists occurrences bare (ids and times only): take their details from the series'
+        instances, one request per series (graph-reference B.4, G.4)."""
+        masters = {item.series_master_id for item in items if item.bare}
+        if not masters:
+            return items
+        mailbox_sudo = self.sudo()
+        full = {}
+        for master_id in sorted(masters):
+            for payload in client.instances(master_id, mailbox_sudo.delta_window_start, mailbox_sudo.delta_window_end):
+                full[payload.get("id")] = payload
+        completed = []
+        for item in items:
+            if item.bare:
+                payload = full.get(item.graph_id)
+                item = remote_item(payload) if payload else remote_item(
+                    {"id": item.graph_id, "@removed": {"reason": "deleted"}}
+                )
+            completed.append(item)
+        return completed
+
+    def _outlook_known(self, items):
+        links = self.env["outlook.event.link"].sudo().search(
+            [("mailbox_id", "=", self.id), ("graph_id", "in", [item.graph_id for item in items if item.graph_id])]
+        )
+        events = links.event_id.with_context(active_test=False)
+        local_hashes = {event_id: fingerprint(data) for event_id, data in events._outlook_event_data().items()}
+        uids = {item.ical_uid for item in items if item.ical_uid and item.graph_id not in links.mapped("graph_id")}
+        events_by_uid = self._outlook_events_by_uid(uids)
+        prefix = self._outlook_transaction_prefix()
+        pushed_ids = {pushed_event_id(item.transaction_id, prefix) for item in items} - {None}
+        pushed = self.env["calendar.event"].sudo().with_context(active_test=False).browse(pushed_ids).exists()
+        organizer_links = self.env["outlook.event.link"].sudo().search([
+            ("event_id", "in", list(events_by_uid.values()) + links.event_id.ids + pushed.ids),
+            ("is_organizer_copy", "=", True),
+        ])
+        return Known(
+            links={link.graph_id: link._outlook_state(local_hashes) for link in links},
+            events_by_uid=events_by_uid,
+            organizer_copies=frozenset(organizer_links.event_id.ids),
+            pushed_events=frozenset(pushed.ids),
+        )
+
+    def _outlook_events_by_uid(self, uids):
+        if not uids:
+            return {}
+        events = self.env["calendar.event"].sudo().with_context(active_test=False).search(
+            [("outlook_ical_uid", "in", list(uids))], order="id"
+        )
+        found = {}
+        for event in events:
+            found.setdefault(event.outlook_ical_uid, event.id)
+        return found
+
+    # ------------------------------------------------------------
+    # Applying decisions
+    # ------------------------------------------------------------
+
+    def _outlook_apply_decisions(self, decisions):
+        by_action = {}
+        for decision in decisions:
+            by_action.setdefault(decision.action, []).append(decision)
+        values = OdooValues(self.env, [d.item.data for d in decisions if d.action in ("create", "attach", "update",
+                                                                                        "conflict", "refresh")])
+        retried = [d.item.graph_id for d in by_action.get("create", []) + by_action.get("attach", [])]
+        if retried:  # copies that failed before and now import: their error stubs make room
+            self.env["outlook.event.link"].sudo().search([
+                ("mailbox_id", "=", self.id), ("graph_id", "in", retried), ("event_id", "=", False),
+            ]).unlink()
+        self._outlook_apply_creates(by_action.get("create", []), values)
+        for decision in by_action.get("attach", []):
+            self._outlook_attach(decision, values)
+        for decision in by_action.get("conflict", []):
+            self._outlook_conflict(decision, values)
+        for decision in by_action.get("update", []) + by_action.get("refresh", []):
+            self._outlook_update(decision, values)
+        removed = self.env["outlook.event.link"].sudo().browse([d.link.link_id for d in by_action.get("remove", [])])
+        self._outlook_remove_copies(removed)
+        self._outlook_record_errors(by_action.get("error", []))
+        self._outlook_mark_seen([d.link.link_id for d in by_action.get("skip", []) if d.link])
+
+    def _outlook_events(self):
+        """``calendar.event`` as the mailbox owner, writing without pushing back or mailing (STYLE R8)."""
+        return self.env["calendar.event"].with_user(self.user_id).with_context(**INBOUND_CONTEXT)
+
+    def _outlook_apply_creates(self, decisions, values):
+        if not decisions:
+            return
+        self._outlook_lock_meetings({d.item.ical_uid for d in decisions if d.item.ical_uid})
+        existing = self._outlook_events_by_uid({d.item.ical_uid for d in decisions if d.item.ical_uid})
+        fresh = [d for d in decisions if d.item.ical_uid not in existing]
+        for decision in decisions:
+            event_id = existing.get(decision.item.ical_uid)
+            if event_id:  # another mailbox created it meanwhile: this copy joins it
+                organizer_copy = self.env["outlook.event.link"].sudo().search_count(
+                    [("event_id", "=", event_id), ("is_organizer_copy", "=", True)], limit=1)
+                authoritative = decision.item.is_organizer or not organizer_copy
+                self._outlook_attach(replace(decision, action="attach", event_id=event_id,
+                                             authoritative=authoritative), values)
+        events = self._outlook_events().create([
+            values.event_values(d.item.data, d.item.ical_uid, self.user_id) for d in fresh
+        ])
+        for decision, event in zip(fresh, events):
+            self._outlook_link(decision.item, event, values, authoritative=True)
+
+    def _outlook_lock_meetings(self, uids):
+        """Serialize the creation of one meeting across mailboxes and workers (STYLE R14): sorted, so
+        two transactions never wait for each other in a cycle."""
+        for uid in sorted(uids):
+            key = int.from_bytes(hashlib.sha1(uid.encode()).digest()[:8], "big", signed=True)
+            self.env.cr.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+    def _outlook_attach(self, decision, values):
+        event = self._outlook_events().browse(decision.event_id)
+        if decision.authoritative:
+            event.write(values.event_values(decision.item.data, decision.item.ical_uid, self.user_id))
+        elif self.user_id.partner_id not in event.partner_ids:
+            event.write({"partner_ids": [(4, self.user_id.partner_id.id)]})
+        self._outlook_link(decision.item, event, values, authoritative=decision.authoritative)
+
+    def _outlook_link(self, item, event, values, authoritative):
+        states = values.attendee_states(item.data, item, self.user_id, authoritative)
+        self._outlook_set_attendee_states(event, states)
+        self.env["outlook.event.link"].sudo().create({
+            "event_id": event.id,
+            "mailbox_id": self.id,
+            "graph_id": item.graph_id,
+            **self._outlook_link_values(item, event, states),
+        })
+
+    def _outlook_link_values(self, item, event, states):
+        local = event._outlook_event_data()[event.id]
+        return {
+            "change_key": item.change_key,
+            "last_modified": item.last_modified,
+            "is_organizer_copy": item.is_organizer,
+            "remote_hash": fingerprint(item.data),
+            "synced_hash": fingerprint(local),
+            "synced_data": snapshot(local),
+            "response_state": states.get(self.user_id.partner_id.id),
+            "seen_round": self.sudo().delta_round,
+            "state": "synced",
+            "last_error": False,
+        }
+
+    def _outlook_update(self, decision, values):
+        event = self._outlook_events().browse(decision.event_id)
+        if decision.action == "update" or decision.authoritative and decision.action == "conflict":
+            event.write(values.event_values(decision.item.data, decision.item.ical_uid, self.user_id))
+        states = values.attendee_states(decision.item.data, decision.item, self.user_id, decision.authoritative)
+        self._outlook_set_attendee_states(event, states)
+        link = self.env["outlook.event.link"].sudo().browse(decision.link.link_id)
+        link.write(self._outlook_link_values(decision.item, event, states))
+
+    def _outlook_conflict(self, decision, values):
+        """Both sides changed: the policy's side wins, the other side's values go to the chatter."""
+        event = self._outlook_events().browse(decision.event_id)
+        local = event._outlook_event_data()[event.id]
+        remote = decision.item.data
+        if decision.reason == MICROSOFT_WINS:
+            event._outlook_note_lost_values(local, remote, winner=_("Microsoft 365"))
+            self._outlook_update(decision, values)
+            return
+        event._outlook_note_lost_values(remote, local, winner=_("Odoo"))
+        link = self.env["outlook.event.link"].sudo().browse(decision.link.link_id)
+        # the next push sends Odoo's values over Outlook's current ones
+        link.write({"change_key": decision.item.change_key, "remote_hash": fingerprint(remote),
+                    "synced_data": snapshot(remote), "synced_hash": fingerprint(remote),
+                    "seen_round": self.sudo().delta_round})
+        event.sudo().outlook_dirty = True
+
+    def _outlook_set_attendee_states(self, event, states):
+        for attendee in event.attendee_ids:
+            state = states.get(attendee.partner_id.id)
+            if state and attendee.state != state:
+                attendee.sudo().with_context(**INBOUND_CONTEXT).state = state
+
+    def _outlook_remove_copies(self, links):
+        """Outlook deleted or cancelled these copies. The meeting itself goes (archived) when the
+        organizer's copy went, or when it was the only copy Odoo knew; otherwise only the link goes."""
+        for link in links:
+            event = link.event_id
+            other_copies = event.outlook_link_ids - link if event else False
+            if event and (link.is_organizer_copy or not other_copies):
+                event.with_context(**INBOUND_CONTEXT).sudo().write({"active": False, "outlook_sync_state": "synced"})
+        links.unlink()
+
+    def _outlook_record_errors(self, decisions):
+        if not decisions:
+            return
+        links_sudo = self.env["outlook.event.link"].sudo()
+        for decision in decisions:
+            _logger.warning("outlook: mailbox %s: %s", self.id, decision.reason)
+            values = {"state": "error", "last_error": decision.reason, "seen_round": self.sudo().delta_round}
+            if decision.link:
+                link = links_sudo.browse(decision.link.link_id)
+                link.write(values)
+                link.event_id.write({"outlook_sync_state": "error", "outlook_last_error": decision.reason})
+            elif decision.item.graph_id:  # remembered so the next run reads it again
+                links_sudo.create(dict(values, mailbox_id=self.id, graph_id=decision.item.graph_id))
+        self.sudo().last_error = "\n".join(decision.reason for decision in decisions)
+
+    def _outlook_mark_seen(self, link_ids):
+        if link_ids and self.sudo().delta_round_full:
+            self.env["outlook.event.link"].sudo().browse(link_ids).write({"seen_round": self.sudo().delta_round})

@@ -1,0 +1,129 @@
+"""Outbound: Odoo -> Microsoft 365 for the events this mailbox's user organizes, and their answers."""
+
+import logging
+
+from odoo import fields, models
+
+from ..engine.mapping import fingerprint, from_graph, snapshot
+from ..engine.push import LocalEvent, PushLink, PushPolicy, plan_push, response_action
+from ..engine.errors import MappingError
+from ..graph.errors import GraphError, Throttled
+
+_logger = logging.getLogger(__name__)
+
+PUSH_BATCH = 500  # events per run and mailbox; the rest stays marked for the next run
+PARAM_PUSH_EXISTING = "outlook_calendar_sync.push_existing_events"
+
+
+class OutlookMailbox(models.Model):
+    _inherit = "outlook.mailbox"
+
+    first_connected_at = fields.Datetime(readonly=True, copy=False,
+                                         help="Events created before this stay in Odoo unless the admin opts in")
+
+    def _outlook_push_policy(self):
+        params_sudo = self.env["ir.config_parameter"].sudo()
+        return PushPolicy(push_existing=params_sudo.get_param(PARAM_PUSH_EXISTING) in ("1", "True", "true"))
+
+    def _outlook_push(self, client, commit):
+        """Send the owner's changed events, then the owner's answers to others' invitations."""
+        events_sudo = self.env["calendar.event"].sudo().with_context(active_test=False)
+        events = events_sudo.search([("outlook_dirty", "=", True), ("user_id", "=", self.user_id.id)],
+                                    limit=PUSH_BATCH, order="id")
+        links_sudo = self.env["outlook.event.link"].sudo()
+        links = links_sudo.search([("mailbox_id", "=", self.id), ("event_id", "in", events.ids)])
+        tombstones = links_sudo.search([("mailbox_id", "=", self.id), ("event_id", "=", False), ("state", "!=", "error")])
+        link_of = {link.event_id.id: link for link in links}
+        local_data = events._outlook_event_data()
+        policy, now = self._outlook_push_policy(), fields.Datetime.now()
+        for event in events:
+            local = LocalEvent(event.id, local_data[event.id], event.active, bool(event.recurrency),
+                               bool(self.first_connected_at and event.create_date < self.first_connected_at))
+            self._outlook_push_one(client, local, link_of.get(event.id), policy, now, event)
+            commit()
+        for link in tombstones:
+            self._outlook_push_one(client, LocalEvent(), link, policy, now, None)
+            commit()
+        self._outlook_push_responses(client)
+
+    def _outlook_push_one(self, client, local, link, policy, now, event):
+        push_link = link and PushLink(link.id, link.graph_id, link._outlook_synced_data(), link.is_organizer_copy)
+        decision = plan_push(local, push_link, policy, now)
+        try:
+            with self.env.cr.savepoint():
+                self._outlook_execute(client, decision, local, link, event)
+        except Throttled:
+            raise  # the whole mailbox waits (Retry-After)
+        except (GraphError, MappingError) as exc:
+            message = "Outlook refused this event: %s" % exc
+            _logger.warning("outlook: mailbox %s event %s: %s", self.id, local.event_id, message)
+            if event:
+                event.write({"outlook_dirty": False, "outlook_sync_state": "error", "outlook_last_error": message})
+            if link:
+                link.write({"state": "error", "last_error": message})
+
+    def _outlook_execute(self, client, decision, local, link, event):
+        action = decision.action
+        if action == "create":
+            prefix = self._outlook_transaction_prefix()
+            created = client.create_event(decision.body, prefix + str(event.id), "odoo:%s" % event.id)
+            self._outlook_bind(event, local.data, created)
+        elif action == "patch":
+            updated = client.update_event(link.graph_id, decision.body)
+            self._outlook_store_pushed(link, local.data, updated)
+        elif action in ("cancel", "delete"):
+            if action == "cancel":
+                client.cancel_event(link.graph_id)
+            else:
+                client.delete_event(link.graph_id)
+            link.unlink()
+        elif action == "forget":
+            link.unlink()
+        if event:
+            state = {"skip": event.outlook_sync_state if event.outlook_link_ids else "not_synced"}.get(action, "synced")
+            event.write({"outlook_dirty": False, "outlook_sync_state": state,
+                         "outlook_last_error": decision.reason if action == "skip" else False})
+
+    def _outlook_bind(self, event, data, created):
+        """Remember the Graph event we just created, in the same transaction as the commit that follows
+        (a crash before it is caught by the transactionId on retry and by the delta's transactionId)."""
+        values = {"event_id": event.id, "mailbox_id": self.id, "graph_id": created["id"], "is_organizer_copy": True}
+        link = self.env["outlook.event.link"].sudo().create(values)
+        self._outlook_store_pushed(link, data, created)
+        if created.get("iCalUId") and event.outlook_ical_uid != created["iCalUId"]:
+            event.write({"outlook_ical_uid": created["iCalUId"]})
+
+    def _outlook_store_pushed(self, link, data, response):
+        link.write({
+            "change_key": response.get("changeKey") or "",
+            "last_modified": response.get("lastModifiedDateTime") or "",
+            "remote_hash": fingerprint(from_graph(response)),
+            "synced_hash": fingerprint(data),
+            "synced_data": snapshot(data),
+            "state": "synced",
+            "last_error": False,
+        })
+
+    def _outlook_push_responses(self, client):
+        """Answers the owner gave in Odoo to meetings organized by others: accept / tentative / decline
+        on the owner's own copy, telling the organizer (sendResponse)."""
+        self.env["calendar.attendee"].flush_model(["state"])
+        self.env.cr.execute("""
+            SELECT link.id, attendee.state
+              FROM outlook_event_link link
+              JOIN calendar_attendee attendee ON attendee.event_id = link.event_id AND attendee.partner_id = %s
+             WHERE link.mailbox_id = %s AND NOT COALESCE(link.is_organizer_copy, false)
+               AND attendee.state IN ('accepted', 'tentative', 'declined')
+               AND attendee.state IS DISTINCT FROM link.response_state
+        """, [self.user_id.partner_id.id, self.id])
+        for link_id, state in self.env.cr.fetchall():
+            link = self.env["outlook.event.link"].sudo().browse(link_id)
+            try:
+                with self.env.cr.savepoint():
+                    client.respond(link.graph_id, response_action(state), send_response=True)
+                    link.response_state = state
+            except Throttled:
+                raise
+            except GraphError as exc:
+                link.write({"state": "error", "last_error": "Outlook refused the answer: %s" % exc,
+                            "response_state": state})
