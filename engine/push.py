@@ -37,6 +37,7 @@ class PushLink:
     graph_id: str
     synced: object = None  # EventData of the last sync
     is_organizer_copy: bool = True
+    cancel_allowed: bool = True  # the organizer (not another attendee) removed it in Odoo
 
 
 @dataclass(frozen=True)
@@ -55,8 +56,8 @@ def _has_guests(data):
 
 
 def _removal(data, link, now):
-    if data is None or not link.is_organizer_copy or data.ended_before(now):
-        return PushDecision("forget", reason="only the link is dropped: not the organizer, or already over")
+    if data is None or not link.is_organizer_copy or not link.cancel_allowed or data.ended_before(now):
+        return PushDecision("forget", reason="kept in Outlook: not removed by its organizer, or already over")
     return PushDecision("cancel" if _has_guests(data) else "delete")
 
 

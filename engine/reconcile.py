@@ -65,6 +65,10 @@ def _decide(item, known, policy):
     link = known.links.get(item.graph_id)
     if link and link.failed and link.event_id is None:
         link = None  # never imported: a failed copy is retried as a new one
+    if link and link.detached:
+        if item.removed:
+            return Decision("remove", item, link=link)
+        return Decision("skip", item, link=link, reason="removed in Odoo, kept in Outlook")
     if item.removed:
         return Decision("remove", item, link=link) if link else Decision("skip", item, reason="unknown removal")
     if item.kind == SERIES_MASTER:

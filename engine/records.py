@@ -79,6 +79,7 @@ class LinkState:
     local_hash: str = ""    # fingerprint of the Odoo event now
     is_organizer_copy: bool = False
     failed: bool = False    # the copy could not be read last time
+    detached: bool = False  # removed in Odoo, Outlook's copy kept: never imported again
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 from datetime import datetime, time
 
-from odoo import api, fields, models
+from markupsafe import Markup
+
+from odoo import _, api, fields, models
 
 from ..engine.mapping import Attendee, EventData
 
@@ -55,12 +57,30 @@ class CalendarEvent(models.Model):
         return events
 
     def write(self, vals):
+        if vals.get("active") is False and not self.env.context.get("outlook_inbound"):
+            self._outlook_note_removal()
         if not self.env.context.get("outlook_inbound") and OUTLOOK_SYNCED_FIELDS.intersection(vals):
             vals = dict(vals, outlook_dirty=True)
             result = super().write(vals)
             self._outlook_trigger_push(self)
             return result
         return super().write(vals)
+
+    def unlink(self):
+        self._outlook_note_removal()
+        linked = self.sudo().outlook_link_ids
+        result = super().unlink()
+        if linked:  # the links stay as tombstones: the push removes (or keeps) Outlook's copies
+            self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()._trigger()
+        return result
+
+    def _outlook_note_removal(self):
+        """Remember who removes linked events: only their organizer may cancel them in Outlook
+        (an attendee deleting a shared meeting in Odoo must not cancel it for everybody)."""
+        for event in self:
+            links_sudo = event.sudo().outlook_link_ids
+            if links_sudo:
+                links_sudo.write({"cancel_allowed": self.env.user == event.user_id})
 
     @api.model
     def _outlook_trigger_push(self, events):
@@ -119,3 +139,41 @@ class CalendarEvent(models.Model):
             return {"allday": True, "start": datetime.combine(data.start_date, ALLDAY_START),
                     "stop": datetime.combine(data.stop_date, ALLDAY_STOP)}
         return {"allday": False, "start": data.start, "stop": data.stop}
+
+    # ------------------------------------------------------------
+    # Conflicts (nothing is lost silently)
+    # ------------------------------------------------------------
+
+    def _outlook_note_lost_values(self, lost, kept, winner):
+        """Write in the chatter the values that lost a conflict (``lost`` vs the ``kept`` EventData)."""
+        self.ensure_one()
+        rows = [
+            Markup("<li>%s: %s</li>") % (label, _outlook_display(getattr(lost, name)))
+            for name, label in CONFLICT_LABELS
+            if getattr(lost, name) != getattr(kept, name)
+        ]
+        if not rows:
+            return
+        body = Markup("<p>%s</p><ul>%s</ul>") % (
+            _("Outlook and Odoo both changed this event since the last sync; %(winner)s won. "
+              "The other side's values were:", winner=winner),
+            Markup("").join(rows),
+        )
+        self.sudo().with_context(**INBOUND_CONTEXT).message_post(
+            body=body, message_type="comment", subtype_xmlid="mail.mt_note")
+
+
+CONFLICT_LABELS = (
+    ("name", "Subject"), ("start", "Start"), ("stop", "End"), ("start_date", "Start date"),
+    ("stop_date", "End date"), ("location", "Location"), ("description", "Description"),
+    ("privacy", "Privacy"), ("show_as", "Show as"), ("alarm_minutes", "Reminder (minutes)"),
+    ("categories", "Categories"), ("videocall_location", "Meeting URL"),
+)
+
+
+def _outlook_display(value):
+    if isinstance(value, tuple):
+        return ", ".join(str(item) for item in value) or "-"
+    if value in (None, "", False):
+        return "-"
+    return str(value)

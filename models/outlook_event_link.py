@@ -31,10 +31,13 @@ class OutlookEventLink(models.Model):
     response_state = fields.Char(copy=False, help="The mailbox owner's answer as last synced")
     seen_round = fields.Integer(copy=False, help="Last full delta round that returned this copy")
     state = fields.Selection(
-        [("synced", "Synced"), ("pending", "Pending"), ("error", "Error")],
+        [("synced", "Synced"), ("pending", "Pending"), ("error", "Error"), ("detached", "Detached")],
         default="synced",
         required=True,
+        help="Detached: removed in Odoo without touching Outlook; Outlook's copy is no longer imported",
     )
+    cancel_allowed = fields.Boolean(copy=False, help="The organizer removed the event in Odoo: Outlook's "
+                                                     "copy may be cancelled")
     last_error = fields.Text(copy=False)
 
     _sql_constraints = [
@@ -55,6 +58,7 @@ class OutlookEventLink(models.Model):
             local_hash=local_hashes.get(self.event_id.id, ""),
             is_organizer_copy=self.is_organizer_copy,
             failed=self.state == "error",
+            detached=self.state == "detached",
         )
 
     def _outlook_synced_data(self):

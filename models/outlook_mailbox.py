@@ -126,7 +126,8 @@ class OutlookMailbox(models.Model):
             "graph_user_id": graph_user_id,
             "token_cache": cache_blob,
             "state": "connected",
-            "connected_at": fields.Datetime.now(),
+            # the transaction time, as create_date: what this transaction creates counts as after connection
+            "connected_at": self.env.cr.now(),
             "last_error": False,
         }
         if not mailbox_sudo.first_connected_at:

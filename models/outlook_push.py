@@ -31,8 +31,10 @@ class OutlookMailbox(models.Model):
         events = events_sudo.search([("outlook_dirty", "=", True), ("user_id", "=", self.user_id.id)],
                                     limit=PUSH_BATCH, order="id")
         links_sudo = self.env["outlook.event.link"].sudo()
-        links = links_sudo.search([("mailbox_id", "=", self.id), ("event_id", "in", events.ids)])
-        tombstones = links_sudo.search([("mailbox_id", "=", self.id), ("event_id", "=", False), ("state", "!=", "error")])
+        links = links_sudo.search([("mailbox_id", "=", self.id), ("event_id", "in", events.ids),
+                                   ("state", "!=", "detached")])
+        tombstones = links_sudo.search([("mailbox_id", "=", self.id), ("event_id", "=", False),
+                                        ("state", "not in", ("error", "detached"))])
         link_of = {link.event_id.id: link for link in links}
         local_data = events._outlook_event_data()
         policy, now = self._outlook_push_policy(), fields.Datetime.now()
@@ -47,7 +49,8 @@ class OutlookMailbox(models.Model):
         self._outlook_push_responses(client)
 
     def _outlook_push_one(self, client, local, link, policy, now, event):
-        push_link = link and PushLink(link.id, link.graph_id, link._outlook_synced_data(), link.is_organizer_copy)
+        push_link = link and PushLink(link.id, link.graph_id, link._outlook_synced_data(), link.is_organizer_copy,
+                                      link.cancel_allowed)
         decision = plan_push(local, push_link, policy, now)
         try:
             with self.env.cr.savepoint():
@@ -78,7 +81,7 @@ class OutlookMailbox(models.Model):
                 client.delete_event(link.graph_id)
             link.unlink()
         elif action == "forget":
-            link.unlink()
+            link.write({"state": "detached", "last_error": decision.reason})
         if event:
             state = {"skip": event.outlook_sync_state if event.outlook_link_ids else "not_synced"}.get(action, "synced")
             event.write({"outlook_dirty": False, "outlook_sync_state": state,

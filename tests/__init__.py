@@ -1,1 +1,9 @@
-from . import test_access, test_connect_flow, test_cron, test_install_settings, test_ui_calendar_button
+from . import (
+    test_access,
+    test_connect_flow,
+    test_cron,
+    test_install_settings,
+    test_sync_inbound,
+    test_sync_outbound,
+    test_ui_calendar_button,
+)
