@@ -28,22 +28,6 @@ def emu():
         yield emulator
 
 
-@pytest.fixture()
-def graph(emu):
-    session = requests.Session()
-    session.trust_env = False
-    token = emu.issue_token(ANNA)
-
-    def call(method, path, token=token, **kw):
-        headers = kw.pop("headers", {})
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        return session.request(method, emu.graph_url + path, headers=headers, verify=emu.ca_path, timeout=10, **kw)
-
-    yield call
-    session.close()
-
-
 def test_tls_certificate_is_verified_against_the_emulator_ca(emu):
     assert emu.base_url.startswith("https://127.0.0.1:")
     with pytest.raises(requests.exceptions.SSLError):

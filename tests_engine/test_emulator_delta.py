@@ -1,7 +1,6 @@
 """Emulator: calendarView/delta rounds, paging, bare occurrences, removals, generations and 410 (graph-reference B)."""
 
 import pytest
-import requests
 
 from emulator import Emulator
 
@@ -18,23 +17,17 @@ def emu():
 
 
 @pytest.fixture()
-def get(emu):
-    session = requests.Session()
-    session.trust_env = False
-    token = emu.issue_token(ANNA)
-
+def get(graph):
     def call(url, headers=None, **kw):
-        url = url if url.startswith("https://") else emu.graph_url + url
-        headers = dict({"Authorization": f"Bearer {token}"}, **(headers or {}))
+        headers = dict(headers or {})
         # speak immutable ids, like the add-on (and the control API)
         if "IdType" not in headers.get("Prefer", "IdType"):
             headers["Prefer"] = ", ".join(p for p in ('IdType="ImmutableId"', headers["Prefer"]) if p)
         elif "Prefer" not in headers:
             headers["Prefer"] = 'IdType="ImmutableId"'
-        return session.get(url, headers=headers, verify=emu.ca_path, timeout=10, **kw)
+        return graph("GET", url, headers=headers, **kw)
 
-    yield call
-    session.close()
+    return call
 
 
 def single(emu, subject, day="2025-05-01", hour=10):

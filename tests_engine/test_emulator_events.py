@@ -2,7 +2,6 @@
 (graph-reference A, D, F)."""
 
 import pytest
-import requests
 
 from emulator import Emulator
 
@@ -16,20 +15,6 @@ def emu():
         emulator.add_mailbox(ANNA, "Anna Smith")
         emulator.add_mailbox(BOB, "Bob Jones")
         yield emulator
-
-
-@pytest.fixture()
-def graph(emu):
-    session = requests.Session()
-    session.trust_env = False
-    token = emu.issue_token(ANNA)
-
-    def call(method, path, headers=None, **kw):
-        headers = dict({"Authorization": f"Bearer {token}"}, **(headers or {}))
-        return session.request(method, emu.graph_url + path, headers=headers, verify=emu.ca_path, timeout=10, **kw)
-
-    yield call
-    session.close()
 
 
 def payload(subject="Review", start="2025-03-10T09:00:00", end="2025-03-10T10:00:00", tz="UTC", **extra):

@@ -1,7 +1,6 @@
 """Emulator: the mail Exchange would send (graph-reference H) and attendee copies in other emulator mailboxes."""
 
 import pytest
-import requests
 
 from emulator import Emulator
 
@@ -18,18 +17,15 @@ def emu():
 
 
 @pytest.fixture()
-def as_user(emu):
-    session = requests.Session()
-    session.trust_env = False
-    tokens = {}
+def as_user(graph_as):
+    callers = {}
 
     def call(address, method, path, **kw):
-        token = tokens.setdefault(address, emu.issue_token(address))
-        headers = dict({"Authorization": f"Bearer {token}"}, **kw.pop("headers", {}))
-        return session.request(method, emu.graph_url + path, headers=headers, verify=emu.ca_path, timeout=10, **kw)
+        if address not in callers:
+            callers[address] = graph_as(address)
+        return callers[address](method, path, **kw)
 
-    yield call
-    session.close()
+    return call
 
 
 def meeting(*attendees, subject="Sync meeting", **extra):

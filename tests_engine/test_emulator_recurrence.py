@@ -1,7 +1,6 @@
 """Emulator: recurrence expansion, instances, exceptions, cancelled occurrences (graph-reference G, A.2, D.2)."""
 
 import pytest
-import requests
 
 from emulator import Emulator
 
@@ -14,20 +13,6 @@ def emu():
         emulator.add_mailbox(ANNA)
         emulator.add_mailbox(BOB)
         yield emulator
-
-
-@pytest.fixture()
-def graph(emu):
-    session = requests.Session()
-    session.trust_env = False
-    token = emu.issue_token(ANNA)
-
-    def call(method, path, headers=None, **kw):
-        headers = dict({"Authorization": f"Bearer {token}"}, **(headers or {}))
-        return session.request(method, emu.graph_url + path, headers=headers, verify=emu.ca_path, timeout=10, **kw)
-
-    yield call
-    session.close()
 
 
 def series(graph, pattern, rng, start="2025-01-06T09:00:00", end="2025-01-06T10:00:00", tz="UTC", **extra):

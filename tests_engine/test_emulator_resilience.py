@@ -21,19 +21,6 @@ def emu():
         yield emulator
 
 
-def client(emu, address, client_id="emulator-tests"):
-    session = requests.Session()
-    session.trust_env = False
-    token = emu.issue_token(address, client_id=client_id)
-
-    def call(method, path, headers=None, **kw):
-        url = path if path.startswith("https://") else emu.graph_url + path
-        headers = dict({"Authorization": f"Bearer {token}"}, **(headers or {}))
-        return session.request(method, url, headers=headers, verify=emu.ca_path, timeout=10, **kw)
-
-    return call
-
-
 def event(subject="Batch", day="2025-05-01"):
     return {"subject": subject, "start": {"dateTime": f"{day}T10:00:00", "timeZone": "UTC"},
             "end": {"dateTime": f"{day}T11:00:00", "timeZone": "UTC"}}
@@ -47,8 +34,8 @@ def post_item(item_id, body, **extra):
 # ---------------------------------------------------------------- $batch
 
 
-def test_batch_runs_items_through_the_normal_handlers(emu):
-    graph = client(emu, ANNA)
+def test_batch_runs_items_through_the_normal_handlers(emu, graph_as):
+    graph = graph_as(ANNA)
     emu.reset_counters()
     response = graph("POST", "/$batch", json={"requests": [
         post_item("1", event("one")), post_item("2", event("two")),
@@ -65,8 +52,8 @@ def test_batch_runs_items_through_the_normal_handlers(emu):
     assert counters["batch_items"] == 3 and counters["by_mailbox"] == {ANNA: 3}
 
 
-def test_batch_limits_and_validation(emu):
-    graph = client(emu, ANNA)
+def test_batch_limits_and_validation(emu, graph_as):
+    graph = graph_as(ANNA)
     too_many = graph("POST", "/$batch", json={"requests": [
         {"id": str(i), "method": "GET", "url": "/me"} for i in range(21)]})
     assert too_many.status_code == 400 and "maximum of 20" in too_many.json()["error"]["message"]
@@ -80,8 +67,8 @@ def test_batch_limits_and_validation(emu):
                  headers={"Authorization": "Bearer nope"}).status_code == 401
 
 
-def test_failed_dependency_gives_424(emu):
-    graph = client(emu, ANNA)
+def test_failed_dependency_gives_424(emu, graph_as):
+    graph = graph_as(ANNA)
     response = graph("POST", "/$batch", json={"requests": [
         {"id": "1", "method": "GET", "url": "/me/events/not-an-id"},
         post_item("2", event(), dependsOn=["1"]),
@@ -92,8 +79,8 @@ def test_failed_dependency_gives_424(emu):
     assert graph("GET", "/me/events").json()["value"] == []
 
 
-def test_per_item_throttling_inside_a_batch(emu):
-    graph = client(emu, ANNA)
+def test_per_item_throttling_inside_a_batch(emu, graph_as):
+    graph = graph_as(ANNA)
     emu.inject_fault("status", method="GET", path=r"/v1\.0/me/calendar$", status=429, retry_after=7)
     response = graph("POST", "/$batch", json={"requests": [
         {"id": "1", "method": "GET", "url": "/me"}, {"id": "2", "method": "GET", "url": "/me/calendar"},
@@ -105,9 +92,9 @@ def test_per_item_throttling_inside_a_batch(emu):
     assert by_id["2"]["body"]["error"]["code"] == "TooManyRequests"
 
 
-def test_request_budget_counts_batch_items(emu):
+def test_request_budget_counts_batch_items(emu, graph_as):
     emu.configure(request_budget=3, budget_window=60)
-    graph = client(emu, ANNA)
+    graph = graph_as(ANNA)
     response = graph("POST", "/$batch", json={"requests": [
         {"id": str(i), "method": "GET", "url": "/me", "dependsOn": [str(i - 1)] if i else []} for i in range(4)]})
     statuses = [r["status"] for r in sorted(response.json()["responses"], key=lambda r: r["id"])]
@@ -126,17 +113,17 @@ def _wait_in_flight(emu, expected, timeout=5.0):
     raise AssertionError("requests never became concurrent")
 
 
-def test_fifth_concurrent_request_is_throttled(emu):
+def test_fifth_concurrent_request_is_throttled(emu, graph_as):
     emu.inject_fault("latency", path=r"/v1\.0/me$", delay=1.5, count=4)
-    slow = [client(emu, ANNA) for _ in range(4)]
+    slow = [graph_as(ANNA) for _ in range(4)]
     results = []
     threads = [threading.Thread(target=lambda c=c: results.append(c("GET", "/me").status_code)) for c in slow]
     for thread in threads:
         thread.start()
     _wait_in_flight(emu, 4)
-    fifth = client(emu, ANNA)("GET", "/me/calendar")
-    other_mailbox = client(emu, BOB)("GET", "/me/calendar")
-    other_app = client(emu, ANNA, client_id="another-app")("GET", "/me/calendar")
+    fifth = graph_as(ANNA)("GET", "/me/calendar")
+    other_mailbox = graph_as(BOB)("GET", "/me/calendar")
+    other_app = graph_as(ANNA, client_id="another-app")("GET", "/me/calendar")
     for thread in threads:
         thread.join()
     assert fifth.status_code == 429
@@ -148,16 +135,16 @@ def test_fifth_concurrent_request_is_throttled(emu):
     assert emu.counters()["throttled"] == 1 and emu.counters()["status"]["429"] == 1
 
 
-def test_request_budget_per_window(emu):
+def test_request_budget_per_window(emu, graph_as):
     emu.configure(request_budget=5, budget_window=30)
-    graph = client(emu, ANNA)
+    graph = graph_as(ANNA)
     statuses = [graph("GET", "/me").status_code for _ in range(6)]
     assert statuses == [200] * 5 + [429]
     response = graph("GET", "/me")
     assert response.json()["error"]["code"] == "TooManyRequests"
     assert response.json()["error"]["message"] == "Please retry again later."
     assert 1 <= int(response.headers["Retry-After"]) <= 30
-    assert client(emu, BOB)("GET", "/me").status_code == 200
+    assert graph_as(BOB)("GET", "/me").status_code == 200
     emu.reset_throttling()
     assert graph("GET", "/me").status_code == 200
 
@@ -166,8 +153,8 @@ def test_request_budget_per_window(emu):
 
 
 @pytest.mark.parametrize("status, code", [(503, "UnknownError"), (504, "UnknownError"), (429, "TooManyRequests")])
-def test_status_faults_are_graph_shaped_and_count_down(emu, status, code):
-    graph = client(emu, ANNA)
+def test_status_faults_are_graph_shaped_and_count_down(emu, graph_as, status, code):
+    graph = graph_as(ANNA)
     emu.inject_fault("status", method="GET", path="/me$", status=status, retry_after=3, count=2)
     first, second, third = (graph("GET", "/me") for _ in range(3))
     assert first.status_code == second.status_code == status and third.status_code == 200
@@ -177,22 +164,22 @@ def test_status_faults_are_graph_shaped_and_count_down(emu, status, code):
     assert emu.counters()["faults_fired"] == 2
 
 
-def test_fault_filtered_by_mailbox(emu):
+def test_fault_filtered_by_mailbox(emu, graph_as):
     emu.inject_fault("status", mailbox=BOB, status=503)
-    assert client(emu, ANNA)("GET", "/me").status_code == 200
-    assert client(emu, BOB)("GET", "/me").status_code == 503
+    assert graph_as(ANNA)("GET", "/me").status_code == 200
+    assert graph_as(BOB)("GET", "/me").status_code == 503
 
 
-def test_latency_fault(emu):
-    graph = client(emu, ANNA)
+def test_latency_fault(emu, graph_as):
+    graph = graph_as(ANNA)
     emu.inject_fault("latency", path="/me$", delay=0.6)
     started = time.monotonic()
     assert graph("GET", "/me").status_code == 200
     assert time.monotonic() - started >= 0.6
 
 
-def test_drop_fault_closes_the_connection(emu):
-    graph = client(emu, ANNA)
+def test_drop_fault_closes_the_connection(emu, graph_as):
+    graph = graph_as(ANNA)
     emu.inject_fault("drop", path="/me$")
     with pytest.raises(requests.exceptions.ConnectionError):
         graph("GET", "/me")
@@ -200,8 +187,8 @@ def test_drop_fault_closes_the_connection(emu):
     assert emu.counters()["status"]["dropped"] == 1
 
 
-def test_drop_after_processing_then_retry_is_deduped(emu):
-    graph = client(emu, ANNA)
+def test_drop_after_processing_then_retry_is_deduped(emu, graph_as):
+    graph = graph_as(ANNA)
     emu.inject_fault("drop", method="POST", path="/me/events$", when="after")
     body = dict(event("timeout victim"), transactionId="odoo:1:42",
                 attendees=[{"emailAddress": {"address": "x@fabrikam.test"}}])
@@ -213,8 +200,8 @@ def test_drop_after_processing_then_retry_is_deduped(emu):
     assert emu.counters()["messages_sent"] == 1
 
 
-def test_malformed_fault(emu):
-    graph = client(emu, ANNA)
+def test_malformed_fault(emu, graph_as):
+    graph = graph_as(ANNA)
     emu.inject_fault("malformed", path="/me$")
     response = graph("GET", "/me")
     assert response.status_code == 200
@@ -222,8 +209,8 @@ def test_malformed_fault(emu):
         response.json()
 
 
-def test_item_malformed_fault_breaks_one_delta_item(emu):
-    graph = client(emu, ANNA)
+def test_item_malformed_fault_breaks_one_delta_item(emu, graph_as):
+    graph = graph_as(ANNA)
     for day in ("2025-05-01", "2025-05-02"):
         emu.outlook.create_event(ANNA, event(day=day))
     emu.inject_fault("item_malformed", path="calendarView/delta")
@@ -245,8 +232,8 @@ def test_faults_apply_to_the_token_endpoint(emu):
     assert requests.post(url, data=form, verify=emu.ca_path, timeout=10).status_code == 200
 
 
-def test_faults_inside_a_batch_and_drop_item(emu):
-    graph = client(emu, ANNA)
+def test_faults_inside_a_batch_and_drop_item(emu, graph_as):
+    graph = graph_as(ANNA)
     emu.inject_fault("drop", path="/me/calendars$")
     emu.inject_fault("status", path="/me/calendar$", status=503)
     response = graph("POST", "/$batch", json={"requests": [
@@ -256,9 +243,9 @@ def test_faults_inside_a_batch_and_drop_item(emu):
     assert statuses == {"1": 504, "2": 503, "3": 200}
 
 
-def test_invalid_fault_kind_is_rejected(emu):
+def test_invalid_fault_kind_is_rejected(emu, graph_as):
     with pytest.raises(ValueError):
         emu.inject_fault("explode")
     emu.inject_fault("status", status=503)
     emu.clear_faults()
-    assert client(emu, ANNA)("GET", "/me").status_code == 200
+    assert graph_as(ANNA)("GET", "/me").status_code == 200
