@@ -16,6 +16,7 @@
         "views/outlook_mailbox_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_users_views.xml",
+        "views/calendar_event_views.xml",
         "views/outlook_templates.xml",
     ],
     "assets": {

@@ -74,6 +74,15 @@ class CalendarEvent(models.Model):
             self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()._trigger()
         return result
 
+    def _skip_send_mail_status_update(self):
+        """Odoo's own invitation and cancellation mails stay quiet for a connected organizer's events:
+        Exchange sends them when the event reaches Outlook (no double invitations)."""
+        if self.user_id and self.env["outlook.mailbox"].sudo().search_count(
+            [("user_id", "=", self.user_id.id), ("state", "=", "connected")], limit=1
+        ):
+            return True
+        return super()._skip_send_mail_status_update()
+
     def _outlook_note_removal(self):
         """Remember who removes linked events: only their organizer may cancel them in Outlook
         (an attendee deleting a shared meeting in Odoo must not cancel it for everybody)."""

@@ -2,6 +2,9 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
+
+from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
@@ -15,6 +18,7 @@ _logger = logging.getLogger(__name__)
 
 RECONNECT_SUMMARY = "Reconnect your Outlook calendar"
 LOCK_NAMESPACE = 0x6F63  # pg advisory lock namespace of mailbox syncs ("oc")
+OPEN_SYNC_DELAY = timedelta(minutes=2)  # opening the Calendar syncs a mailbox at most this often
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class OutlookMailbox(models.Model):
     delta_link = fields.Char("Delta Link", groups="base.group_system", copy=False)
     connected_at = fields.Datetime(readonly=True, copy=False)
     last_attempt_at = fields.Datetime("Last Sync Attempt", readonly=True, copy=False)
+    sync_requested_at = fields.Datetime("Sync Requested", readonly=True, copy=False)
     last_sync_at = fields.Datetime("Last Successful Sync", readonly=True, copy=False)
     last_error = fields.Text(readonly=True, copy=False)
     link_ids = fields.One2many("outlook.event.link", "mailbox_id", string="Linked Events")
@@ -175,6 +180,18 @@ class OutlookMailbox(models.Model):
     # CRON (STYLE R10, R11)
     # ------------------------------------------------------------
 
+    def _outlook_request_sync(self, force=False):
+        """Run the sync cron soon for these mailboxes: at once when asked (``force``), else only when
+        neither a sync nor a request happened within :data:`OPEN_SYNC_DELAY` (opening the Calendar)."""
+        recent = fields.Datetime.now() - OPEN_SYNC_DELAY
+        due = self.filtered(lambda m: m.state == "connected" and (force or (
+            (not m.last_attempt_at or m.last_attempt_at < recent)
+            and (not m.sync_requested_at or m.sync_requested_at < recent))))
+        if due:
+            due.sudo().write({"sync_requested_at": fields.Datetime.now()})
+            self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()._trigger()
+        return bool(due)
+
     @api.model
     def _cron_outlook_sync(self, time_budget=240):
         """Sync connected mailboxes one at a time within ``time_budget`` seconds.
@@ -203,7 +220,16 @@ class OutlookMailbox(models.Model):
 
     @api.model
     def _outlook_due_domain_sql(self):
-        return "state = 'connected' AND (last_attempt_at IS NULL OR last_attempt_at < %s)"
+        """Due: never tried, or not tried in this run and either stale (older than the cron's interval)
+        or asked for since (the Outlook button, opening the Calendar)."""
+        return ("state = 'connected' AND (last_attempt_at IS NULL OR (last_attempt_at < %(started)s "
+                "AND (last_attempt_at < %(stale)s OR sync_requested_at > last_attempt_at)))")
+
+    @api.model
+    def _outlook_due_params(self, started_at):
+        cron = self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()
+        interval = relativedelta(**{cron.interval_type: cron.interval_number})
+        return {"started": started_at, "stale": started_at - interval + timedelta(minutes=1)}
 
     @api.model
     def _outlook_claim_next(self, started_at):
@@ -212,10 +238,11 @@ class OutlookMailbox(models.Model):
         The row lock (``FOR UPDATE SKIP LOCKED``) skips mailboxes being claimed right now; the session
         advisory lock taken next survives the page commits of the sync itself (STYLE R10, R14).
         """
+        self.flush_model(["state", "last_attempt_at", "sync_requested_at"])
         self.env.cr.execute(
-            "SELECT id FROM outlook_mailbox WHERE %s ORDER BY last_attempt_at NULLS FIRST, id "
-            "LIMIT 20 FOR UPDATE SKIP LOCKED" % self._outlook_due_domain_sql(),
-            [started_at],
+            "SELECT id FROM outlook_mailbox WHERE %s ORDER BY sync_requested_at DESC NULLS LAST, "
+            "last_attempt_at NULLS FIRST, id LIMIT 20 FOR UPDATE SKIP LOCKED" % self._outlook_due_domain_sql(),
+            self._outlook_due_params(started_at),
         )
         for (mailbox_id,) in self.env.cr.fetchall():
             self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, mailbox_id])
@@ -228,7 +255,9 @@ class OutlookMailbox(models.Model):
 
     @api.model
     def _outlook_due_count(self, started_at):
-        self.env.cr.execute("SELECT count(*) FROM outlook_mailbox WHERE %s" % self._outlook_due_domain_sql(), [started_at])
+        self.flush_model(["state", "last_attempt_at", "sync_requested_at"])
+        self.env.cr.execute("SELECT count(*) FROM outlook_mailbox WHERE %s" % self._outlook_due_domain_sql(),
+                            self._outlook_due_params(started_at))
         return self.env.cr.fetchone()[0]
 
     def _outlook_sync_guarded(self, run):

@@ -15,6 +15,7 @@ from .outlook_config import (
     redirect_uri,
     set_config_error,
 )
+from .outlook_push import PARAM_PUSH_EXISTING
 
 
 class ResConfigSettings(models.TransientModel):
@@ -31,7 +32,24 @@ class ResConfigSettings(models.TransientModel):
     outlook_graph_url = fields.Char("Microsoft Graph URL", config_parameter=PARAM_GRAPH_URL, default=MICROSOFT_GRAPH_URL)
     outlook_ca_bundle = fields.Char("Outlook CA Bundle", config_parameter=PARAM_CA_BUNDLE)
     outlook_redirect_uri = fields.Char("Outlook Redirect URI", compute="_compute_outlook_status")
+    outlook_push_existing_events = fields.Boolean(
+        "Push events created before connecting", config_parameter=PARAM_PUSH_EXISTING,
+        help="Off (safe): a user's Odoo events from before they connected stay in Odoo, so connecting "
+             "never invites anybody to old meetings.",
+    )
+    outlook_sync_interval = fields.Integer("Outlook sync every (minutes)", default=10)
     outlook_config_error = fields.Char("Outlook Configuration Problem", compute="_compute_outlook_status")
+
+    @api.model
+    def _outlook_cron(self):
+        return self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()
+
+    @api.model
+    def get_values(self):
+        res = super().get_values()
+        cron = self._outlook_cron()
+        res["outlook_sync_interval"] = cron.interval_number if cron.interval_type == "minutes" else 10
+        return res
 
     def _compute_outlook_status(self):
         params_sudo = self.env["ir.config_parameter"].sudo()
@@ -53,8 +71,16 @@ class ResConfigSettings(models.TransientModel):
                     _("The Outlook Tenant must be common, organizations, a tenant id or a domain name.")
                 )
 
+    @api.constrains("outlook_sync_interval")
+    def _check_outlook_interval(self):
+        if any(settings.outlook_sync_interval < 1 for settings in self):
+            raise ValidationError(_("The Outlook sync interval must be at least one minute."))
+
     def set_values(self):
         super().set_values()
+        cron = self._outlook_cron()
+        if (cron.interval_number, cron.interval_type) != (self.outlook_sync_interval, "minutes"):
+            cron.write({"interval_number": self.outlook_sync_interval, "interval_type": "minutes"})
         secret = (self.outlook_client_secret or "").strip()
         if secret:
             self.env["ir.config_parameter"].sudo().set_param(PARAM_CLIENT_SECRET, secret)

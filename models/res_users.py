@@ -53,8 +53,12 @@ class ResUsers(models.Model):
         return res
 
     def check_synchronization_status(self):
+        """Asked each time the Calendar loads: also schedules a sync of the user's mailbox when the last
+        one is older than :data:`OPEN_SYNC_DELAY` (rate-limited; the cron never runs one mailbox twice)."""
         res = super().check_synchronization_status()
         res["outlook_calendar_sync"] = self.env.user.outlook_sync_state
+        if res["outlook_calendar_sync"] == "connected":
+            self.env["outlook.mailbox"].sudo().search([("user_id", "=", self.env.uid)])._outlook_request_sync()
         return res
 
     # ------------------------------------------------------------
@@ -83,7 +87,7 @@ class ResUsers(models.Model):
                 "warning",
             )
         if user.outlook_sync_state == "connected":
-            self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()._trigger()
+            self.env["outlook.mailbox"].sudo().search([("user_id", "=", user.id)])._outlook_request_sync(force=True)
             return self._outlook_notification(
                 _("Your calendar is connected to %(address)s; a sync has been scheduled.",
                   address=user.outlook_mailbox_address),

@@ -5,5 +5,6 @@ from . import (
     test_install_settings,
     test_sync_inbound,
     test_sync_outbound,
+    test_sync_running,
     test_ui_calendar_button,
 )

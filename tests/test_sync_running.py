@@ -1,0 +1,70 @@
+"""How the sync runs: cron cadence, on-demand requests, and Odoo's own mails for synced organizers."""
+
+from datetime import timedelta
+
+from odoo import Command, fields
+from odoo.tests import TransactionCase, tagged
+
+from .common import OutlookSyncCase
+
+
+@tagged("post_install", "-at_install")
+class TestSyncRunning(OutlookSyncCase, TransactionCase):
+    def setUp(self):
+        super().setUp()
+        self.cron = self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync")
+        self.client = self.env["res.partner"].create({"name": "Client", "email": "client@example.com"})
+
+    def triggers(self):
+        return self.env["ir.cron.trigger"].search_count([("cron_id", "=", self.cron.id)])
+
+    def test_no_double_invitations_for_connected_organizers(self):
+        start = self.tomorrow_at(11)
+        mails = self.env["mail.mail"].search_count([])
+        self.env["calendar.event"].with_user(self.user_anna).create({
+            "name": "Pricing call", "start": start, "stop": start + timedelta(hours=1),
+            "partner_ids": [Command.set([self.user_anna.partner_id.id, self.client.id])],
+        })
+        self.assertEqual(self.env["mail.mail"].search_count([]), mails, "Exchange invites, not Odoo")
+        self.sync(self.mailbox_anna)
+        self.assertEqual(self.emulator.counters()["messages_sent"], 1)
+        # an organizer without Outlook keeps Odoo's own invitation
+        admin = self.env.ref("base.user_admin")
+        self.env["calendar.event"].with_user(admin).create({
+            "name": "Odoo-only call", "start": start, "stop": start + timedelta(hours=1),
+            "partner_ids": [Command.set([admin.partner_id.id, self.client.id])],
+        })
+        self.assertGreater(self.env["mail.mail"].search_count([]), mails)
+
+    def test_opening_the_calendar_requests_a_sync_at_most_every_two_minutes(self):
+        anna_users = self.env["res.users"].with_user(self.user_anna).browse(self.user_anna.id)
+        before = self.triggers()
+        self.assertEqual(anna_users.check_synchronization_status()["outlook_calendar_sync"], "connected")
+        self.assertEqual(self.triggers(), before + 1)
+        self.assertTrue(self.mailbox_anna.sync_requested_at)
+        anna_users.check_synchronization_status()
+        self.assertEqual(self.triggers(), before + 1, "rate-limited")
+        anna_users.action_outlook_connect_or_sync()  # the button always asks
+        self.assertEqual(self.triggers(), before + 2)
+
+    def test_cron_runs_stale_or_requested_mailboxes_only(self):
+        self.cron.method_direct_trigger()
+        attempts = (self.mailbox_anna.last_attempt_at, self.mailbox_bob.last_attempt_at)
+        self.assertTrue(all(attempts))
+        # a minute later nothing is due: the cron runs every 10 minutes
+        for mailbox in self.mailbox_anna | self.mailbox_bob:
+            mailbox.sudo().last_attempt_at = fields.Datetime.now() - timedelta(minutes=1)
+        self.env["outlook.mailbox"].browse(self.mailbox_anna.id)._outlook_request_sync(force=True)
+        bob_attempt = self.mailbox_bob.last_attempt_at
+        self.emulator.reset_counters()
+        self.cron.method_direct_trigger()
+        self.assertGreater(self.mailbox_anna.last_attempt_at, bob_attempt)
+        self.assertEqual(self.mailbox_bob.last_attempt_at, bob_attempt, "Bob was synced a minute ago")
+        self.assertEqual(self.emulator.counters()["by_mailbox"].keys() - {"anna@contoso.test"}, set())
+
+    def test_interval_setting_moves_the_cron(self):
+        settings = self.env["res.config.settings"].create({})
+        self.assertEqual(settings.outlook_sync_interval, 10)
+        settings.outlook_sync_interval = 5
+        settings.execute()
+        self.assertEqual((self.cron.interval_number, self.cron.interval_type), (5, "minutes"))
