@@ -143,6 +143,7 @@ class OutlookMailbox(models.Model):
             vals.update(delta_link=False, delta_window_start=False, first_connected_at=vals["connected_at"])
         mailbox_sudo.write(vals)
         mailbox_sudo._outlook_close_reconnect_activities()
+        mailbox_sudo._outlook_request_sync(force=True)  # the user's events arrive right away
         return mailbox_sudo
 
     def action_outlook_disconnect(self):
