@@ -7,11 +7,13 @@ that sync, so an unchanged event is never written again on either side.
 """
 
 import hashlib
+import html
 import json
+import re
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta, timezone
 
-from .errors import MappingError
+from .errors import MappingError, UnknownTimeZone
 from .timezones import to_iana, utc_naive, zone
 
 # Graph responseStatus.response -> calendar.attendee.state (README mapping table)
@@ -27,6 +29,8 @@ SHOW_AS_BUSY = frozenset({"busy", "oof", "workingElsewhere"})
 PRIVATE_SENSITIVITY = frozenset({"private", "confidential"})
 DEFAULT_ATTENDEE_CAP = 50
 GRAPH_DATETIME = "%Y-%m-%dT%H:%M:%S.0000000"
+# Exchange returns HTML bodies as a whole document (<html><head><meta …></head><body>…</body></html>)
+_DOCUMENT_BODY = re.compile(r"<body\b[^>]*>(.*)</body\s*>", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -62,15 +66,48 @@ class EventData:
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def ended_before(self, moment):
-        """Whether the event ended before ``moment`` (UTC naive)."""
+        """Whether the event ended before ``moment`` (UTC naive). An all-day event ends at midnight in its
+        own time zone: Honolulu's day ends ten hours after UTC's, Tonga's thirteen hours before."""
         if self.allday:
-            return datetime.combine(self.stop_date + timedelta(days=1), time()) <= moment
+            end = datetime.combine(self.stop_date + timedelta(days=1), time())
+            try:
+                end = utc_naive(end, self.timezone)
+            except UnknownTimeZone:
+                pass  # an unknown zone: midnight UTC
+            return end <= moment
         return self.stop <= moment
 
 
 # ------------------------------------------------------------
 # Inbound
 # ------------------------------------------------------------
+
+
+def _object(value, where):
+    """A JSON object property; ``None`` is an empty one."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MappingError("%s is not an object" % where)
+    return value
+
+
+def _text(value, where):
+    """A string property; ``None`` is an empty one."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MappingError("%s is not a string" % where)
+    return value
+
+
+def _flag(value, where):
+    """A boolean property; ``None`` is false."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise MappingError("%s is not a boolean" % where)
+    return value
 
 
 def parse_graph_datetime(value, tz_name, where):
@@ -97,37 +134,47 @@ def _times(payload):
     start, end = payload.get("start") or {}, payload.get("end") or {}
     if not isinstance(start, dict) or not isinstance(end, dict):
         raise MappingError("start/end are not dateTimeTimeZone objects")
-    tz_name = to_iana(payload.get("originalStartTimeZone") or start.get("timeZone") or "UTC")
-    if payload.get("isAllDay"):
+    start_tz = _text(start.get("timeZone"), "start.timeZone") or "UTC"
+    end_tz = _text(end.get("timeZone"), "end.timeZone") or "UTC"
+    tz_name = to_iana(_text(payload.get("originalStartTimeZone"), "originalStartTimeZone") or start_tz)
+    if _flag(payload.get("isAllDay"), "isAllDay"):
         # all-day events are midnight to midnight in their own zone: take the dates as they are, never
         # convert them, so nobody east or west of UTC sees them shifted (graph-reference F)
         first = parse_graph_date(start.get("dateTime"), "start")
         after_last = parse_graph_date(end.get("dateTime"), "end")
         last = max(first, after_last - timedelta(days=1))
         return {"allday": True, "start_date": first, "stop_date": last, "timezone": tz_name}
-    begin = parse_graph_datetime(start.get("dateTime"), start.get("timeZone") or "UTC", "start")
-    finish = parse_graph_datetime(end.get("dateTime"), end.get("timeZone") or "UTC", "end")
+    begin = parse_graph_datetime(start.get("dateTime"), start_tz, "start")
+    finish = parse_graph_datetime(end.get("dateTime"), end_tz, "end")
     if finish < begin:
         raise MappingError("the event ends before it starts")
     return {"start": begin, "stop": finish, "timezone": tz_name}
 
 
-def _email_of(recipient):
-    address = ((recipient or {}).get("emailAddress") or {})
-    return (address.get("address") or "").strip().lower(), (address.get("name") or "").strip()
+def _email_of(recipient, where):
+    address = _object(_object(recipient, where).get("emailAddress"), where + ".emailAddress")
+    email = _text(address.get("address"), where + ".emailAddress.address")
+    return email.strip().lower(), _text(address.get("name"), where + ".emailAddress.name").strip()
 
 
 def _attendees(payload, cap):
+    attendees = payload.get("attendees")
+    if attendees is not None and not isinstance(attendees, list):
+        raise MappingError("attendees is not a list")
     found = {}
-    for item in payload.get("attendees") or []:
+    for item in attendees or []:
         if not isinstance(item, dict) or item.get("type") == "resource":
             continue  # rooms and equipment are not people: they stay in the location
-        email, name = _email_of(item)
+        try:
+            email, name = _email_of(item, "attendee")
+        except MappingError:
+            continue  # one unreadable attendee does not make the meeting unreadable
         if not email or "@" not in email:
             continue
-        response = ((item.get("status") or {}).get("response")) or "none"
-        found[email] = Attendee(email, name or email, RESPONSE_TO_STATE.get(response, "needsAction"),
-                                item.get("type") == "optional")
+        status = item.get("status")
+        response = status.get("response") if isinstance(status, dict) else None
+        state = RESPONSE_TO_STATE.get(response, "needsAction") if isinstance(response, str) else "needsAction"
+        found[email] = Attendee(email, name or email, state, item.get("type") == "optional")
     ordered = sorted(found.values(), key=lambda attendee: attendee.email)
     return tuple(ordered[:cap]), tuple(ordered[cap:])
 
@@ -135,8 +182,39 @@ def _attendees(payload, cap):
 def _overflow_html(extra_attendees):
     if not extra_attendees:
         return ""
-    names = ", ".join("%s &lt;%s&gt;" % (a.name, a.email) if a.name != a.email else a.email for a in extra_attendees)
+    names = ", ".join(
+        "%s &lt;%s&gt;" % (html.escape(a.name, quote=False), html.escape(a.email, quote=False))
+        if a.name != a.email else html.escape(a.email, quote=False)
+        for a in extra_attendees
+    )
     return "<p><em>Other attendees (%d): %s</em></p>" % (len(extra_attendees), names)
+
+
+def _description(body):
+    """Graph ``itemBody`` -> Odoo HTML: Exchange's document wrapper removed (so what Odoo wrote comes
+    back as it was), text escaped."""
+    body = _object(body, "body")
+    content = _text(body.get("content"), "body.content")
+    if not content:
+        return ""
+    if str(body.get("contentType") or "").lower() == "text":
+        return "<p>%s</p>" % html.escape(content.replace("\r\n", "\n"), quote=False).replace("\n", "<br>")
+    document = _DOCUMENT_BODY.search(content)
+    return document.group(1).strip() if document else content
+
+
+def _alarm(payload):
+    reminder = payload.get("reminderMinutesBeforeStart")
+    if not _flag(payload.get("isReminderOn"), "isReminderOn") or isinstance(reminder, bool):
+        return None
+    return reminder if isinstance(reminder, int) else None
+
+
+def _categories(payload):
+    categories = payload.get("categories")
+    if categories is not None and not isinstance(categories, list):
+        raise MappingError("categories is not a list")
+    return tuple(sorted({c.strip() for c in categories or [] if isinstance(c, str) and c.strip()}))
 
 
 def from_graph(payload, *, attendee_cap=DEFAULT_ATTENDEE_CAP):
@@ -145,25 +223,22 @@ def from_graph(payload, *, attendee_cap=DEFAULT_ATTENDEE_CAP):
         raise MappingError("the event is not a JSON object")
     times = _times(payload)
     attendees, overflow = _attendees(payload, attendee_cap)
-    organizer_email, organizer_name = _email_of(payload.get("organizer"))
-    body = payload.get("body") or {}
-    description = body.get("content") or "" if isinstance(body, dict) else ""
-    if isinstance(body, dict) and body.get("contentType") == "text" and description:
-        description = "<p>%s</p>" % description.replace("&", "&amp;").replace("<", "&lt;").replace("\n", "<br>")
-    online = payload.get("onlineMeeting") or {}
-    reminder = payload.get("reminderMinutesBeforeStart")
+    organizer_email, organizer_name = _email_of(payload.get("organizer"), "organizer")
+    online = _object(payload.get("onlineMeeting"), "onlineMeeting")
+    is_online = _flag(payload.get("isOnlineMeeting"), "isOnlineMeeting")
+    show_as = _text(payload.get("showAs"), "showAs") or "busy"
     return EventData(
-        name=(payload.get("subject") or "").strip() or "(No subject)",
-        description=description + _overflow_html(overflow),
-        location=(((payload.get("location") or {}).get("displayName")) or "").strip(),
-        videocall_location=(online.get("joinUrl") or "") if payload.get("isOnlineMeeting") else "",
-        privacy="private" if payload.get("sensitivity") in PRIVATE_SENSITIVITY else "public",
-        show_as="busy" if payload.get("showAs", "busy") in SHOW_AS_BUSY else "free",
+        name=_text(payload.get("subject"), "subject").strip() or "(No subject)",
+        description=_description(payload.get("body")) + _overflow_html(overflow),
+        location=_text(_object(payload.get("location"), "location").get("displayName"), "location.displayName").strip(),
+        videocall_location=_text(online.get("joinUrl"), "onlineMeeting.joinUrl") if is_online else "",
+        privacy="private" if _text(payload.get("sensitivity"), "sensitivity") in PRIVATE_SENSITIVITY else "public",
+        show_as="busy" if show_as in SHOW_AS_BUSY else "free",
         organizer_email=organizer_email,
         organizer_name=organizer_name,
         attendees=attendees,
-        alarm_minutes=int(reminder) if payload.get("isReminderOn") and isinstance(reminder, int) else None,
-        categories=tuple(sorted({c.strip() for c in payload.get("categories") or [] if isinstance(c, str) and c.strip()})),
+        alarm_minutes=_alarm(payload),
+        categories=_categories(payload),
         **times,
     )
 
@@ -174,7 +249,12 @@ def from_graph(payload, *, attendee_cap=DEFAULT_ATTENDEE_CAP):
 
 
 def _graph_moment(value, tz_name):
-    local = value.replace(tzinfo=timezone.utc).astimezone(zone(tz_name)).replace(tzinfo=None)
+    """``value`` (UTC naive) as a Graph ``dateTimeTimeZone`` in ``tz_name``; in UTC when that wall-clock time
+    happens twice (the repeated hour of a fall-back night), as the time alone would not say which one."""
+    tzinfo = zone(tz_name)
+    local = value.replace(tzinfo=timezone.utc).astimezone(tzinfo).replace(tzinfo=None)
+    if local.replace(tzinfo=tzinfo, fold=0).utcoffset() != local.replace(tzinfo=tzinfo, fold=1).utcoffset():
+        local, tz_name = value, "UTC"
     return {"dateTime": local.strftime(GRAPH_DATETIME), "timeZone": tz_name}
 
 
@@ -200,8 +280,8 @@ def _graph_attendees(data):
     ]
 
 
-def _graph_fields(data):
-    """Every synced Graph property of ``data``, keyed by Graph property name."""
+def _graph_fields(data, with_attendees=True):
+    """Every synced Graph property of ``data`` but its times, keyed by Graph property name."""
     body = {
         "subject": data.name,
         "body": {"contentType": "html", "content": data.description or ""},
@@ -214,24 +294,29 @@ def _graph_fields(data):
     }
     if data.alarm_minutes is not None:
         body["reminderMinutesBeforeStart"] = data.alarm_minutes
-    body.update(graph_times(data))
-    return body
-
-
-def to_graph(data, *, with_attendees=True):
-    """The body of a Graph POST creating ``data`` (the caller adds transactionId and our stamp)."""
-    body = _graph_fields(data)
     if not with_attendees:
         body["attendees"] = []
     return body
 
 
+def to_graph(data, *, with_attendees=True):
+    """The body of a Graph POST creating ``data`` (the caller adds transactionId and our stamp)."""
+    return {**_graph_fields(data, with_attendees), **graph_times(data)}
+
+
+def _when(data):
+    """What the times of ``data`` mean, whatever zone they are written in."""
+    return (True, data.start_date, data.stop_date) if data.allday else (False, data.start, data.stop)
+
+
 def graph_patch(previous, current, *, with_attendees=True):
-    """The smallest Graph PATCH body turning ``previous`` into ``current`` (``{}`` when nothing changed)."""
-    before = to_graph(previous, with_attendees=with_attendees)
-    after = to_graph(current, with_attendees=with_attendees)
+    """The smallest Graph PATCH body turning ``previous`` into ``current`` (``{}`` when nothing changed).
+    Times are compared as instants (dates for all-day events): the same meeting written in another time
+    zone is no change, as Exchange would mail every attendee an update for it."""
+    before = _graph_fields(previous, with_attendees)
+    after = _graph_fields(current, with_attendees)
     patch = {key: value for key, value in after.items() if before.get(key) != value}
-    if patch.keys() & {"start", "end", "isAllDay"}:
+    if _when(previous) != _when(current):
         patch.update(graph_times(current))  # Graph wants both ends (and the all-day flag) together
     return patch
 
