@@ -44,17 +44,18 @@ def pushed_event_id(transaction_id, prefix):
     if not prefix or not transaction_id.startswith(prefix):
         return None
     tail = transaction_id[len(prefix):]
-    return int(tail) if tail.isdigit() else None
+    return int(tail) if tail.isascii() and tail.isdigit() else None
 
 
 def reconcile(items, known, policy):
-    """One :class:`~.records.Decision` per item, in page order (duplicates of an id: the last one wins)."""
+    """One :class:`~.records.Decision` per item, in page order (duplicates of an id: the last one wins;
+    items without an id are each an error)."""
     last_by_id = {}
-    for item in items:
-        last_by_id[item.graph_id] = item
+    for position, item in enumerate(items):
+        last_by_id[item.graph_id or position] = item
     decisions = []
-    for graph_id, item in last_by_id.items():
-        if not graph_id:
+    for item in last_by_id.values():
+        if not item.graph_id:
             decisions.append(Decision("error", item, reason=item.error))
             continue
         decisions.append(_decide(item, known, policy))
@@ -73,6 +74,8 @@ def _decide(item, known, policy):
         return Decision("remove", item, link=link) if link else Decision("skip", item, reason="unknown removal")
     if item.kind == SERIES_MASTER:
         return Decision("skip", item, reason="series master: its occurrences are synced one by one")
+    if item.bare:
+        return Decision("skip", item, link=link, reason="bare occurrence: its details come from its series first")
     if item.error:
         return Decision("error", item, link=link, reason=item.error)
     if item.draft:

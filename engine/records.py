@@ -35,6 +35,10 @@ class RemoteItem:
         return self.kind == OCCURRENCE and self.data is None and not self.error and not self.removed
 
 
+def _text(value, default=""):
+    return value if isinstance(value, str) and value else default
+
+
 def remote_item(payload, attendee_cap=DEFAULT_ATTENDEE_CAP):
     """Map one delta item; never raises (a broken item is returned with ``error`` so the run goes on)."""
     if not isinstance(payload, dict) or not isinstance(payload.get("id"), str) or not payload.get("id"):
@@ -42,19 +46,21 @@ def remote_item(payload, attendee_cap=DEFAULT_ATTENDEE_CAP):
     graph_id = payload["id"]
     if "@removed" in payload:
         return RemoteItem(graph_id=graph_id, removed=True)
-    kind = payload.get("type") or "singleInstance"
+    kind = _text(payload.get("type"), "singleInstance")
+    status = payload.get("responseStatus")
+    # ids and flags of a wrongly typed item count as absent: the decision then rests on what is readable
     common = {
         "graph_id": graph_id,
-        "ical_uid": payload.get("iCalUId") or "",
-        "change_key": payload.get("changeKey") or "",
-        "last_modified": payload.get("lastModifiedDateTime") or "",
+        "ical_uid": _text(payload.get("iCalUId")),
+        "change_key": _text(payload.get("changeKey")),
+        "last_modified": _text(payload.get("lastModifiedDateTime")),
         "kind": kind,
-        "series_master_id": payload.get("seriesMasterId") or "",
-        "cancelled": bool(payload.get("isCancelled")),
-        "draft": bool(payload.get("isDraft")),
-        "is_organizer": bool(payload.get("isOrganizer")),
-        "response": ((payload.get("responseStatus") or {}).get("response")) or "none",
-        "transaction_id": payload.get("transactionId") or "",
+        "series_master_id": _text(payload.get("seriesMasterId")),
+        "cancelled": payload.get("isCancelled") is True,
+        "draft": payload.get("isDraft") is True,
+        "is_organizer": payload.get("isOrganizer") is True,
+        "response": _text(status.get("response") if isinstance(status, dict) else None, "none"),
+        "transaction_id": _text(payload.get("transactionId")),
         "payload": payload,
     }
     if kind == OCCURRENCE and "subject" not in payload:
