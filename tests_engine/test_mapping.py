@@ -332,7 +332,8 @@ def test_inbound_categories_sorted_without_duplicates_or_blanks():
     ({"end": {"dateTime": "2025-03-10T18:00:00", "timeZone": "UTC"}}, "ends before it starts"),
     ({"start": "2025-03-10T19:00:00"}, "dateTimeTimeZone"),
     ({"start": {"dateTime": "2025-03-10T09:00:00", "timeZone": "Mars Standard Time"}}, "Mars Standard Time"),
-    ({"isAllDay": True, "start": {"dateTime": "2025-3-1", "timeZone": "UTC"}}, "start has"),
+    ({"isAllDay": True, "start": {"dateTime": "2025-3-1", "timeZone": "UTC"}}, "start has no date"),
+    ({"isAllDay": True, "end": {"dateTime": "2025-13-45T00:00:00", "timeZone": "UTC"}}, "end has an invalid date"),
 ])
 def test_inbound_broken_times_raise_mapping_error(overrides, message):
     with pytest.raises(MappingError, match=message):
@@ -520,6 +521,7 @@ def test_outbound_show_as(show_as):
     assert to_graph(event(show_as=show_as))["showAs"] == show_as
     other = "free" if show_as == "busy" else "busy"
     assert graph_patch(event(show_as=other), event(show_as=show_as)) == {"showAs": show_as}
+    assert to_graph(event(show_as="unheard-of"))["showAs"] == "free"
 
 
 @pytest.mark.parametrize("alarm, expected", [
@@ -657,6 +659,11 @@ def test_all_day_event_ends_at_midnight_in_its_own_zone(tz, last_moment_utc):
     day = allday(date(2025, 3, 10), date(2025, 3, 10), tz)
     assert not day.ended_before(last_moment_utc)
     assert day.ended_before(last_moment_utc + timedelta(minutes=1))
+
+
+def test_all_day_event_in_an_unknown_zone_ends_at_midnight_utc():
+    day = allday(date(2025, 3, 10), date(2025, 3, 10), "Nowhere/Special")
+    assert not day.ended_before(datetime(2025, 3, 10, 23, 59)) and day.ended_before(datetime(2025, 3, 11))
 
 
 # ------------------------------------------------------------
