@@ -111,12 +111,20 @@ class CalendarEvent(models.Model):
     def _outlook_event_data(self):
         """``{event_id: EventData}`` of these events, as the push and the conflict check see them."""
         result = {}
+        # a connected user is known to Outlook by their mailbox address, not their partner's email
+        addresses = {user.partner_id.id: address
+                     for address, user in self.env["outlook.mailbox"]._outlook_users_by_address().items()}
         for event in self:
             organizer = event.user_id.partner_id
-            organizer_email = (organizer.email_normalized or "") if organizer else (event.outlook_organizer_email or "")
+            organizer_email = (
+                addresses.get(organizer.id) or organizer.email_normalized or "" if organizer
+                else event.outlook_organizer_email or ""
+            )
             attendees = tuple(sorted(
-                (Attendee(att.partner_id.email_normalized, att.partner_id.name or "", att.state or "needsAction")
-                 for att in event.attendee_ids if att.partner_id.email_normalized),
+                (Attendee(addresses.get(att.partner_id.id) or att.partner_id.email_normalized,
+                          att.partner_id.name or "", att.state or "needsAction")
+                 for att in event.attendee_ids
+                 if addresses.get(att.partner_id.id) or att.partner_id.email_normalized),
                 key=lambda attendee: attendee.email,
             ))
             alarms = event.alarm_ids.filtered(lambda alarm: alarm.alarm_type == "notification")

@@ -146,6 +146,12 @@ class OutlookMailbox(models.Model):
         mailbox_sudo._outlook_request_sync(force=True)  # the user's events arrive right away
         return mailbox_sudo
 
+    @api.model
+    def _outlook_users_by_address(self):
+        """``{mailbox address (lower-case): res.users}`` of every mailbox that is or was connected."""
+        mailboxes_sudo = self.sudo().search([("state", "!=", "disconnected"), ("address", "!=", False)])
+        return {mailbox.address.lower(): mailbox.user_id for mailbox in mailboxes_sudo}
+
     def action_outlook_disconnect(self):
         """Forget the tokens; links stay so that reconnecting the same mailbox creates no duplicate."""
         for mailbox in self:

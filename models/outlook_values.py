@@ -17,8 +17,13 @@ class OdooValues:
         self.env = env
         datas = [data for data in datas if data is not None]
         emails = {a.email for data in datas for a in data.attendees} | {d.organizer_email for d in datas if d.organizer_email}
+        # connected users are known by their mailbox address, which may differ from their partner's email
+        self.mailbox_users = {
+            address: user for address, user in env["outlook.mailbox"]._outlook_users_by_address().items()
+            if address in emails
+        }
         self.partners = self._partners(emails, datas)
-        self.organizers = self._organizer_users({d.organizer_email for d in datas if d.organizer_email})
+        self.organizers = {email: user.id for email, user in self.mailbox_users.items()}
         self.alarms = self._alarms({d.alarm_minutes for d in datas if d.alarm_minutes is not None})
         self.tags = self._tags({name for data in datas for name in data.categories})
 
@@ -26,8 +31,8 @@ class OdooValues:
         if not emails:
             return {}
         partners_sudo = self.env["res.partner"].sudo().with_context(active_test=False)
-        found = {}
-        for partner in partners_sudo.search([("email_normalized", "in", list(emails))], order="id"):
+        found = {address: user.partner_id.id for address, user in self.mailbox_users.items()}
+        for partner in partners_sudo.search([("email_normalized", "in", list(emails - found.keys()))], order="id"):
             found.setdefault(partner.email_normalized, partner.id)
         names = {a.email: a.name for data in datas for a in data.attendees}
         names.update({d.organizer_email: d.organizer_name for d in datas if d.organizer_email and d.organizer_name})
@@ -36,16 +41,6 @@ class OdooValues:
             created = partners_sudo.create([{"name": names.get(email) or email, "email": email} for email in missing])
             found.update(zip(missing, created.ids))
         return found
-
-    def _organizer_users(self, emails):
-        """Organizers who are connected Odoo users become the event's ``user_id``."""
-        if not emails:
-            return {}
-        mailboxes_sudo = self.env["outlook.mailbox"].sudo().search(
-            [("address", "in", list(emails)), ("state", "!=", "disconnected")]
-        )
-        by_lower = {mailbox.address.lower(): mailbox.user_id.id for mailbox in mailboxes_sudo}
-        return {email: by_lower[email] for email in emails if email in by_lower}
 
     def _alarms(self, minutes):
         if not minutes:

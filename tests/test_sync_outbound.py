@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from odoo import Command
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import TransactionCase, new_test_user, tagged
 
 from .common import ANNA, BOB, OutlookSyncCase
 
@@ -187,3 +187,22 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
         self.assertTrue(copy["isAllDay"])
         self.assertEqual(copy["start"]["dateTime"][:10], str(day))
         self.assertEqual(copy["end"]["dateTime"][:10], str(day + timedelta(days=2)))
+
+    def test_user_known_by_another_address_than_the_mailbox(self):
+        """A user whose Odoo email is not their mailbox address is neither duplicated nor self-invited."""
+        self.emulator.add_mailbox("dave@contoso.test", display_name="Dave")
+        dave = new_test_user(self.env, login="dave_user", name="Dave", email="dave.home@example.org")
+        mailbox = self.connect_mailbox(dave, account="dave@contoso.test")
+        self.assertEqual(mailbox.address, "dave@contoso.test")
+        imported = self.outlook_meeting("dave@contoso.test", "Dave's import", attendees=["client@example.com"])
+        event = self.odoo_meeting(dave, "Dave's push", attendees=["client@example.com"])
+        self.sync(mailbox)
+        self.assertFalse(self.env["res.partner"].search([("email", "=ilike", "dave@contoso.test")]))
+        self.assertIn(dave.partner_id, self.event_of(imported["iCalUId"]).partner_ids)
+        pushed = self.graph_copy("dave@contoso.test", event)
+        self.assertEqual([a["emailAddress"]["address"] for a in pushed["attendees"]], ["client@example.com"])
+        self.assertEqual(self.emulator.counters()["messages_sent"], 1)
+        # the next run finds nothing to change on either side
+        self.emulator.reset_counters()
+        self.sync(mailbox)
+        self.assertEqual(self.requests(PATCH_EVENT), 0)
