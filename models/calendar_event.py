@@ -37,6 +37,8 @@ class CalendarEvent(models.Model):
     )
     outlook_link_ids = fields.One2many("outlook.event.link", "event_id", string="Outlook Copies", copy=False)
     outlook_dirty = fields.Boolean("Outlook Push Pending", copy=False, index=True, readonly=True)
+    outlook_create_attempted = fields.Boolean(copy=False, readonly=True,
+                                              help="A POST was sent whose answer may have been lost")
     outlook_sync_state = fields.Selection(
         [("not_synced", "Never"), ("synced", "Active"), ("inactive", "Inactive"), ("error", "Error")],
         string="Outlook Sync", default="not_synced", copy=False, readonly=True,

@@ -13,6 +13,7 @@ _logger = logging.getLogger(__name__)
 
 PUSH_BATCH = 500  # events per run and mailbox; the rest stays marked for the next run
 PARAM_PUSH_EXISTING = "outlook_calendar_sync.push_existing_events"
+PARAM_SILENT_RESPONSES = "outlook_calendar_sync.silent_responses"
 
 
 class OutlookMailbox(models.Model):
@@ -41,17 +42,21 @@ class OutlookMailbox(models.Model):
         for event in events:
             local = LocalEvent(event.id, local_data[event.id], event.active, bool(event.recurrency),
                                bool(self.first_connected_at and event.create_date < self.first_connected_at))
-            self._outlook_push_one(client, local, link_of.get(event.id), policy, now, event)
+            self._outlook_push_one(client, local, link_of.get(event.id), policy, now, event, commit)
             commit()
         for link in tombstones:
-            self._outlook_push_one(client, LocalEvent(), link, policy, now, None)
+            self._outlook_push_one(client, LocalEvent(), link, policy, now, None, commit)
             commit()
         self._outlook_push_responses(client)
 
-    def _outlook_push_one(self, client, local, link, policy, now, event):
+    def _outlook_push_one(self, client, local, link, policy, now, event, commit):
         push_link = link and PushLink(link.id, link.graph_id, link._outlook_synced_data(), link.is_organizer_copy,
                                       link.cancel_allowed)
         decision = plan_push(local, push_link, policy, now)
+        if decision.action == "create" and not event.outlook_create_attempted:
+            # durable before the POST: if its answer is lost, the next run looks for the event first
+            event.outlook_create_attempted = True
+            commit()
         try:
             with self.env.cr.savepoint():
                 self._outlook_execute(client, decision, local, link, event)
@@ -68,9 +73,7 @@ class OutlookMailbox(models.Model):
     def _outlook_execute(self, client, decision, local, link, event):
         action = decision.action
         if action == "create":
-            prefix = self._outlook_transaction_prefix()
-            created = client.create_event(decision.body, prefix + str(event.id), "odoo:%s" % event.id)
-            self._outlook_bind(event, local.data, created)
+            self._outlook_create(client, decision, local, event)
         elif action == "patch":
             updated = client.update_event(link.graph_id, decision.body)
             self._outlook_store_pushed(link, local.data, updated)
@@ -87,14 +90,23 @@ class OutlookMailbox(models.Model):
             event.write({"outlook_dirty": False, "outlook_sync_state": state,
                          "outlook_last_error": decision.reason if action == "skip" else False})
 
+    def _outlook_create(self, client, decision, local, event):
+        """POST the event, unless an earlier attempt whose answer was lost already created it: the
+        transactionId makes Graph drop a repeated POST, and our stamp finds the first one regardless
+        (graph-reference D.1: the exact duplicate behaviour of Graph is unconfirmed)."""
+        stamp = "%s%d" % (self._outlook_transaction_prefix(), event.id)
+        found = client.find_stamped(stamp) if event.outlook_create_attempted else []
+        created = found[0] if found else client.create_event(decision.body, stamp, stamp)
+        self._outlook_bind(event, local.data, created)
+
     def _outlook_bind(self, event, data, created):
         """Remember the Graph event we just created, in the same transaction as the commit that follows
         (a crash before it is caught by the transactionId on retry and by the delta's transactionId)."""
         values = {"event_id": event.id, "mailbox_id": self.id, "graph_id": created["id"], "is_organizer_copy": True}
         link = self.env["outlook.event.link"].sudo().create(values)
         self._outlook_store_pushed(link, data, created)
-        if created.get("iCalUId") and event.outlook_ical_uid != created["iCalUId"]:
-            event.write({"outlook_ical_uid": created["iCalUId"]})
+        event.write({"outlook_ical_uid": created.get("iCalUId") or event.outlook_ical_uid,
+                     "outlook_create_attempted": False})
 
     def _outlook_store_pushed(self, link, data, response):
         link.write({
@@ -109,7 +121,8 @@ class OutlookMailbox(models.Model):
 
     def _outlook_push_responses(self, client):
         """Answers the owner gave in Odoo to meetings organized by others: accept / tentative / decline
-        on the owner's own copy, telling the organizer (sendResponse)."""
+        on the owner's own copy, telling the organizer unless the admin chose silent answers (sendResponse)."""
+        send_response = not self.env["ir.config_parameter"].sudo().get_param(PARAM_SILENT_RESPONSES)
         self.env["calendar.attendee"].flush_model(["state"])
         self.env.cr.execute("""
             SELECT link.id, attendee.state
@@ -123,7 +136,7 @@ class OutlookMailbox(models.Model):
             link = self.env["outlook.event.link"].sudo().browse(link_id)
             try:
                 with self.env.cr.savepoint():
-                    client.respond(link.graph_id, response_action(state), send_response=True)
+                    client.respond(link.graph_id, response_action(state), send_response=send_response)
                     link.response_state = state
             except Throttled:
                 raise

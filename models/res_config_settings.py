@@ -15,7 +15,7 @@ from .outlook_config import (
     redirect_uri,
     set_config_error,
 )
-from .outlook_push import PARAM_PUSH_EXISTING
+from .outlook_push import PARAM_PUSH_EXISTING, PARAM_SILENT_RESPONSES
 
 
 class ResConfigSettings(models.TransientModel):
@@ -38,6 +38,11 @@ class ResConfigSettings(models.TransientModel):
              "never invites anybody to old meetings.",
     )
     outlook_sync_interval = fields.Integer("Outlook sync every (minutes)", default=10)
+    outlook_silent_responses = fields.Boolean(
+        "Answer invitations without notifying the organizer", config_parameter=PARAM_SILENT_RESPONSES,
+        help="Off (default): when a user accepts or declines in Odoo a meeting organized by someone else, "
+             "Outlook sends the answer to the organizer. On: the answer is only recorded (sendResponse false).",
+    )
     outlook_config_error = fields.Char("Outlook Configuration Problem", compute="_compute_outlook_status")
 
     @api.model

@@ -126,9 +126,11 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
         self.assertIn("Graph", self.mailbox_anna.last_error)
         self.assertTrue(event.outlook_dirty)
         self.assertFalse(event.outlook_link_ids)
+        self.assertTrue(event.outlook_create_attempted)
         self.sync(self.mailbox_anna)
         stored = [e for e in self.emulator.outlook.list_events(ANNA) if e["subject"] == "Board meeting"]
         self.assertEqual(len(stored), 1)
+        self.assertEqual(self.requests(POST_EVENTS), 1, "the second run found the first event by its stamp")
         self.assertEqual(len(event.outlook_link_ids), 1)
         self.assertEqual(self.emulator.counters()["messages_sent"], 1)  # invited once
 
@@ -206,3 +208,14 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
         self.emulator.reset_counters()
         self.sync(mailbox)
         self.assertEqual(self.requests(PATCH_EVENT), 0)
+
+    def test_silent_answers_setting(self):
+        event = self.odoo_meeting(self.user_anna, "Silent", attendees=[BOB])
+        self.sync(self.mailbox_anna, self.mailbox_bob)
+        self.emulator.reset_counters()
+        self.env["ir.config_parameter"].sudo().set_param("outlook_calendar_sync.silent_responses", "True")
+        event.attendee_ids.filtered(lambda a: a.partner_id == self.user_bob.partner_id).with_user(self.user_bob).do_decline()
+        self.sync(self.mailbox_bob)
+        self.assertEqual(self.requests("POST /v1.0/me/events/{id}/decline"), 1)
+        self.assertEqual(self.emulator.counters()["messages_sent"], 0)
+        self.env["ir.config_parameter"].sudo().set_param("outlook_calendar_sync.silent_responses", False)
