@@ -6,18 +6,15 @@ mapped fields did not change, and events that existed before the user connected 
 admin opted in.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
 from .mapping import graph_patch, to_graph
+from .policy import CANCEL_FUTURE, DELETE, KEEP, PRIVATE_SKIP, SyncPolicy
 
 STATE_TO_ACTION = {"accepted": "accept", "tentative": "tentativelyAccept", "declined": "decline"}
-
-
-@dataclass(frozen=True)
-class PushPolicy:
-    push_existing: bool = False  # also push events created before the user connected
-    future_days: int = 730       # outbound range: events starting later stay in Odoo
+PushPolicy = SyncPolicy  # the choices the push needs are the sync policy's
+MEETING_KEYS = frozenset({"subject", "start", "end", "isAllDay"})  # what lets a new description go out
 
 
 @dataclass(frozen=True)
@@ -29,6 +26,10 @@ class LocalEvent:
     active: bool = True
     recurrent: bool = False
     created_before_connect: bool = False
+    in_filter: bool = True          # matches the admin's sync filter (Dynamics)
+    with_invitations: bool = True   # the event's "Send invitations" checkbox (Practifi)
+    imported: bool = False          # created by Odoo's data import: not pushed (Practifi)
+    internal: bool = False          # every attendee is an Odoo user
 
 
 @dataclass(frozen=True)
@@ -49,40 +50,85 @@ class PushDecision:
     action: str
     body: dict = field(default_factory=dict)
     reason: str = ""
+    sent: object = field(default=None, compare=False)  # what Outlook holds once ``body`` is applied
 
 
 def _has_guests(data):
     return any(attendee.email != data.organizer_email for attendee in data.attendees)
 
 
-def _removal(data, link, now):
-    if data is None or not link.is_organizer_copy or not link.cancel_allowed or data.ended_before(now):
-        return PushDecision("forget", reason="kept in Outlook: not removed by its organizer, or already over")
+def _removal(data, link, now, mode):
+    """The deletion policy from Odoo: cancel the organizer's future meetings (default, Dynamics), delete
+    every copy Outlook lets us delete, or keep Outlook's copy."""
+    keep = PushDecision("forget", reason="kept in Outlook (deletion policy), or not removed by its organizer")
+    if data is None or mode == KEEP:
+        return keep
+    if not link.is_organizer_copy:
+        # an attendee's own copy: deleting it mails nobody; the default policy keeps it
+        return PushDecision("delete") if mode == DELETE and link.cancel_allowed else keep
+    if not link.cancel_allowed or (mode == CANCEL_FUTURE and data.ended_before(now)):
+        return keep
+    if data.ended_before(now):
+        return PushDecision("delete")  # a past meeting is deleted without mailing a cancellation
     return PushDecision("cancel" if _has_guests(data) else "delete")
+
+
+def _refusal(event, policy, now):
+    """Why a new Odoo event stays in Odoo, or ``""``."""
+    data = event.data
+    if event.recurrent:
+        return "recurring events created in Odoo are not sent to Outlook yet"
+    if event.imported:
+        return "created by a data import: push it explicitly"
+    if event.created_before_connect and not policy.push_existing:
+        return "created before Outlook was connected: kept in Odoo"
+    if not event.in_filter:
+        return "outside the sync filter"
+    if data.privacy == "private" and policy.private_events == PRIVATE_SKIP:
+        return "private events are not synced"
+    if event.internal and not policy.sync_internal:
+        return "internal meetings (only Odoo users) are not synced"
+    if data.ended_before(now):
+        return "already over: never sent, so nobody is invited to the past"
+    start = datetime.combine(data.start_date, time()) if data.allday else data.start
+    if start > now + timedelta(days=policy.future_days):
+        return "starts beyond the outbound range"
+    return ""
 
 
 def plan_push(event, link, policy, now):
     """The one thing to do for ``event`` (and its link in this mailbox, if any) at ``now`` (UTC naive)."""
+    if not policy.pushes:
+        return PushDecision("clean", reason="the sync direction is Microsoft 365 to Odoo only")
     if event.data is None or not event.active:
         if link is None:
             return PushDecision("clean")
-        return _removal(event.data or link.synced, link, now)
-    data = event.data
+        return _removal(event.data or link.synced, link, now, policy.delete_from_odoo)
+    if link is not None and not event.in_filter:
+        return _removal(event.data, link, now, policy.filter_removal)
     if link is None:
-        if event.recurrent:
-            return PushDecision("skip", reason="recurring events created in Odoo are not sent to Outlook yet")
-        if event.created_before_connect and not policy.push_existing:
-            return PushDecision("skip", reason="created before Outlook was connected: kept in Odoo")
-        if data.ended_before(now):
-            return PushDecision("skip", reason="already over: never sent, so nobody is invited to the past")
-        start = datetime.combine(data.start_date, time()) if data.allday else data.start
-        if start > now + timedelta(days=policy.future_days):
-            return PushDecision("skip", reason="starts beyond the outbound range")
-        return PushDecision("create", body=to_graph(data))
-    if data.ended_before(now):
+        refusal = _refusal(event, policy, now)
+        if refusal:
+            return PushDecision("skip", reason=refusal)
+        sent = policy.outbound_view(event.data, event.with_invitations)
+        return PushDecision("create", body=to_graph(sent), sent=sent)
+    if policy.ended_long_ago(event.data, now):
+        return PushDecision("inactive", reason="ended more than %d days ago" % policy.inactive_after_days)
+    if event.data.ended_before(now - timedelta(days=policy.past_grace_days)):
         return PushDecision("clean", reason="already over: changes stay in Odoo")
-    body = graph_patch(link.synced, data) if link.synced else to_graph(data)
-    return PushDecision("patch", body=body) if body else PushDecision("clean")
+    return _patch(event, link, policy)
+
+
+def _patch(event, link, policy):
+    sent = policy.outbound_view(event.data, event.with_invitations)
+    if link.synced is None:
+        return PushDecision("patch", body=to_graph(sent), sent=sent)
+    body = graph_patch(link.synced, sent)
+    if policy.safe_description and "body" in body and not body.keys() & MEETING_KEYS:
+        # Revenue Grid's safe description: a description edit alone stays in Odoo
+        sent = replace(sent, description=link.synced.description)
+        body = graph_patch(link.synced, sent)
+    return PushDecision("patch", body=body, sent=sent) if body else PushDecision("clean", sent=sent)
 
 
 def response_action(state):

@@ -6,21 +6,14 @@ database: conflicts are decided from the fingerprints stored at the last sync, n
 two sides' clocks.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .mapping import fingerprint
+from .policy import MICROSOFT_WINS, NEWEST_WINS, ODOO_WINS, ImportContext, SyncPolicy
 from .records import SERIES_MASTER, Decision
 
-MICROSOFT_WINS = "microsoft"
-ODOO_WINS = "odoo"
-
-
-@dataclass(frozen=True)
-class InboundPolicy:
-    """The choices reconciliation needs (company settings)."""
-
-    conflict_winner: str = MICROSOFT_WINS
-    transaction_prefix: str = ""  # transactionId prefix of events this database created
+InboundPolicy = SyncPolicy  # the choices reconciliation needs are the sync policy's
+__all__ = ["MICROSOFT_WINS", "ODOO_WINS", "NEWEST_WINS", "InboundPolicy", "Known", "reconcile", "pushed_event_id"]
 
 
 @dataclass(frozen=True)
@@ -31,12 +24,18 @@ class Known:
     :param events_by_uid: ``{iCalUId: event_id}`` of events holding these meetings
     :param organizer_copies: event ids that have an organizer's copy linked in some mailbox
     :param pushed_events: event ids that exist, among those our transactionIds point to
+    :param locked_events: event ids that refuse changes from Outlook (locked records, ERP.net)
+    :param local_modified: ``{event_id: ISO UTC write date}`` for the "newest wins" conflict policy
+    :param context: :class:`~.policy.ImportContext` for deciding whether new items come in
     """
 
     links: dict
     events_by_uid: dict
     organizer_copies: frozenset = frozenset()
     pushed_events: frozenset = frozenset()
+    locked_events: frozenset = frozenset()
+    local_modified: dict = None
+    context: ImportContext = None
 
 
 def pushed_event_id(transaction_id, prefix):
@@ -63,6 +62,9 @@ def reconcile(items, known, policy):
 
 
 def _decide(item, known, policy):
+    viewed = policy.inbound_view(item.data)
+    if viewed is not item.data:
+        item = replace(item, data=viewed)
     link = known.links.get(item.graph_id)
     if link and link.failed and link.event_id is None:
         link = None  # never imported: a failed copy is retried as a new one
@@ -99,6 +101,9 @@ def _decide_new(item, known, policy):
         pushed = pushed_event_id(item.transaction_id, policy.transaction_prefix)
         event_id = pushed if pushed in known.pushed_events else None
     if event_id is None:
+        refusal = policy.import_refusal(item, known.context) if known.context else ""
+        if refusal:
+            return Decision("skip", item, reason=refusal)
         return Decision("create", item, authoritative=True)
     return Decision("attach", item, event_id=event_id, authoritative=_authoritative(item, event_id, known))
 
@@ -108,12 +113,28 @@ def _decide_linked(item, link, known, policy):
         return Decision("skip", item, link=link, reason="deleted in Odoo: the push removes it")
     if item.change_key and item.change_key == link.change_key:
         return Decision("skip", item, link=link, reason="unchanged")
+    if policy.opted_out(item):
+        return Decision("remove", item, link=link, reason="the item left the opt-in category")
+    if known.context and policy.ended_long_ago(item.data, known.context.now):
+        return Decision("inactive", item, link=link, event_id=link.event_id,
+                        reason="ended more than %d days ago" % policy.inactive_after_days)
     authoritative = _authoritative(item, link.event_id, known)
     # each side is compared with its own state at the last sync: Odoo sanitizes HTML and Exchange
     # rewrites bodies, so the two sides' fingerprints are never compared with each other
     if not authoritative or fingerprint(item.data) == link.remote_hash:
         return Decision("refresh", item, link=link, event_id=link.event_id, authoritative=authoritative)
+    if link.event_id in known.locked_events:
+        return Decision("locked", item, link=link, event_id=link.event_id,
+                        reason="the Odoo event is locked: Outlook's change was not applied")
     if link.local_hash and link.local_hash != link.synced_hash:
         return Decision("conflict", item, link=link, event_id=link.event_id, authoritative=True,
-                        reason=policy.conflict_winner)
+                        reason=_conflict_winner(item, link, known, policy))
     return Decision("update", item, link=link, event_id=link.event_id, authoritative=True)
+
+
+def _conflict_winner(item, link, known, policy):
+    """``microsoft`` or ``odoo``; "newest wins" compares the two sides' modification times."""
+    if policy.conflict_winner != NEWEST_WINS:
+        return policy.conflict_winner
+    local = (known.local_modified or {}).get(link.event_id, "")
+    return ODOO_WINS if local and local > item.last_modified[:19] else MICROSOFT_WINS

@@ -107,6 +107,8 @@ ACTIONS = (
     "conflict", # both sides changed since the last sync: the policy's side wins
     "refresh",  # nothing to write on the event: remember the new change key (and answers)
     "remove",   # deleted or cancelled in Outlook: apply the deletion policy
+    "inactive", # ended long ago: no longer synced, the event shows Inactive
+    "locked",   # the Odoo event refuses Outlook's change: the copy is marked in conflict
     "unlink",   # gone from this mailbox's window or calendar: forget the link only
     "error",    # the item cannot be read: mark it, go on
     "skip",     # drafts, series masters, unknown removals

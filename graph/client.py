@@ -183,6 +183,18 @@ class CalendarClient(GraphClient):
         """``action``: accept, tentativelyAccept or decline, on this mailbox's copy."""
         self.request("POST", "/me/events/%s/%s" % (event_id, action), json={"sendResponse": bool(send_response)})
 
+    def stamped_ids(self, prefix):
+        """Ids of every event carrying a stamp of this database (Outlook copies of synced events keep it)."""
+        flt = "singleValueExtendedProperties/Any(ep: ep/id eq '%s' and startswith(ep/value, '%s'))" % (
+            EVENT_STAMP_ID, prefix)
+        url, found = "/me/events", []
+        params = {"$filter": flt, "$select": "id", "$top": "1000"}
+        while url:
+            body = self.get_json(url, params=params)
+            found.extend(item["id"] for item in body.get("value") or [] if item.get("id"))
+            url, params = body.get("@odata.nextLink"), None
+        return found
+
     def find_stamped(self, stamp):
         """Events carrying our stamp (after a create whose answer was lost)."""
         flt = "singleValueExtendedProperties/Any(ep: ep/id eq '%s' and ep/value eq '%s')" % (EVENT_STAMP_ID, stamp)

@@ -2,6 +2,7 @@ from . import (
     calendar_event,
     outlook_event_link,
     outlook_mailbox,
+    outlook_policy,
     outlook_pull,
     outlook_push,
     res_config_settings,

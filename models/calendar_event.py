@@ -1,4 +1,4 @@
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from markupsafe import Markup
 
@@ -43,16 +43,38 @@ class CalendarEvent(models.Model):
         [("not_synced", "Never"), ("synced", "Active"), ("inactive", "Inactive"), ("error", "Error")],
         string="Outlook Sync", default="not_synced", copy=False, readonly=True,
     )
-    outlook_last_error = fields.Text("Outlook Sync Error", copy=False, readonly=True)
+    outlook_last_error = fields.Text("Outlook Sync Message", copy=False, readonly=True)
+    outlook_send_invitations = fields.Boolean(
+        "Send Outlook invitations", default=lambda self: self._outlook_default_invitations(), copy=False,
+        help="Off: the event goes to the organizer's Outlook calendar without attendees, so Exchange mails "
+             "nobody; the attendees stay in Odoo and are listed in the description.")
+    outlook_locked = fields.Boolean("Locked against Outlook changes", copy=False,
+                                    help="Outlook's changes to this event are refused and shown as a conflict")
+    outlook_imported = fields.Boolean("Created by a data import", copy=False, readonly=True,
+                                      help="Imported events are not sent to Outlook unless pushed explicitly")
+    outlook_internal_note = fields.Html("Internal notes", copy=False, help="Never sent to Outlook")
 
     # ------------------------------------------------------------
     # CRUD: mark for the push, never call Graph here (STYLE R12)
     # ------------------------------------------------------------
 
+    @api.model
+    def _outlook_default_invitations(self):
+        return not self.env["ir.config_parameter"].sudo().get_param("outlook_calendar_sync.invitations_off_by_default")
+
+    def _outlook_is_locked(self):
+        """Locked by hand, or ended more days ago than the admin's lock rule (ERP.net locked records)."""
+        self.ensure_one()
+        if self.outlook_locked:
+            return True
+        days = self.env["outlook.mailbox"]._outlook_lock_after_days()
+        return bool(days) and self.stop < fields.Datetime.now() - timedelta(days=days)
+
     @api.model_create_multi
     def create(self, vals_list):
         if not self.env.context.get("outlook_inbound"):
-            vals_list = [dict(vals, outlook_dirty=True) for vals in vals_list]
+            imported = bool(self.env.context.get("import_file"))
+            vals_list = [dict(vals, outlook_dirty=True, outlook_imported=imported) for vals in vals_list]
         events = super().create(vals_list)
         if not self.env.context.get("outlook_inbound"):
             self._outlook_trigger_push(events)
@@ -75,6 +97,13 @@ class CalendarEvent(models.Model):
         if linked:  # the links stay as tombstones: the push removes (or keeps) Outlook's copies
             self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()._trigger()
         return result
+
+    def action_outlook_push(self):
+        """Send these events to Outlook at the next run, data imports included (Practifi)."""
+        self.write({"outlook_imported": False})
+        self.sudo().write({"outlook_dirty": True})
+        self._outlook_trigger_push(self)
+        return True
 
     def _skip_send_mail_status_update(self):
         """Odoo's own invitation and cancellation mails stay quiet for a connected organizer's events:

@@ -31,7 +31,8 @@ class OutlookEventLink(models.Model):
     response_state = fields.Char(copy=False, help="The mailbox owner's answer as last synced")
     seen_round = fields.Integer(copy=False, help="Last full delta round that returned this copy")
     state = fields.Selection(
-        [("synced", "Synced"), ("pending", "Pending"), ("error", "Error"), ("detached", "Detached")],
+        [("synced", "Synced"), ("pending", "Pending"), ("error", "Error"), ("conflict", "Conflict"),
+         ("detached", "Detached")],
         default="synced",
         required=True,
         help="Detached: removed in Odoo without touching Outlook; Outlook's copy is no longer imported",

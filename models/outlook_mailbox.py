@@ -320,8 +320,9 @@ class OutlookMailbox(models.Model):
             commit()
 
         owner_self = self.with_user(self.user_id)  # the sync writes with the owner's rights (STYLE R8)
-        owner_self._outlook_pull(client, checkpoint)
-        owner_self._outlook_push(client, checkpoint)
+        policy = self._outlook_policy()
+        owner_self._outlook_pull(client, checkpoint, policy)
+        owner_self._outlook_push(client, checkpoint, policy)
         mailbox_sudo.write({"last_sync_at": fields.Datetime.now(), "last_error": self._outlook_item_errors()})
         checkpoint()
 

@@ -8,8 +8,9 @@ from datetime import datetime, time, timedelta
 from odoo import _, fields, models
 
 from ..engine.mapping import fingerprint, snapshot
-from ..engine.reconcile import MICROSOFT_WINS, InboundPolicy, Known, pushed_event_id, reconcile
-from ..engine.records import OCCURRENCE, remote_item
+from ..engine.policy import ARCHIVE, DELETE, NEWEST_WINS, ImportContext
+from ..engine.reconcile import MICROSOFT_WINS, Known, pushed_event_id, reconcile
+from ..engine.records import remote_item
 from ..graph.errors import DeltaExpired, GraphError
 from .calendar_event import INBOUND_CONTEXT
 from .outlook_values import OdooValues
@@ -17,9 +18,7 @@ from .outlook_values import OdooValues
 _logger = logging.getLogger(__name__)
 
 DELTA_PAGE_SIZE = 1000  # items per delta page we ask for (Prefer: odata.maxpagesize)
-WINDOW_PAST_DAYS = 30
-WINDOW_FUTURE_DAYS = 365
-WINDOW_REANCHOR_DAYS = 7  # start a new round once the window's start lags this much behind
+WINDOW_REANCHOR_DAYS = 7  # start a new round once the window's end lags this much behind
 
 
 class OutlookMailbox(models.Model):
@@ -39,35 +38,38 @@ class OutlookMailbox(models.Model):
         """``transactionId`` prefix of the events this database creates in Outlook (graph-reference D.1)."""
         return "odoo-%s-" % self.env["ir.config_parameter"].sudo().get_param("database.uuid")
 
-    def _outlook_window(self):
-        today = datetime.combine(fields.Date.context_today(self), time())
-        return today - timedelta(days=WINDOW_PAST_DAYS), today + timedelta(days=WINDOW_FUTURE_DAYS)
+    def _outlook_window(self, policy):
+        return policy.window(fields.Date.context_today(self), self.sudo().first_connected_at)
 
-    def _outlook_round_start(self, client):
-        """The URL to continue from: the stored checkpoint, or a new round when none or the window moved."""
+    def _outlook_round_start(self, client, policy):
+        """The URL to continue from: the stored checkpoint, or a new round when none, when the window
+        settings changed, or when the window's end lags a week behind (a noEnd series keeps coming)."""
         mailbox_sudo = self.sudo()
-        start, _end = self._outlook_window()
-        lagging = mailbox_sudo.delta_window_start and (start - mailbox_sudo.delta_window_start).days >= WINDOW_REANCHOR_DAYS
-        if mailbox_sudo.delta_link and not lagging:
+        start, end = self._outlook_window(policy)
+        moved = (mailbox_sudo.delta_window_start != start
+                 or (end - (mailbox_sudo.delta_window_end or end)).days >= WINDOW_REANCHOR_DAYS)
+        if mailbox_sudo.delta_link and not moved:
             return mailbox_sudo.delta_link
-        return self._outlook_new_round(client)
+        return self._outlook_new_round(client, policy)
 
-    def _outlook_new_round(self, client):
+    def _outlook_new_round(self, client, policy):
         """Start listing the whole window again; links already known are matched, never duplicated."""
-        start, end = self._outlook_window()
+        start, end = self._outlook_window(policy)
         self.sudo().write({
             "delta_link": False, "delta_window_start": start, "delta_window_end": end,
             "delta_round": self.sudo().delta_round + 1, "delta_round_full": True,
         })
         return client.delta_url(start, end)
 
-    def _outlook_pull(self, client, commit):
+    def _outlook_pull(self, client, commit, policy):
         """Apply delta pages until the round's end, storing the next link after each page (a crash
         resumes from the last page applied). An expired token starts one full round again."""
+        if not policy.pulls:
+            return
         mailbox_sudo = self.sudo()
-        self._outlook_retry_failed(client)
+        self._outlook_retry_failed(client, policy)
         commit()
-        url = self._outlook_round_start(client)
+        url = self._outlook_round_start(client, policy)
         restarted = False
         while url:
             try:
@@ -76,16 +78,16 @@ class OutlookMailbox(models.Model):
                 if restarted:
                     raise
                 _logger.info("outlook: mailbox %s delta state expired, full resync", self.id)
-                restarted, url = True, self._outlook_new_round(client)
+                restarted, url = True, self._outlook_new_round(client, policy)
                 continue
-            self._outlook_apply_page(page.items, client)
+            self._outlook_apply_page(page.items, client, policy)
             if page.delta_link and mailbox_sudo.delta_round_full:
-                self._outlook_close_full_round()
+                self._outlook_close_full_round(policy)
             mailbox_sudo.delta_link = page.checkpoint
             commit()
             url = page.next_link
 
-    def _outlook_retry_failed(self, client, limit=50):
+    def _outlook_retry_failed(self, client, policy, limit=50):
         """Read again the copies that could not be read before: delta will not list them until they
         change, so they would be lost otherwise."""
         failed = self.env["outlook.event.link"].sudo().search(
@@ -99,15 +101,15 @@ class OutlookMailbox(models.Model):
                     raise
                 payloads.append({"id": link.graph_id, "@removed": {"reason": "deleted"}})
         if payloads:
-            self._outlook_apply_page(payloads, client)
+            self._outlook_apply_page(payloads, client, policy)
 
-    def _outlook_close_full_round(self):
+    def _outlook_close_full_round(self, policy):
         """After a complete listing, copies the round did not return are gone from the window."""
         mailbox_sudo = self.sudo()
         missing = mailbox_sudo.link_ids.filtered(lambda link: link.event_id and link.seen_round < mailbox_sudo.delta_round)
         start, end = mailbox_sudo.delta_window_start, mailbox_sudo.delta_window_end
         inside = missing.filtered(lambda link: link.event_id.stop > start and link.event_id.start < end)
-        self._outlook_remove_copies(inside)
+        self._outlook_remove_copies(inside, policy)
         (missing - inside).unlink()
         mailbox_sudo.delta_round_full = False
 
@@ -115,15 +117,14 @@ class OutlookMailbox(models.Model):
     # One page
     # ------------------------------------------------------------
 
-    def _outlook_apply_page(self, payloads, client):
-        items = [remote_item(payload) for payload in payloads]
-        items = self._outlook_complete_occurrences(items, client)
-        known = self._outlook_known(items)
-        policy = InboundPolicy(conflict_winner=MICROSOFT_WINS, transaction_prefix=self._outlook_transaction_prefix())
+    def _outlook_apply_page(self, payloads, client, policy):
+        items = [remote_item(payload, attendee_cap=policy.attendee_cap) for payload in payloads]
+        items = self._outlook_complete_occurrences(items, client, policy)
+        known = self._outlook_known(items, client, policy)
         decisions = reconcile(items, known, policy)
-        self._outlook_apply_decisions(decisions)
+        self._outlook_apply_decisions(decisions, client, policy)
 
-    def _outlook_complete_occurrences(self, items, client):
+    def _outlook_complete_occurrences(self, items, client, policy):
         """Delta lists occurrences bare (ids and times only): take their details from the series'
         instances, one request per series (graph-reference B.4, G.4)."""
         masters = {item.series_master_id for item in items if item.bare}
@@ -138,13 +139,13 @@ class OutlookMailbox(models.Model):
         for item in items:
             if item.bare:
                 payload = full.get(item.graph_id)
-                item = remote_item(payload) if payload else remote_item(
+                item = remote_item(payload, attendee_cap=policy.attendee_cap) if payload else remote_item(
                     {"id": item.graph_id, "@removed": {"reason": "deleted"}}
                 )
             completed.append(item)
         return completed
 
-    def _outlook_known(self, items):
+    def _outlook_known(self, items, client, policy):
         links = self.env["outlook.event.link"].sudo().search(
             [("mailbox_id", "=", self.id), ("graph_id", "in", [item.graph_id for item in items if item.graph_id])]
         )
@@ -159,11 +160,40 @@ class OutlookMailbox(models.Model):
             ("event_id", "in", list(events_by_uid.values()) + links.event_id.ids + pushed.ids),
             ("is_organizer_copy", "=", True),
         ])
+        new_items = [item for item in items if item.data is not None and item.graph_id not in links.mapped("graph_id")]
         return Known(
             links={link.graph_id: link._outlook_state(local_hashes) for link in links},
             events_by_uid=events_by_uid,
             organizer_copies=frozenset(organizer_links.event_id.ids),
             pushed_events=frozenset(pushed.ids),
+            locked_events=frozenset(events.filtered(lambda event: event._outlook_is_locked()).ids),
+            local_modified={event.id: event.write_date.isoformat() for event in events}
+            if policy.conflict_winner == NEWEST_WINS else None,
+            context=self._outlook_import_context(new_items, client, policy) if new_items else None,
+        )
+
+    def _outlook_import_context(self, new_items, client, policy):
+        """What the import policy needs to know about the addresses of the page's new items."""
+        emails = {a.email for item in new_items for a in item.data.attendees}
+        emails |= {item.data.organizer_email for item in new_items} - {""}
+        mailbox_users = self.env["outlook.mailbox"]._outlook_users_by_address()
+        internal_users = self.env["res.users"].sudo().search([("share", "=", False)])
+        internal = {user.email_normalized for user in internal_users if user.email_normalized}
+        internal |= {address for address, user in mailbox_users.items() if not user.share}
+        known = set(self.env["res.partner"].sudo().search([("email_normalized", "in", list(emails))])
+                    .mapped("email_normalized")) | (emails & set(mailbox_users))
+        stamped = frozenset()
+        if not policy.allow_copies:
+            stamped = frozenset(client.stamped_ids(policy.transaction_prefix)) - {
+                item.graph_id for item in new_items if pushed_event_id(item.transaction_id, policy.transaction_prefix)
+            }
+        return ImportContext(
+            now=fields.Datetime.now(),
+            owner_email=(self.sudo().address or "").lower(),
+            first_connected=self.sudo().first_connected_at,
+            internal_emails=frozenset(internal),
+            known_emails=frozenset(known),
+            stamped_ids=stamped,
         )
 
     def _outlook_events_by_uid(self, uids):
@@ -181,7 +211,7 @@ class OutlookMailbox(models.Model):
     # Applying decisions
     # ------------------------------------------------------------
 
-    def _outlook_apply_decisions(self, decisions):
+    def _outlook_apply_decisions(self, decisions, client, policy):
         by_action = {}
         for decision in decisions:
             by_action.setdefault(decision.action, []).append(decision)
@@ -200,7 +230,9 @@ class OutlookMailbox(models.Model):
         for decision in by_action.get("update", []) + by_action.get("refresh", []):
             self._outlook_update(decision, values)
         removed = self.env["outlook.event.link"].sudo().browse([d.link.link_id for d in by_action.get("remove", [])])
-        self._outlook_remove_copies(removed)
+        self._outlook_remove_copies(removed, policy)
+        self._outlook_apply_inactive(by_action.get("inactive", []))
+        self._outlook_apply_locked(by_action.get("locked", []), client, policy)
         self._outlook_record_errors(by_action.get("error", []))
         self._outlook_mark_seen([d.link.link_id for d in by_action.get("skip", []) if d.link])
 
@@ -300,15 +332,42 @@ class OutlookMailbox(models.Model):
             if state and attendee.state != state:
                 attendee.sudo().with_context(**INBOUND_CONTEXT).state = state
 
-    def _outlook_remove_copies(self, links):
-        """Outlook deleted or cancelled these copies. The meeting itself goes (archived) when the
-        organizer's copy went, or when it was the only copy Odoo knew; otherwise only the link goes."""
+    def _outlook_remove_copies(self, links, policy):
+        """Outlook deleted or cancelled these copies. The meeting itself follows the deletion policy
+        (archive, delete or keep) when the organizer's copy went, or when it was the only copy Odoo knew;
+        otherwise only the link goes."""
+        gone = self.env["calendar.event"]
         for link in links:
             event = link.event_id
-            other_copies = event.outlook_link_ids - link if event else False
-            if event and (link.is_organizer_copy or not other_copies):
-                event.with_context(**INBOUND_CONTEXT).sudo().write({"active": False, "outlook_sync_state": "synced"})
+            if event and (link.is_organizer_copy or not event.outlook_link_ids - link):
+                gone |= event
         links.unlink()
+        events_sudo = gone.with_context(**INBOUND_CONTEXT).sudo()
+        if policy.delete_from_outlook == ARCHIVE:
+            events_sudo.write({"active": False, "outlook_sync_state": "not_synced"})
+        elif policy.delete_from_outlook == DELETE:
+            events_sudo.unlink()
+        else:
+            events_sudo.write({"outlook_sync_state": "not_synced"})
+
+    def _outlook_apply_inactive(self, decisions):
+        """Events that ended long ago stop syncing (Practifi's "Inactive")."""
+        links = self.env["outlook.event.link"].sudo().browse([d.link.link_id for d in decisions])
+        for link, decision in zip(links, decisions):
+            link.write({"change_key": decision.item.change_key, "seen_round": self.sudo().delta_round})
+        links.event_id.with_context(**INBOUND_CONTEXT).write({"outlook_sync_state": "inactive"})
+
+    def _outlook_apply_locked(self, decisions, client, policy):
+        """Locked events refuse Outlook's change (ERP.net): the copy is in conflict and the Outlook item
+        gets the error category, which mails nobody (categories are the owner's own)."""
+        for decision in decisions:
+            link = self.env["outlook.event.link"].sudo().browse(decision.link.link_id)
+            categories = list((decision.item.payload or {}).get("categories") or [])
+            if policy.error_category and policy.error_category not in categories:
+                updated = client.update_event(link.graph_id, {"categories": categories + [policy.error_category]})
+                decision = replace(decision, item=replace(decision.item, change_key=updated.get("changeKey", "")))
+            link.write({"state": "conflict", "last_error": decision.reason, "change_key": decision.item.change_key,
+                        "seen_round": self.sudo().delta_round})
 
     def _outlook_record_errors(self, decisions):
         if not decisions:

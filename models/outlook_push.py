@@ -5,7 +5,7 @@ import logging
 from odoo import fields, models
 
 from ..engine.mapping import fingerprint, from_graph, snapshot
-from ..engine.push import LocalEvent, PushLink, PushPolicy, plan_push, response_action
+from ..engine.push import LocalEvent, PushLink, plan_push, response_action
 from ..engine.errors import MappingError
 from ..graph.errors import GraphError, Throttled
 
@@ -22,12 +22,10 @@ class OutlookMailbox(models.Model):
     first_connected_at = fields.Datetime(readonly=True, copy=False,
                                          help="Events created before this stay in Odoo unless the admin opts in")
 
-    def _outlook_push_policy(self):
-        params_sudo = self.env["ir.config_parameter"].sudo()
-        return PushPolicy(push_existing=params_sudo.get_param(PARAM_PUSH_EXISTING) in ("1", "True", "true"))
-
-    def _outlook_push(self, client, commit):
+    def _outlook_push(self, client, commit, policy):
         """Send the owner's changed events, then the owner's answers to others' invitations."""
+        if not policy.pushes:
+            return
         events_sudo = self.env["calendar.event"].sudo().with_context(active_test=False)
         events = events_sudo.search([("outlook_dirty", "=", True), ("user_id", "=", self.user_id.id)],
                                     limit=PUSH_BATCH, order="id")
@@ -38,10 +36,18 @@ class OutlookMailbox(models.Model):
                                         ("state", "not in", ("error", "detached"))])
         link_of = {link.event_id.id: link for link in links}
         local_data = events._outlook_event_data()
-        policy, now = self._outlook_push_policy(), fields.Datetime.now()
+        now = fields.Datetime.now()
+        domain = self._outlook_sync_filter()
+        in_filter = events.filtered_domain(domain) if domain else events
+        internal = events.filtered(lambda event: event.partner_ids and not event.partner_ids.user_ids.filtered("share")
+                                   and len(event.partner_ids) == len(event.partner_ids.user_ids.partner_id))
         for event in events:
-            local = LocalEvent(event.id, local_data[event.id], event.active, bool(event.recurrency),
-                               bool(self.first_connected_at and event.create_date < self.first_connected_at))
+            before_connect = bool(self.first_connected_at and event.create_date < self.first_connected_at)
+            local = LocalEvent(
+                event.id, local_data[event.id], event.active, bool(event.recurrency), before_connect,
+                in_filter=event in in_filter, with_invitations=event.outlook_send_invitations and not before_connect,
+                imported=event.outlook_imported, internal=event in internal,
+            )
             self._outlook_push_one(client, local, link_of.get(event.id), policy, now, event, commit)
             commit()
         for link in tombstones:
@@ -76,7 +82,7 @@ class OutlookMailbox(models.Model):
             self._outlook_create(client, decision, local, event)
         elif action == "patch":
             updated = client.update_event(link.graph_id, decision.body)
-            self._outlook_store_pushed(link, local.data, updated)
+            self._outlook_store_pushed(link, local.data, decision.sent, updated)
         elif action in ("cancel", "delete"):
             if action == "cancel":
                 client.cancel_event(link.graph_id)
@@ -85,10 +91,22 @@ class OutlookMailbox(models.Model):
             link.unlink()
         elif action == "forget":
             link.write({"state": "detached", "last_error": decision.reason})
+        elif action == "clean" and link and decision.sent is not None and link.synced_hash != fingerprint(local.data):
+            # nothing to send (a description the safe-description policy keeps in Odoo): remember it
+            link.write({"synced_hash": fingerprint(local.data)})
         if event:
-            state = {"skip": event.outlook_sync_state if event.outlook_link_ids else "not_synced"}.get(action, "synced")
-            event.write({"outlook_dirty": False, "outlook_sync_state": state,
-                         "outlook_last_error": decision.reason if action == "skip" else False})
+            event.write({"outlook_dirty": False, "outlook_sync_state": self._outlook_state_after(action, event),
+                         "outlook_last_error": decision.reason if action in ("skip", "inactive") else False})
+
+    @staticmethod
+    def _outlook_state_after(action, event):
+        if action == "inactive":
+            return "inactive"
+        if action in ("create", "patch") or (action == "clean" and event.outlook_link_ids):
+            return "synced"
+        if action == "skip":
+            return event.outlook_sync_state if event.outlook_link_ids else "not_synced"
+        return "not_synced"
 
     def _outlook_create(self, client, decision, local, event):
         """POST the event, unless an earlier attempt whose answer was lost already created it: the
@@ -97,24 +115,27 @@ class OutlookMailbox(models.Model):
         stamp = "%s%d" % (self._outlook_transaction_prefix(), event.id)
         found = client.find_stamped(stamp) if event.outlook_create_attempted else []
         created = found[0] if found else client.create_event(decision.body, stamp, stamp)
-        self._outlook_bind(event, local.data, created)
+        self._outlook_bind(event, local.data, decision.sent, created)
 
-    def _outlook_bind(self, event, data, created):
+    def _outlook_bind(self, event, data, sent, created):
         """Remember the Graph event we just created, in the same transaction as the commit that follows
         (a crash before it is caught by the transactionId on retry and by the delta's transactionId)."""
         values = {"event_id": event.id, "mailbox_id": self.id, "graph_id": created["id"], "is_organizer_copy": True}
         link = self.env["outlook.event.link"].sudo().create(values)
-        self._outlook_store_pushed(link, data, created)
+        self._outlook_store_pushed(link, data, sent, created)
         event.write({"outlook_ical_uid": created.get("iCalUId") or event.outlook_ical_uid,
                      "outlook_create_attempted": False})
 
-    def _outlook_store_pushed(self, link, data, response):
+    def _outlook_store_pushed(self, link, data, sent, response):
+        """``data``: the Odoo event now (its fingerprint detects Odoo's next change); ``sent``: what Outlook
+        holds now (the base of the next PATCH, which may differ by policy: private details, invitations,
+        the safe description)."""
         link.write({
             "change_key": response.get("changeKey") or "",
             "last_modified": response.get("lastModifiedDateTime") or "",
             "remote_hash": fingerprint(from_graph(response)),
             "synced_hash": fingerprint(data),
-            "synced_data": snapshot(data),
+            "synced_data": snapshot(sent if sent is not None else data),
             "state": "synced",
             "last_error": False,
         })

@@ -22,7 +22,7 @@ class TestInboundSync(OutlookSyncCase, TransactionCase):
             ],
             "categories": ["Customers", "Odoo"],
             "isReminderOn": True, "reminderMinutesBeforeStart": 30,
-            "sensitivity": "private", "showAs": "oof",
+            "sensitivity": "normal", "showAs": "oof",
             "isOnlineMeeting": True, "onlineMeetingProvider": "teamsForBusiness",
         })
         mails_before = self.env["mail.mail"].search_count([])
@@ -34,7 +34,7 @@ class TestInboundSync(OutlookSyncCase, TransactionCase):
         self.assertEqual((event.start, event.stop), (start, start + timedelta(hours=1)))
         self.assertFalse(event.allday)
         self.assertEqual(event.location, "Room 4")
-        self.assertEqual(event.privacy, "private")
+        self.assertEqual(event.privacy, "public")
         self.assertEqual(event.show_as, "busy")
         self.assertTrue(event.videocall_location.startswith("https://"))
         self.assertEqual(sorted(event.categ_ids.mapped("name")), ["Customers", "Odoo"])

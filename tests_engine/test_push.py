@@ -147,9 +147,16 @@ def test_copy_without_a_synced_state_gets_the_full_body():
 
 
 def test_past_event_changes_stay_in_odoo():
-    synced = meeting(start=NOW - timedelta(hours=2), stop=NOW - timedelta(hours=1))
+    synced = meeting(start=NOW - timedelta(days=2, hours=2), stop=NOW - timedelta(days=2, hours=1))
     decision = plan(replace(synced, name="Minutes added"), linked(synced=synced))
     assert decision.action == "clean" and decision.body == {} and "already over" in decision.reason
+
+
+def test_changes_within_a_day_after_the_end_still_go_out():
+    """ERP.net: events that ended more than one day ago are never pushed; an hour ago still is."""
+    synced = meeting(start=NOW - timedelta(hours=2), stop=NOW - timedelta(hours=1))
+    decision = plan(replace(synced, name="Minutes added"), linked(synced=synced))
+    assert decision.action == "patch" and decision.body == {"subject": "Minutes added"}
 
 
 def test_event_moved_into_the_past_is_not_patched():
