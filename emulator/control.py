@@ -26,23 +26,30 @@ class OutlookActions:
     def _side(self):
         return self.emu.outlook_side
 
+    def _changed(self, operation, *args):
+        """Run an edit, then let subscribed mailboxes' change notifications go out (graph-reference E)."""
+        try:
+            return operation(*args)
+        finally:
+            self.emu.subscriptions.scan()
+
     def create_event(self, address, payload):
         """Create an item. Also accepts ``organizer`` (another address: the mailbox is then an attendee of an
         external meeting), ``iCalUId`` and ``responseStatus``. :return: the event (immutable id, UTC)"""
-        return self._side.create(address, payload)
+        return self._changed(self._side.create, address, payload)
 
     def update_event(self, address, event_id, patch):
-        return self._side.update(address, event_id, patch)
+        return self._changed(self._side.update, address, event_id, patch)
 
     def delete_event(self, address, event_id):
-        return self._side.delete(address, event_id)
+        return self._changed(self._side.delete, address, event_id)
 
     def cancel_event(self, address, event_id, comment=None):
-        return self._side.cancel(address, event_id, comment)
+        return self._changed(self._side.cancel, address, event_id, comment)
 
     def respond(self, address, event_id, response, comment=None, send_response=True):
         """``response``: ``accepted``, ``tentativelyAccepted`` or ``declined``."""
-        return self._side.respond(address, event_id, response, comment, send_response)
+        return self._changed(self._side.respond, address, event_id, response, comment, send_response)
 
     def get_event(self, address, event_id):
         return self._side.get(address, event_id)
@@ -62,7 +69,7 @@ class OutlookActions:
         """About 50 realistic events around today (see :mod:`.seed`). :return: the created events"""
         from .seed import seed_demo
 
-        return seed_demo(self.emu, address)
+        return self._changed(seed_demo, self.emu, address)
 
 
 class ControlAPI:
@@ -72,7 +79,7 @@ class ControlAPI:
         self.emu = emu
 
     def routes(self, router):
-        emu, outlook = self.emu, self.emu.outlook
+        emu, outlook, subscriptions = self.emu, self.emu.outlook, self.emu.subscriptions
         table = [
             ("GET", "/health", lambda body: {"status": "ok", **emu.info()}),
             ("GET", "/info", lambda body: emu.info()),
@@ -113,6 +120,17 @@ class ControlAPI:
              lambda body, address, event_id: outlook.instances(address, event_id, body["start"], body["end"])),
             ("POST", "/outlook/{address}/seed", lambda body, address: outlook.seed_events(address, body["events"])),
             ("POST", "/outlook/{address}/seed-demo", lambda body, address: outlook.seed_demo(address)),
+            ("GET", "/subscriptions", lambda body: subscriptions.list()),
+            ("DELETE", "/subscriptions", lambda body: {"cleared": subscriptions.clear()}),
+            ("POST", "/subscriptions/{subscription_id}/lifecycle",
+             lambda body, subscription_id: subscriptions.fire(subscription_id, body["event"])),
+            ("POST", "/subscriptions/{subscription_id}/expire",
+             lambda body, subscription_id: subscriptions.expire(subscription_id)),
+            ("GET", "/notifications", lambda body: subscriptions.deliveries()),
+            ("POST", "/notifications/pause", lambda body: subscriptions.pause()),
+            ("POST", "/notifications/resume", lambda body: subscriptions.resume()),
+            ("POST", "/notifications/wait", lambda body: {"idle": subscriptions.wait_idle(
+                float(body.get("timeout", 10)))}),
         ]
         for method, path, handler in table:
             router.add(method, "/_emulator" + path, handler, "control")
@@ -131,7 +149,8 @@ class ControlAPI:
         except GraphError as exc:
             return Response(exc.status, {"error": exc.message, "code": exc.code})
         except KeyError as exc:
-            return Response(404 if "mailbox" in str(exc) else 400, {"error": f"missing or unknown: {exc}"})
+            unknown = "mailbox" in str(exc) or "no subscription" in str(exc)
+            return Response(404 if unknown else 400, {"error": f"missing or unknown: {exc}"})
         except (ValueError, TypeError) as exc:
             return Response(400, {"error": str(exc)})
         except Exception:  # a bug: say so, keep serving

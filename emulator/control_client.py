@@ -73,6 +73,38 @@ class OutlookControl:
         return self._call("POST", f"/outlook/{address}/seed-demo")
 
 
+class SubscriptionsControl:
+    """``EmulatorControl.subscriptions``: change-notification subscriptions and their delivery over HTTP."""
+
+    def __init__(self, call):
+        self._call = call
+
+    def list(self):
+        return self._call("GET", "/subscriptions")
+
+    def clear(self):
+        return self._call("DELETE", "/subscriptions")["cleared"]
+
+    def fire(self, subscription_id, event):
+        """``event``: ``reauthorizationRequired``, ``missed`` or ``subscriptionRemoved`` (which deletes it)."""
+        return self._call("POST", f"/subscriptions/{subscription_id}/lifecycle", {"event": event})
+
+    def expire(self, subscription_id):
+        return self._call("POST", f"/subscriptions/{subscription_id}/expire")
+
+    def deliveries(self):
+        return self._call("GET", "/notifications")
+
+    def pause(self):
+        self._call("POST", "/notifications/pause")
+
+    def resume(self):
+        self._call("POST", "/notifications/resume")
+
+    def wait_idle(self, timeout=10.0):
+        return self._call("POST", "/notifications/wait", {"timeout": timeout})["idle"]
+
+
 class EmulatorControl:
     """Drive an emulator over HTTP: ``EmulatorControl(base_url, ca_path)``."""
 
@@ -80,6 +112,7 @@ class EmulatorControl:
         self._call = _Caller(base_url, ca_path, timeout)
         self.base_url, self.ca_path = self._call.base_url, ca_path
         self.outlook = OutlookControl(self._call)
+        self.subscriptions = SubscriptionsControl(self._call)
         self._info = None
 
     @classmethod

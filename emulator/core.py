@@ -22,9 +22,11 @@ from .meetings import Meetings, OutlookSide
 from .middleware import Counters, Faults, Throttle
 from .server import HTTPSServer, Response, Router
 from .store import Store
+from .subscriptions import Subscriptions
 
 _logger = logging.getLogger(__name__)
 
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 DEFAULT_SETTINGS = {
     "access_token_ttl": 3600,          # seconds (I.4 expires_in)
     "refresh_token_ttl": 90 * 86400,   # J: 90 days
@@ -44,6 +46,11 @@ DEFAULT_SETTINGS = {
     "link_host": None,                 # host of nextLink/deltaLink; None = the emulator's base_url
     "scope_drop": [],                  # I.4 / MSAL #450: scopes left out of the token response "scope"
     "scope_rename": {},                # I.4: {"Calendars.ReadWrite": "https://graph.microsoft.com/Calendars.ReadWrite"}
+    "subscription_max_minutes": 4230,  # E: max lifetime of an Outlook event subscription (newer docs: 10080?)
+    "validation_timeout": 10,          # E: seconds the notification endpoint has to answer the validation POST
+    "notification_timeout": 3,         # E: seconds a notification POST may take before it counts as failed
+    "notification_retries": 3,         # retries of a failed notification POST (real Graph: for up to 4 hours)
+    "notification_backoff_ms": 1000,   # first retry after this, doubling for each further retry
 }
 
 
@@ -72,6 +79,7 @@ class Emulator:
         self.entra = Entra(self)
         self.outlook = OutlookActions(self)
         self.control = ControlAPI(self)
+        self.subscriptions = Subscriptions(self)
         self.router = Router()
         self._register_routes()
         self._server = self._thread = None
@@ -87,6 +95,7 @@ class Emulator:
         graph_events.routes(self.router, self)
         delta.routes(self.router, self)
         batch.routes(self.router, self)
+        self.subscriptions.routes(self.router)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -113,6 +122,7 @@ class Emulator:
         server, self._server = self._server, None
         if server is None:
             return
+        self.subscriptions.stop()
         server.shutdown()
         server.server_close()
         server.close_connections()
@@ -189,6 +199,9 @@ class Emulator:
     def record_message(self, message, by_app):
         self._counters.record_message(message, by_app)
 
+    def record_notification(self, name, count=1):
+        self._counters.record_notification(name, count)
+
     def inject_fault(self, kind, *, method=None, path=None, mailbox=None, count=1, status=None, retry_after=None,
                      delay=None, when="before"):
         """Arm a fault (kinds: status, latency, drop, malformed, item_malformed). :return: its description"""
@@ -255,6 +268,8 @@ class Emulator:
         status = "dropped" if response.drop else response.status
         key = f"{request.method} {route.template}".replace("{event_id}", "{id}")
         self._counters.record_request(key, state["mailbox"], status, request.batch_item, state["throttled"])
+        if route.area == "graph" and request.method in WRITE_METHODS:
+            self.subscriptions.scan()  # queue change notifications; a background thread delivers them (E)
         return response
 
     def _run(self, request, route, params, state):
@@ -264,13 +279,14 @@ class Emulator:
             principal = self.entra.authenticate(request)
             request.context["principal"] = principal
             if route.area == "graph":
-                mailbox = self._target_mailbox(principal, params)
+                mailbox = self._target_mailbox(principal, params, route.meta.get("tenant_wide", False))
                 request.context["mailbox"] = mailbox
-                state["mailbox"] = mailbox.address
                 principal.require(route.meta.get("need", "read"))
-                key = (principal.client_id, mailbox.address.lower())
-                self.throttle.acquire(key)
-                state["throttle"] = key
+                if mailbox is not None:  # tenant-wide routes (/subscriptions) called app-only have none
+                    state["mailbox"] = mailbox.address
+                    key = (principal.client_id, mailbox.address.lower())
+                    self.throttle.acquire(key)
+                    state["throttle"] = key
         before = self.faults.take(request.method, request.path, state["mailbox"], ("status", "drop", "latency"),
                                   "before")
         if before is not None:
@@ -310,9 +326,11 @@ class Emulator:
             return Response(fault.status, error.body(), headers=headers)
         raise _fault_error(fault.status, headers)
 
-    def _target_mailbox(self, principal, params):
+    def _target_mailbox(self, principal, params, tenant_wide=False):
         user = params.pop("user", None)
         if user is None:
+            if principal.app_only and tenant_wide:
+                return None
             if principal.app_only:
                 raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
             return self.store.lookup_user(principal.address)

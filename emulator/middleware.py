@@ -19,6 +19,9 @@ import time
 from .errors import GraphError
 
 FAULT_KINDS = ("status", "latency", "drop", "malformed", "item_malformed")
+# change notifications (graph-reference E): items delivered / dropped after retries, POST attempts, handshakes
+NOTIFICATION_COUNTERS = ("notifications_sent", "notifications_failed", "notification_posts", "validations",
+                         "validations_failed", "lifecycle_sent", "lifecycle_failed")
 
 
 class Counters:
@@ -40,6 +43,7 @@ class Counters:
             self.outlook_messages = []
             self.tokens_issued = 0
             self.faults_fired = 0
+            self.notifications = collections.Counter()
 
     def record_request(self, key, mailbox, status, batch_item=False, throttled=False):
         with self._lock:
@@ -54,6 +58,10 @@ class Counters:
     def record_message(self, message, by_app):
         with self._lock:
             (self.messages if by_app else self.outlook_messages).append(dict(message))
+
+    def record_notification(self, name, count=1):
+        with self._lock:
+            self.notifications[name] += count
 
     def record_token(self):
         with self._lock:
@@ -78,6 +86,7 @@ class Counters:
                 "outlook_message_log": [dict(m) for m in self.outlook_messages],
                 "tokens_issued": self.tokens_issued,
                 "faults_fired": self.faults_fired,
+                **{name: self.notifications[name] for name in NOTIFICATION_COUNTERS},
             }
 
 
