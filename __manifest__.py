@@ -17,6 +17,7 @@
         "views/res_config_settings_views.xml",
         "views/res_users_views.xml",
         "views/calendar_event_views.xml",
+        "views/outlook_policy_views.xml",
         "views/outlook_templates.xml",
     ],
     "assets": {

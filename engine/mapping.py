@@ -239,6 +239,7 @@ def from_graph(payload, *, attendee_cap=DEFAULT_ATTENDEE_CAP):
         attendees=attendees,
         alarm_minutes=_alarm(payload),
         categories=_categories(payload),
+        extra={"attendee_overflow": len(overflow)} if overflow else {},
         **times,
     )
 

@@ -126,8 +126,13 @@ class SyncPolicy:
         return stop >= day and start <= day + timedelta(days=self.initial_days)
 
     def inbound_view(self, data):
-        """What Odoo keeps of an Outlook item: private events without their attendees and description."""
-        if data is not None and data.privacy == "private" and self.private_events == PRIVATE_BUSY:
+        """What Odoo keeps of an Outlook item: private events without their attendees and description,
+        and never the categories this add-on writes on Outlook items (status and opt-out)."""
+        if data is None:
+            return data
+        if any(name.lower() in self.control_categories for name in data.categories):
+            data = replace(data, categories=tuple(c for c in data.categories if c.lower() not in self.control_categories))
+        if data.privacy == "private" and self.private_events == PRIVATE_BUSY:
             return without_private_details(data)
         return data
 

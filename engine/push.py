@@ -39,6 +39,7 @@ class PushLink:
     synced: object = None  # EventData of the last sync
     is_organizer_copy: bool = True
     cancel_allowed: bool = True  # the organizer (not another attendee) removed it in Odoo
+    attendees_capped: bool = False  # Outlook has more attendees than Odoo kept: never send the list
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,18 @@ def _has_guests(data):
     return any(attendee.email != data.organizer_email for attendee in data.attendees)
 
 
-def _removal(data, link, now, mode):
+def _removal(data, link, now, mode, allowed=None):
     """The deletion policy from Odoo: cancel the organizer's future meetings (default, Dynamics), delete
-    every copy Outlook lets us delete, or keep Outlook's copy."""
+    every copy Outlook lets us delete, or keep Outlook's copy. ``allowed``: who removed it may remove
+    Outlook's copy (default: the organizer removed it in Odoo)."""
+    allowed = link.cancel_allowed if allowed is None else allowed
     keep = PushDecision("forget", reason="kept in Outlook (deletion policy), or not removed by its organizer")
     if data is None or mode == KEEP:
         return keep
     if not link.is_organizer_copy:
         # an attendee's own copy: deleting it mails nobody; the default policy keeps it
-        return PushDecision("delete") if mode == DELETE and link.cancel_allowed else keep
-    if not link.cancel_allowed or (mode == CANCEL_FUTURE and data.ended_before(now)):
+        return PushDecision("delete") if mode == DELETE and allowed else keep
+    if not allowed or (mode == CANCEL_FUTURE and data.ended_before(now)):
         return keep
     if data.ended_before(now):
         return PushDecision("delete")  # a past meeting is deleted without mailing a cancellation
@@ -105,7 +108,7 @@ def plan_push(event, link, policy, now):
             return PushDecision("clean")
         return _removal(event.data or link.synced, link, now, policy.delete_from_odoo)
     if link is not None and not event.in_filter:
-        return _removal(event.data, link, now, policy.filter_removal)
+        return _removal(event.data, link, now, policy.filter_removal, allowed=True)  # the admin's filter decides
     if link is None:
         refusal = _refusal(event, policy, now)
         if refusal:
@@ -121,13 +124,15 @@ def plan_push(event, link, policy, now):
 
 def _patch(event, link, policy):
     sent = policy.outbound_view(event.data, event.with_invitations)
+    # a capped attendee list must never go out: Exchange would cancel everybody Odoo did not keep
+    with_attendees = not link.attendees_capped
     if link.synced is None:
-        return PushDecision("patch", body=to_graph(sent), sent=sent)
-    body = graph_patch(link.synced, sent)
+        return PushDecision("patch", body=to_graph(sent, with_attendees=with_attendees), sent=sent)
+    body = graph_patch(link.synced, sent, with_attendees=with_attendees)
     if policy.safe_description and "body" in body and not body.keys() & MEETING_KEYS:
         # Revenue Grid's safe description: a description edit alone stays in Odoo
         sent = replace(sent, description=link.synced.description)
-        body = graph_patch(link.synced, sent)
+        body = graph_patch(link.synced, sent, with_attendees=with_attendees)
     return PushDecision("patch", body=body, sent=sent) if body else PushDecision("clean", sent=sent)
 
 

@@ -29,6 +29,8 @@ class OutlookEventLink(models.Model):
     synced_hash = fields.Char(copy=False, help="Fingerprint of the Odoo event at the last sync")
     synced_data = fields.Json(copy=False, help="The Odoo event as last synced: the base of the next PATCH")
     response_state = fields.Char(copy=False, help="The mailbox owner's answer as last synced")
+    attendees_capped = fields.Boolean(copy=False, help="Outlook lists more attendees than the cap Odoo keeps: "
+                                                       "the attendee list is never sent back")
     seen_round = fields.Integer(copy=False, help="Last full delta round that returned this copy")
     state = fields.Selection(
         [("synced", "Synced"), ("pending", "Pending"), ("error", "Error"), ("conflict", "Conflict"),

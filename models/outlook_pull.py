@@ -120,9 +120,31 @@ class OutlookMailbox(models.Model):
     def _outlook_apply_page(self, payloads, client, policy):
         items = [remote_item(payload, attendee_cap=policy.attendee_cap) for payload in payloads]
         items = self._outlook_complete_occurrences(items, client, policy)
+        items = self._outlook_verify_removals(items, client, policy)
         known = self._outlook_known(items, client, policy)
         decisions = reconcile(items, known, policy)
         self._outlook_apply_decisions(decisions, client, policy)
+
+    def _outlook_verify_removals(self, items, client, policy):
+        """Delta says ``@removed`` both for deleted items and for items that moved out of the window
+        (graph-reference B): read the linked ones again, so a meeting moved far ahead is updated in Odoo
+        instead of being deleted there."""
+        removed = {item.graph_id for item in items if item.removed}
+        if not removed:
+            return items
+        linked = set(self.env["outlook.event.link"].sudo().search(
+            [("mailbox_id", "=", self.id), ("graph_id", "in", list(removed)), ("event_id", "!=", False)]
+        ).mapped("graph_id"))
+        verified = []
+        for item in items:
+            if item.removed and item.graph_id in linked:
+                try:
+                    item = remote_item(client.event(item.graph_id), attendee_cap=policy.attendee_cap)
+                except GraphError as exc:
+                    if exc.status not in (404, 410):
+                        raise
+            verified.append(item)
+        return verified
 
     def _outlook_complete_occurrences(self, items, client, policy):
         """Delta lists occurrences bare (ids and times only): take their details from the series'
@@ -169,11 +191,16 @@ class OutlookMailbox(models.Model):
             locked_events=frozenset(events.filtered(lambda event: event._outlook_is_locked()).ids),
             local_modified={event.id: event.write_date.isoformat() for event in events}
             if policy.conflict_winner == NEWEST_WINS else None,
-            context=self._outlook_import_context(new_items, client, policy) if new_items else None,
+            context=self._outlook_import_context(new_items, client, policy),
         )
 
     def _outlook_import_context(self, new_items, client, policy):
-        """What the import policy needs to know about the addresses of the page's new items."""
+        """What the import policy needs to know about the addresses of the page's new items (only the
+        clock and the owner when there is none)."""
+        base = {"now": fields.Datetime.now(), "owner_email": (self.sudo().address or "").lower(),
+                "first_connected": self.sudo().first_connected_at}
+        if not new_items:
+            return ImportContext(**base)
         emails = {a.email for item in new_items for a in item.data.attendees}
         emails |= {item.data.organizer_email for item in new_items} - {""}
         mailbox_users = self.env["outlook.mailbox"]._outlook_users_by_address()
@@ -188,9 +215,7 @@ class OutlookMailbox(models.Model):
                 item.graph_id for item in new_items if pushed_event_id(item.transaction_id, policy.transaction_prefix)
             }
         return ImportContext(
-            now=fields.Datetime.now(),
-            owner_email=(self.sudo().address or "").lower(),
-            first_connected=self.sudo().first_connected_at,
+            **base,
             internal_emails=frozenset(internal),
             known_emails=frozenset(known),
             stamped_ids=stamped,
@@ -295,6 +320,7 @@ class OutlookMailbox(models.Model):
             "synced_hash": fingerprint(local),
             "synced_data": snapshot(local),
             "response_state": states.get(self.user_id.partner_id.id),
+            "attendees_capped": bool(item.data and item.data.extra.get("attendee_overflow")),
             "seen_round": self.sudo().delta_round,
             "state": "synced",
             "last_error": False,

@@ -57,7 +57,7 @@ class OutlookMailbox(models.Model):
 
     def _outlook_push_one(self, client, local, link, policy, now, event, commit):
         push_link = link and PushLink(link.id, link.graph_id, link._outlook_synced_data(), link.is_organizer_copy,
-                                      link.cancel_allowed)
+                                      link.cancel_allowed, link.attendees_capped)
         decision = plan_push(local, push_link, policy, now)
         if decision.action == "create" and not event.outlook_create_attempted:
             # durable before the POST: if its answer is lost, the next run looks for the event first
