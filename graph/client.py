@@ -195,6 +195,39 @@ class CalendarClient(GraphClient):
             url, params = body.get("@odata.nextLink"), None
         return found
 
+    # change notifications (graph-reference E)
+
+    def create_subscription(self, notification_url, lifecycle_url, client_state, expiration):
+        """Subscribe to this mailbox's events. Before answering, Graph POSTs a validation token to both URLs,
+        which must echo it within 10 s, else this raises a 400 :class:`GraphError`.
+
+        :param expiration: naive UTC datetime (Graph bumps it to at least 45 minutes, refuses it beyond its maximum)
+        :param lifecycle_url: where ``reauthorizationRequired``/``missed``/``subscriptionRemoved`` go (or None)
+        :return: the subscription (``id``, ``expirationDateTime``, ...)
+        """
+        body = {"changeType": "created,updated,deleted", "notificationUrl": notification_url, "resource": "/me/events",
+                "expirationDateTime": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"), "clientState": client_state}
+        if lifecycle_url:
+            body["lifecycleNotificationUrl"] = lifecycle_url
+        return self.request("POST", "/subscriptions", json=body).json()
+
+    def renew_subscription(self, subscription_id, expiration):
+        """Extend a subscription (also answers a ``reauthorizationRequired``). A 404 means it is gone: create one."""
+        body = {"expirationDateTime": expiration.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        return self.request("PATCH", "/subscriptions/%s" % subscription_id, json=body).json()
+
+    def reauthorize_subscription(self, subscription_id):
+        """Answer a ``reauthorizationRequired`` lifecycle event without extending the subscription."""
+        self.request("POST", "/subscriptions/%s/reauthorize" % subscription_id)
+
+    def delete_subscription(self, subscription_id):
+        """Stop the notifications; a subscription that is already gone (404) counts as deleted."""
+        try:
+            self.request("DELETE", "/subscriptions/%s" % subscription_id)
+        except GraphError as exc:
+            if exc.status != 404:
+                raise
+
     def find_stamped(self, stamp):
         """Events carrying our stamp (after a create whose answer was lost)."""
         flt = "singleValueExtendedProperties/Any(ep: ep/id eq '%s' and ep/value eq '%s')" % (EVENT_STAMP_ID, stamp)
