@@ -310,6 +310,7 @@ class OutlookMailbox(models.Model):
         """
         self.ensure_one()
         mailbox_sudo = self.sudo()
+        self._outlook_check_requirements()
         auth = run.auth(mailbox_sudo.token_cache)
         client = run.client(auth)
 
@@ -325,6 +326,18 @@ class OutlookMailbox(models.Model):
         owner_self._outlook_push(client, checkpoint, policy)
         mailbox_sudo.write({"last_sync_at": fields.Datetime.now(), "last_error": self._outlook_item_errors()})
         checkpoint()
+
+    def _outlook_check_requirements(self):
+        """What a user needs before syncing (ERP.net): a mailbox address and a default company."""
+        missing = []
+        if not self.sudo().address:
+            missing.append(_("a mailbox address (Microsoft did not give one: connect again)"))
+        if not self.user_id.company_id:
+            missing.append(_("a default company on the Odoo user"))
+        if not self.user_id.partner_id.email_normalized and not self.sudo().address:
+            missing.append(_("an email address"))
+        if missing:
+            raise OutlookError(_("This mailbox cannot sync yet; it needs %(missing)s.", missing=", ".join(missing)))
 
     def _outlook_item_errors(self):
         """A summary of this mailbox's copies in error (each is retried at every run), or ``False``."""

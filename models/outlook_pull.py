@@ -260,6 +260,28 @@ class OutlookMailbox(models.Model):
         self._outlook_apply_locked(by_action.get("locked", []), client, policy)
         self._outlook_record_errors(by_action.get("error", []))
         self._outlook_mark_seen([d.link.link_id for d in by_action.get("skip", []) if d.link])
+        if policy.category_mode:
+            imported = [d for action in ("create", "attach", "update") for d in by_action.get(action, [])]
+            self._outlook_tag_items(client, imported, policy.synced_category, policy)
+            self._outlook_tag_items(client, by_action.get("error", []), policy.error_category, policy)
+
+    def _outlook_tag_items(self, client, decisions, category, policy):
+        """Category mode (Revenue Grid): write the status category on the Outlook items (a category
+        change mails nobody). The other status category goes, the user's own categories stay."""
+        other = {policy.synced_category, policy.error_category} - {category}
+        links_sudo = self.env["outlook.event.link"].sudo()
+        for decision in decisions:
+            current = [c for c in (decision.item.payload or {}).get("categories") or [] if isinstance(c, str)]
+            wanted = [c for c in current if c not in other] + ([category] if category not in current else [])
+            if wanted == current or not decision.item.graph_id:
+                continue
+            try:
+                updated = client.update_event(decision.item.graph_id, {"categories": wanted})
+            except GraphError as exc:
+                _logger.warning("outlook: mailbox %s: status category not written: %s", self.id, exc)
+                continue
+            link = links_sudo.search([("mailbox_id", "=", self.id), ("graph_id", "=", decision.item.graph_id)])
+            link.write({"change_key": updated.get("changeKey") or link.change_key})
 
     def _outlook_events(self):
         """``calendar.event`` as the mailbox owner, writing without pushing back or mailing (STYLE R8)."""

@@ -228,6 +228,13 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
         self.outlook_meeting(ANNA, "Untracked")
         self.sync(self.mailbox_anna)
         self.assertEqual((self.count("Tracked"), self.count("Untracked")), (1, 0))
+        # the status category is written back, without a mail, and the next run sees nothing new
+        self.assertIn("Odoo: synced", self.emulator.outlook.get_event(ANNA, tagged_item["id"])["categories"])
+        self.assertEqual(self.event_of(tagged_item["iCalUId"]).categ_ids.mapped("name"), ["Odoo"])
+        write_date = self.event_of(tagged_item["iCalUId"]).write_date
+        self.sync(self.mailbox_anna)
+        self.assertEqual(self.event_of(tagged_item["iCalUId"]).write_date, write_date)
+        self.assertEqual(self.messages(), 0)
         self.emulator.outlook.update_event(ANNA, tagged_item["id"], {"categories": ["Odoo", "Odoo: unsync"]})
         self.sync(self.mailbox_anna)
         self.assertFalse(self.event_of(tagged_item["iCalUId"]).active)  # removed per the deletion policy
