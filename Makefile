@@ -7,7 +7,7 @@
 
 BOOTSTRAP_PYTHON ?= python3
 
-.PHONY: test demo setup clean
+.PHONY: test demo setup clean bench
 
 test:
 	@$(BOOTSTRAP_PYTHON) tools/run_tests.py
@@ -20,3 +20,8 @@ setup:
 
 clean:
 	@$(BOOTSTRAP_PYTHON) tools/clean.py
+
+# make bench   our add-on vs Odoo's built-in microsoft_calendar vs a plain create (.run/bench.json); ~30 min, not CI.
+#              Options: make bench ARGS="--quick" (smoke run), "--ref HEAD", "--no-profile", "--update-readme"
+bench:
+	@$(BOOTSTRAP_PYTHON) bench/run.py $(ARGS)

@@ -85,10 +85,15 @@ def _tool(bindir, name):
 
 
 class Cluster:
-    def __init__(self, bindir=None):
+    """``name`` picks the cluster's folder under ``.run/`` (``pg`` for tests and demo, ``bench-pg`` for the
+    benchmark, so ``make bench`` never shares a server with a concurrent ``make test``)."""
+
+    def __init__(self, bindir=None, name="pg"):
         self.bindir = Path(bindir) if bindir else find_bindir()
+        self.name = name
+        self.state_path = RUN / name / "cluster.json"
         self.started_here = False
-        self.state = read_json(STATE, {}) or {}
+        self.state = read_json(self.state_path, {}) or {}
 
     # -- who runs the server ------------------------------------------------
     @staticmethod
@@ -128,12 +133,12 @@ class Cluster:
 
     # -- layout -------------------------------------------------------------
     def _layout(self):
-        base = RUN / "pg"
+        base = RUN / self.name
         base.mkdir(parents=True, exist_ok=True)
         self._chown(base)
         if not self._user_can_use(base):
             tag = hashlib.sha1(str(REPO).encode()).hexdigest()[:10]
-            base = Path(tempfile.gettempdir()) / f"outlook-pg-{tag}"
+            base = Path(tempfile.gettempdir()) / f"outlook-{self.name}-{tag}"
             user = self.server_user()
             warn(f"user {user.pw_name} cannot reach {RUN / 'pg'}: the cluster lives in {base}")
             base.mkdir(mode=0o700, exist_ok=True)
@@ -141,7 +146,7 @@ class Cluster:
         sock = base / "sock"
         if len(str(sock)) > 90:  # unix socket paths are limited to ~107 bytes
             tag = hashlib.sha1(str(REPO).encode()).hexdigest()[:10]
-            sock = Path(tempfile.gettempdir()) / f"outlook-pg-sock-{tag}"
+            sock = Path(tempfile.gettempdir()) / f"outlook-{self.name}-sock-{tag}"
         for path in (sock,):
             path.mkdir(mode=0o700, exist_ok=True)
             self._chown(path)
@@ -213,7 +218,7 @@ class Cluster:
         step(f"starting PostgreSQL on 127.0.0.1:{port} (data {data})")
         # recorded before pg_ctl runs, so that an interruption during the start still stops the server
         self.state = dict(layout, port=port, user=DB_USER, bindir=str(self.bindir))
-        write_json(STATE, self.state)
+        write_json(self.state_path, self.state)
         self.started_here = True
         cmd = [_tool(self.bindir, "pg_ctl"), "-D", data, "-l", layout["log"], "-w", "-t", "60", "start"]
         # own session: a Ctrl-C in the terminal reaches us, and we stop the server in order
@@ -230,7 +235,7 @@ class Cluster:
             say(tail(layout["log"], 20))
             raise CommandError(f"PostgreSQL did not start (log: {layout['log']})")
         self.state["pid"] = self.postmaster_pid(data)
-        write_json(STATE, self.state)
+        write_json(self.state_path, self.state)
         return self
 
     def _run(self, cmd, layout):
