@@ -66,6 +66,7 @@ class GraphClient:
         self.graph_url = graph_url.rstrip("/")
         self.get_token = get_token
         self.timeout = timeout
+        self.requests_sent = 0  # Graph requests of this client, for the sync log
 
     def _headers(self, extra_prefer=()):
         return {
@@ -81,6 +82,7 @@ class GraphClient:
 
     def request(self, method, path_or_url, *, prefer=(), **kwargs):
         """Send one Graph request; return the response or raise a typed error."""
+        self.requests_sent += 1
         try:
             resp = self.session.request(
                 method, self._url(path_or_url), headers=self._headers(prefer), timeout=self.timeout, **kwargs

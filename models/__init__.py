@@ -5,6 +5,7 @@ from . import (
     outlook_policy,
     outlook_pull,
     outlook_push,
+    outlook_sync_log,
     res_config_settings,
     res_users,
 )

@@ -1,7 +1,8 @@
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from dateutil.relativedelta import relativedelta
@@ -267,52 +268,60 @@ class OutlookMailbox(models.Model):
                             self._outlook_due_params(started_at))
         return self.env.cr.fetchone()[0]
 
-    def _outlook_sync_guarded(self, run):
-        """Run one mailbox's sync; record any failure on the mailbox instead of stopping the cron.
+    def _outlook_sync_guarded(self, graph_run):
+        """Run one mailbox's sync; record any failure on the mailbox instead of stopping the cron, and
+        log the run (``outlook.sync.log``).
 
         What the sync committed page by page stays; what it did after its last checkpoint is rolled back
         before the failure is recorded.
 
-        :param run: the :class:`GraphRun` shared by this cron batch
+        :param graph_run: the :class:`GraphRun` shared by this cron batch
         :return: ``False`` when the database's Outlook settings are broken (every mailbox would fail)
         """
         self.ensure_one()
         checkpoints = Checkpoints(self.env.cr)
-        self.sudo().last_attempt_at = fields.Datetime.now()
+        started_at = fields.Datetime.now()
+        self.sudo().last_attempt_at = started_at
         checkpoints.commit()
+        run, error, config_ok = None, None, True
         try:
-            self._outlook_sync_once(run, checkpoints.commit)
+            run = self._outlook_start_run(graph_run, checkpoints.commit)
+            self._outlook_sync_once(run)
         except ReauthRequired as exc:
             checkpoints.rollback()
-            self._outlook_mark_reconnect(exc.user_message())
+            error = exc.user_message()
+            self._outlook_mark_reconnect(error)
         except ConfigurationError as exc:
             checkpoints.rollback()
-            set_config_error(self.env, str(exc))
-            self.sudo().last_error = str(exc)
-            return False
+            error, config_ok = str(exc), False
+            set_config_error(self.env, error)
+            self.sudo().last_error = error
         except OutlookError as exc:
             checkpoints.rollback()
+            error = exc.user_message()
             _logger.warning("outlook: mailbox %s sync failed: %s", self.id, exc)
-            self.sudo().last_error = exc.user_message()
+            self.sudo().last_error = error
         except Exception as exc:  # cron boundary: record it where the admin looks, go on with others
             checkpoints.rollback()
             _logger.exception("outlook: unexpected error while syncing mailbox %s", self.id)
-            self.sudo().last_error = _("Unexpected error: %(error)s", error=exc)
+            error = _("Unexpected error: %(error)s", error=exc)
+            self.sudo().last_error = error
         finally:
+            self.env["outlook.sync.log"]._outlook_record(
+                self, started_at, run.stats if run else {}, run.client.requests_sent if run else 0, error)
             checkpoints.commit_and_close()
-        return True
+        return config_ok
 
-    def _outlook_sync_once(self, run, commit):
-        """One sync run of this mailbox: Outlook's changes in, then Odoo's changes out.
+    def _outlook_start_run(self, graph_run, commit):
+        """The :class:`MailboxRun` of this mailbox: its tokens, Graph client, policy and checkpoint.
 
-        :param run: the :class:`GraphRun` of this batch (session, settings, discovery cache)
+        :param graph_run: the :class:`GraphRun` of this batch (session, settings, discovery cache)
         :param commit: makes the progress so far durable (called after each delta page and each push)
         """
         self.ensure_one()
         mailbox_sudo = self.sudo()
         self._outlook_check_requirements()
-        auth = run.auth(mailbox_sudo.token_cache)
-        client = run.client(auth)
+        auth = graph_run.auth(mailbox_sudo.token_cache)
 
         def checkpoint():
             cache_blob = auth.cache_blob_if_changed()
@@ -320,12 +329,16 @@ class OutlookMailbox(models.Model):
                 mailbox_sudo.token_cache = cache_blob
             commit()
 
+        return MailboxRun(client=graph_run.client(auth), policy=self._outlook_policy(), commit=checkpoint)
+
+    def _outlook_sync_once(self, run):
+        """One sync run of this mailbox: Outlook's changes in, then Odoo's changes out."""
         owner_self = self.with_user(self.user_id)  # the sync writes with the owner's rights (STYLE R8)
-        policy = self._outlook_policy()
-        owner_self._outlook_pull(client, checkpoint, policy)
-        owner_self._outlook_push(client, checkpoint, policy)
-        mailbox_sudo.write({"last_sync_at": fields.Datetime.now(), "last_error": self._outlook_item_errors()})
-        checkpoint()
+        owner_self._outlook_pull(run)
+        owner_self._outlook_push(run)
+        self._outlook_ensure_subscription(run.client)  # real-time updates; failures stay on the subscription
+        self.sudo().write({"last_sync_at": fields.Datetime.now(), "last_error": self._outlook_item_errors()})
+        run.commit()
 
     def _outlook_check_requirements(self):
         """What a user needs before syncing (ERP.net): a mailbox address and a default company."""
@@ -346,6 +359,17 @@ class OutlookMailbox(models.Model):
             return False
         return _("%(count)s Outlook item(s) could not be synced; they are retried at every run. First: %(error)s",
                  count=len(failed), error=failed[0].last_error)
+
+
+@dataclass
+class MailboxRun:
+    """One mailbox's sync run: its Graph client, the policy it follows, the checkpoint that commits its
+    progress, and what it did (``stats``)."""
+
+    client: object
+    policy: object
+    commit: object
+    stats: Counter = field(default_factory=Counter)
 
 
 class Checkpoints:

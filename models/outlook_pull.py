@@ -3,7 +3,6 @@
 import hashlib
 import logging
 from dataclasses import replace
-from datetime import datetime, time, timedelta
 
 from odoo import _, fields, models
 
@@ -41,19 +40,21 @@ class OutlookMailbox(models.Model):
     def _outlook_window(self, policy):
         return policy.window(fields.Date.context_today(self), self.sudo().first_connected_at)
 
-    def _outlook_round_start(self, client, policy):
+    def _outlook_round_start(self, run):
         """The URL to continue from: the stored checkpoint, or a new round when none, when the window
         settings changed, or when the window's end lags a week behind (a noEnd series keeps coming)."""
+        policy = run.policy
         mailbox_sudo = self.sudo()
         start, end = self._outlook_window(policy)
         moved = (mailbox_sudo.delta_window_start != start
                  or (end - (mailbox_sudo.delta_window_end or end)).days >= WINDOW_REANCHOR_DAYS)
         if mailbox_sudo.delta_link and not moved:
             return mailbox_sudo.delta_link
-        return self._outlook_new_round(client, policy)
+        return self._outlook_new_round(run)
 
-    def _outlook_new_round(self, client, policy):
+    def _outlook_new_round(self, run):
         """Start listing the whole window again; links already known are matched, never duplicated."""
+        client, policy = run.client, run.policy
         start, end = self._outlook_window(policy)
         self.sudo().write({
             "delta_link": False, "delta_window_start": start, "delta_window_end": end,
@@ -61,15 +62,16 @@ class OutlookMailbox(models.Model):
         })
         return client.delta_url(start, end)
 
-    def _outlook_pull(self, client, commit, policy):
+    def _outlook_pull(self, run):
         """Apply delta pages until the round's end, storing the next link after each page (a crash
         resumes from the last page applied). An expired token starts one full round again."""
+        client, commit, policy = run.client, run.commit, run.policy
         if not policy.pulls:
             return
         mailbox_sudo = self.sudo()
-        self._outlook_retry_failed(client, policy)
+        self._outlook_retry_failed(run)
         commit()
-        url = self._outlook_round_start(client, policy)
+        url = self._outlook_round_start(run)
         restarted = False
         while url:
             try:
@@ -78,18 +80,19 @@ class OutlookMailbox(models.Model):
                 if restarted:
                     raise
                 _logger.info("outlook: mailbox %s delta state expired, full resync", self.id)
-                restarted, url = True, self._outlook_new_round(client, policy)
+                restarted, url = True, self._outlook_new_round(run)
                 continue
-            self._outlook_apply_page(page.items, client, policy)
+            self._outlook_apply_page(page.items, run)
             if page.delta_link and mailbox_sudo.delta_round_full:
-                self._outlook_close_full_round(policy)
+                self._outlook_close_full_round(run)
             mailbox_sudo.delta_link = page.checkpoint
             commit()
             url = page.next_link
 
-    def _outlook_retry_failed(self, client, policy, limit=50):
+    def _outlook_retry_failed(self, run, limit=50):
         """Read again the copies that could not be read before: delta will not list them until they
         change, so they would be lost otherwise."""
+        client = run.client
         failed = self.env["outlook.event.link"].sudo().search(
             [("mailbox_id", "=", self.id), ("state", "=", "error")], limit=limit, order="write_date")
         payloads = []
@@ -101,10 +104,11 @@ class OutlookMailbox(models.Model):
                     raise
                 payloads.append({"id": link.graph_id, "@removed": {"reason": "deleted"}})
         if payloads:
-            self._outlook_apply_page(payloads, client, policy)
+            self._outlook_apply_page(payloads, run)
 
-    def _outlook_close_full_round(self, policy):
+    def _outlook_close_full_round(self, run):
         """After a complete listing, copies the round did not return are gone from the window."""
+        policy = run.policy
         mailbox_sudo = self.sudo()
         missing = mailbox_sudo.link_ids.filtered(lambda link: link.event_id and link.seen_round < mailbox_sudo.delta_round)
         start, end = mailbox_sudo.delta_window_start, mailbox_sudo.delta_window_end
@@ -117,18 +121,20 @@ class OutlookMailbox(models.Model):
     # One page
     # ------------------------------------------------------------
 
-    def _outlook_apply_page(self, payloads, client, policy):
+    def _outlook_apply_page(self, payloads, run):
+        policy = run.policy
         items = [remote_item(payload, attendee_cap=policy.attendee_cap) for payload in payloads]
-        items = self._outlook_complete_occurrences(items, client, policy)
-        items = self._outlook_verify_removals(items, client, policy)
-        known = self._outlook_known(items, client, policy)
+        items = self._outlook_complete_occurrences(items, run)
+        items = self._outlook_verify_removals(items, run)
+        known = self._outlook_known(items, run)
         decisions = reconcile(items, known, policy)
-        self._outlook_apply_decisions(decisions, client, policy)
+        self._outlook_apply_decisions(decisions, run)
 
-    def _outlook_verify_removals(self, items, client, policy):
+    def _outlook_verify_removals(self, items, run):
         """Delta says ``@removed`` both for deleted items and for items that moved out of the window
         (graph-reference B): read the linked ones again, so a meeting moved far ahead is updated in Odoo
         instead of being deleted there."""
+        client, policy = run.client, run.policy
         removed = {item.graph_id for item in items if item.removed}
         if not removed:
             return items
@@ -146,9 +152,10 @@ class OutlookMailbox(models.Model):
             verified.append(item)
         return verified
 
-    def _outlook_complete_occurrences(self, items, client, policy):
+    def _outlook_complete_occurrences(self, items, run):
         """Delta lists occurrences bare (ids and times only): take their details from the series'
         instances, one request per series (graph-reference B.4, G.4)."""
+        client, policy = run.client, run.policy
         masters = {item.series_master_id for item in items if item.bare}
         if not masters:
             return items
@@ -167,7 +174,8 @@ class OutlookMailbox(models.Model):
             completed.append(item)
         return completed
 
-    def _outlook_known(self, items, client, policy):
+    def _outlook_known(self, items, run):
+        policy = run.policy
         links = self.env["outlook.event.link"].sudo().search(
             [("mailbox_id", "=", self.id), ("graph_id", "in", [item.graph_id for item in items if item.graph_id])]
         )
@@ -191,12 +199,13 @@ class OutlookMailbox(models.Model):
             locked_events=frozenset(events.filtered(lambda event: event._outlook_is_locked()).ids),
             local_modified={event.id: event.write_date.isoformat() for event in events}
             if policy.conflict_winner == NEWEST_WINS else None,
-            context=self._outlook_import_context(new_items, client, policy),
+            context=self._outlook_import_context(new_items, run),
         )
 
-    def _outlook_import_context(self, new_items, client, policy):
+    def _outlook_import_context(self, new_items, run):
         """What the import policy needs to know about the addresses of the page's new items (only the
         clock and the owner when there is none)."""
+        client, policy = run.client, run.policy
         base = {"now": fields.Datetime.now(), "owner_email": (self.sudo().address or "").lower(),
                 "first_connected": self.sudo().first_connected_at}
         if not new_items:
@@ -236,10 +245,12 @@ class OutlookMailbox(models.Model):
     # Applying decisions
     # ------------------------------------------------------------
 
-    def _outlook_apply_decisions(self, decisions, client, policy):
+    def _outlook_apply_decisions(self, decisions, run):
+        policy = run.policy
         by_action = {}
         for decision in decisions:
             by_action.setdefault(decision.action, []).append(decision)
+            run.stats["pull_%s" % decision.action] += 1
         values = OdooValues(self.env, [d.item.data for d in decisions if d.action in ("create", "attach", "update",
                                                                                         "conflict", "refresh")])
         retried = [d.item.graph_id for d in by_action.get("create", []) + by_action.get("attach", [])]
@@ -257,17 +268,18 @@ class OutlookMailbox(models.Model):
         removed = self.env["outlook.event.link"].sudo().browse([d.link.link_id for d in by_action.get("remove", [])])
         self._outlook_remove_copies(removed, policy)
         self._outlook_apply_inactive(by_action.get("inactive", []))
-        self._outlook_apply_locked(by_action.get("locked", []), client, policy)
+        self._outlook_apply_locked(by_action.get("locked", []), run)
         self._outlook_record_errors(by_action.get("error", []))
         self._outlook_mark_seen([d.link.link_id for d in by_action.get("skip", []) if d.link])
         if policy.category_mode:
             imported = [d for action in ("create", "attach", "update") for d in by_action.get(action, [])]
-            self._outlook_tag_items(client, imported, policy.synced_category, policy)
-            self._outlook_tag_items(client, by_action.get("error", []), policy.error_category, policy)
+            self._outlook_tag_items(run, imported, policy.synced_category)
+            self._outlook_tag_items(run, by_action.get("error", []), policy.error_category)
 
-    def _outlook_tag_items(self, client, decisions, category, policy):
+    def _outlook_tag_items(self, run, decisions, category):
         """Category mode (Revenue Grid): write the status category on the Outlook items (a category
         change mails nobody). The other status category goes, the user's own categories stay."""
+        client, policy = run.client, run.policy
         other = {policy.synced_category, policy.error_category} - {category}
         links_sudo = self.env["outlook.event.link"].sudo()
         for decision in decisions:
@@ -405,9 +417,10 @@ class OutlookMailbox(models.Model):
             link.write({"change_key": decision.item.change_key, "seen_round": self.sudo().delta_round})
         links.event_id.with_context(**INBOUND_CONTEXT).write({"outlook_sync_state": "inactive"})
 
-    def _outlook_apply_locked(self, decisions, client, policy):
+    def _outlook_apply_locked(self, decisions, run):
         """Locked events refuse Outlook's change (ERP.net): the copy is in conflict and the Outlook item
         gets the error category, which mails nobody (categories are the owner's own)."""
+        client, policy = run.client, run.policy
         for decision in decisions:
             link = self.env["outlook.event.link"].sudo().browse(decision.link.link_id)
             categories = list((decision.item.payload or {}).get("categories") or [])

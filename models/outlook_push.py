@@ -22,8 +22,9 @@ class OutlookMailbox(models.Model):
     first_connected_at = fields.Datetime(readonly=True, copy=False,
                                          help="Events created before this stay in Odoo unless the admin opts in")
 
-    def _outlook_push(self, client, commit, policy):
+    def _outlook_push(self, run):
         """Send the owner's changed events, then the owner's answers to others' invitations."""
+        policy, commit = run.policy, run.commit
         if not policy.pushes:
             return
         events_sudo = self.env["calendar.event"].sudo().with_context(active_test=False)
@@ -48,24 +49,24 @@ class OutlookMailbox(models.Model):
                 in_filter=event in in_filter, with_invitations=event.outlook_send_invitations and not before_connect,
                 imported=event.outlook_imported, internal=event in internal,
             )
-            self._outlook_push_one(client, local, link_of.get(event.id), policy, now, event, commit)
+            self._outlook_push_one(run, local, link_of.get(event.id), now, event)
             commit()
         for link in tombstones:
-            self._outlook_push_one(client, LocalEvent(), link, policy, now, None, commit)
+            self._outlook_push_one(run, LocalEvent(), link, now, None)
             commit()
-        self._outlook_push_responses(client)
+        self._outlook_push_responses(run)
 
-    def _outlook_push_one(self, client, local, link, policy, now, event, commit):
+    def _outlook_push_one(self, run, local, link, now, event):
         push_link = link and PushLink(link.id, link.graph_id, link._outlook_synced_data(), link.is_organizer_copy,
                                       link.cancel_allowed, link.attendees_capped)
-        decision = plan_push(local, push_link, policy, now)
+        decision = plan_push(local, push_link, run.policy, now)
         if decision.action == "create" and not event.outlook_create_attempted:
             # durable before the POST: if its answer is lost, the next run looks for the event first
             event.outlook_create_attempted = True
-            commit()
+            run.commit()
         try:
             with self.env.cr.savepoint():
-                self._outlook_execute(client, decision, local, link, event)
+                self._outlook_execute(run, decision, local, link, event)
         except Throttled:
             raise  # the whole mailbox waits (Retry-After)
         except (GraphError, MappingError) as exc:
@@ -76,8 +77,9 @@ class OutlookMailbox(models.Model):
             if link:
                 link.write({"state": "error", "last_error": message})
 
-    def _outlook_execute(self, client, decision, local, link, event):
-        action = decision.action
+    def _outlook_execute(self, run, decision, local, link, event):
+        action, client = decision.action, run.client
+        run.stats["push_%s" % action] += 1
         if action == "create":
             self._outlook_create(client, decision, local, event)
         elif action == "patch":
@@ -140,7 +142,7 @@ class OutlookMailbox(models.Model):
             "last_error": False,
         })
 
-    def _outlook_push_responses(self, client):
+    def _outlook_push_responses(self, run):
         """Answers the owner gave in Odoo to meetings organized by others: accept / tentative / decline
         on the owner's own copy, telling the organizer unless the admin chose silent answers (sendResponse)."""
         send_response = not self.env["ir.config_parameter"].sudo().get_param(PARAM_SILENT_RESPONSES)
@@ -157,7 +159,8 @@ class OutlookMailbox(models.Model):
             link = self.env["outlook.event.link"].sudo().browse(link_id)
             try:
                 with self.env.cr.savepoint():
-                    client.respond(link.graph_id, response_action(state), send_response=send_response)
+                    run.client.respond(link.graph_id, response_action(state), send_response=send_response)
+                    run.stats["push_response"] += 1
                     link.response_state = state
             except Throttled:
                 raise

@@ -72,3 +72,20 @@ class TestSyncRunning(OutlookSyncCase, TransactionCase):
         settings.outlook_sync_interval = 5
         settings.execute()
         self.assertEqual((self.cron.interval_number, self.cron.interval_type), (5, "minutes"))
+
+    def test_each_run_is_logged_with_its_counts(self):
+        self.outlook_meeting("anna@contoso.test", "Logged in")
+        self.env["calendar.event"].with_user(self.user_anna).create({
+            "name": "Logged out", "start": self.tomorrow_at(16), "stop": self.tomorrow_at(17)})
+        self.sync(self.mailbox_anna)
+        log = self.env["outlook.sync.log"].search([("mailbox_id", "=", self.mailbox_anna.id)], limit=1)
+        self.assertEqual((log.state, log.created_in, log.created_out, log.errors), ("success", 1, 1, 0))
+        self.assertEqual(log.graph_requests, self.emulator.counters()["by_mailbox"]["anna@contoso.test"])
+        self.emulator.expire_access_tokens("anna@contoso.test")  # Graph answers 401 to the cached token
+        self.sync(self.mailbox_anna, expect_error=True)
+        log = self.env["outlook.sync.log"].search([("mailbox_id", "=", self.mailbox_anna.id)], limit=1)
+        self.assertEqual(log.state, "error")
+        self.assertTrue(log.message)
+        # users read their own runs only
+        self.assertFalse(self.env["outlook.sync.log"].with_user(self.user_bob).search(
+            [("mailbox_id", "=", self.mailbox_anna.id)]))
