@@ -6,8 +6,9 @@ attendees (colleagues and external people), Teams meetings, invitations from an 
 categories, reminders, and daily/weekly series whose occurrences count one by one. ``size`` is the number of events
 Odoo ends up with (singles + every occurrence), so "5,000 events" means 5,000 ``calendar.event`` rows on every side.
 
-Every event lies between ``today - 20 days`` and ``today + 300 days``: inside the windows of both sync modules
-(ours: 30 days back, 365 ahead; the built-in: 365 back, 730 ahead), so both see the same data.
+Every event lies between tomorrow and ``today + 300 days``: inside the windows and first-import ranges of both sync
+modules (ours imports past events only once they change; the built-in looks 365 days back and 730 ahead), so both
+import the same events.
 
 :func:`floor_values` turns the same payloads into plain ``calendar.event`` values (the floor: no sync code at all).
 """
@@ -28,7 +29,7 @@ CATEGORIES = ["Red category", "Blue category", "Green category", "Yellow categor
 EXTERNAL_DOMAINS = ["fabrikam.example", "northwind.example", "adatum.example", "litware.example"]
 FIRST = ["Alex", "Megan", "Lee", "Nina", "Omar", "Priya", "Ravi", "Sara", "Tom", "Uma", "Vera", "Wim", "Yara", "Zoe"]
 LAST = ["Wilber", "Bowen", "Gu", "Novak", "Haddad", "Shah", "Iyer", "Berg", "Moreau", "Costa", "Lind", "Peeters"]
-WINDOW_START, WINDOW_END = -20, 300  # days from today
+WINDOW_START, WINDOW_END = 1, 300  # days from today
 
 
 def people(domain, count, rng):

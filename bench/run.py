@@ -382,7 +382,8 @@ def sweep(bench, side, db, width):
         "workers": width, "mailboxes_synced": synced,
         "mailboxes_per_s": round(synced / wall, 2) if wall else None,
         "events_per_s": round(status["events_active"] / wall, 1) if wall else None,
-        "per_worker": [{k: r[k] for k in ("wall_s", "sql_queries", "peak_rss_mb", "mailboxes_synced", "cron_calls")
+        "per_worker": [{k: r[k] for k in ("wall_s", "sql_queries", "peak_rss_mb", "mailboxes_synced", "cron_calls",
+                                          "empty_cron_calls")
                         if k in r} for r in results],
         **status,
     }
@@ -449,7 +450,8 @@ def scenario_throttled(bench):
                            "events_active": run["events_active"], "errors": run.get("errors")})
             wall, sql, rss = wall + run["wall_s"], sql + run["sql_queries"], max(rss, run["peak_rss_mb"])
             failed += failed_pass
-            if not failed_pass and run["events_active"] >= p["size"]:
+            previous = passes[-2]["events_active"] if len(passes) > 1 else None
+            if not failed_pass and (run["events_active"] >= p["size"] or run["events_active"] == previous):
                 break
             # the earliest a scheduler could run it again: after the Retry-After (the real crons wait far longer)
             time.sleep(plan["retry_after"])

@@ -87,14 +87,14 @@ class Profiler:
             self.sampler = None
         cursor_cls = odoo.sql_db.Cursor
         self._execute = original = cursor_cls.execute
-        queries, repo = self.queries, str(REPO) + os.sep
+        queries = self.queries
 
         def execute(cursor, query, params=None, log_exceptions=True):
             frame = sys._getframe(1)
             while frame is not None:
-                filename = frame.f_code.co_filename
-                if filename.startswith(repo) and os.sep + "bench" + os.sep not in filename:
-                    queries[f"{filename[len(repo):]}:{frame.f_lineno} {frame.f_code.co_name}"] += 1
+                own = addon_path(frame.f_code.co_filename)
+                if own:
+                    queries[f"{own}:{frame.f_lineno} {frame.f_code.co_name}"] += 1
                     break
                 frame = frame.f_back
             return original(cursor, query, params, log_exceptions)
@@ -117,19 +117,37 @@ class Profiler:
         return str(self.path.with_suffix(".json"))
 
 
-def hotspots(root, duration):
-    """Top frames: add-on code by inclusive time (each function once per stack) and anything by self time."""
+ADDON_MARK = "outlook_calendar_sync" + os.sep
+
+
+def addon_path(path):
+    """``models/x.py`` for a file of the measured add-on (work tree, snapshot or its symlink), else None."""
+    path = path or ""
+    if ADDON_MARK in path:
+        return path.rsplit(ADDON_MARK, 1)[1]
     repo = str(REPO) + os.sep
+    if path.startswith(repo) and not path.startswith(str(BENCH) + os.sep):
+        return path[len(repo):]
+    return None
+
+
+def short_path(path):
+    return addon_path(path) or (path or "?").replace("/opt/odoo18/", "").replace(sys.prefix + os.sep, "")
+
+
+def hotspots(root, duration):
+    """Add-on functions by inclusive time (each once per stack; ``file:line`` of the ``def``) and any frame by
+    self time."""
     inclusive, self_time = collections.Counter(), collections.Counter()
 
     def walk(frame, on_stack):
-        key = f"{frame.file_path}:{frame.line_no} {frame.function}"
-        path = frame.file_path or ""
-        self_time[key] += frame.total_self_time
-        added = None
-        if path.startswith(repo) and key not in on_stack:
-            inclusive[key.replace(repo, "")] += frame.time
-            added = key
+        own = addon_path(frame.file_path)
+        key = f"{own or short_path(frame.file_path)}:{frame.line_no} {frame.function}"
+        if frame.file_path:
+            self_time[key] += frame.total_self_time
+        added = key if own and key not in on_stack else None
+        if added:
+            inclusive[key] += frame.time
         for child in frame.children:
             walk(child, on_stack | {added} if added else on_stack)
 
@@ -138,8 +156,7 @@ def hotspots(root, duration):
     return {
         "duration_s": round(duration, 3),
         "addon_inclusive_s": [(k, round(v, 3)) for k, v in inclusive.most_common(30)],
-        "self_time_s": [(k.replace(repo, "").replace("/opt/odoo18/", ""), round(v, 3))
-                        for k, v in self_time.most_common(30)],
+        "self_time_s": [(k, round(v, 3)) for k, v in self_time.most_common(30)],
     }
 
 
@@ -282,21 +299,31 @@ def edit_and_sync(env, args, side):
 
 
 def sweep_ours(env, args):
-    """S4: one of N concurrent workers: wait for the launcher's go, then run the cron until nothing is due."""
+    """S4: one of N concurrent workers: wait for the launcher's go, then call the cron until no mailbox is due
+    (never tried since the sweep started). A call that claims nothing while mailboxes are still due (another
+    worker holds their rows) is retried after 50 ms and counted in ``empty_cron_calls``."""
     env.cr.commit()
     print("BENCH-READY", flush=True)
     sys.stdin.readline()
-    out, calls, synced = {}, 0, 0
+    out, calls, empty, synced = {}, 0, 0, 0
     with measure(out):
         out["started_at"] = time.time()
+        since = env.cr.now()
         while True:
             done = env["outlook.mailbox"]._cron_outlook_sync(time_budget=3600)
             env.cr.commit()
             calls, synced = calls + 1, synced + done
-            if not done:
+            if done:
+                continue
+            env.cr.execute("SELECT count(*) FROM outlook_mailbox WHERE state = 'connected' "
+                           "AND (last_attempt_at IS NULL OR last_attempt_at < %s)", [since])
+            if not env.cr.fetchone()[0]:
                 break
+            empty += 1
+            env.cr.commit()
+            time.sleep(0.05)
         out["ended_at"] = time.time()
-    out.update(cron_calls=calls, mailboxes_synced=synced)
+    out.update(cron_calls=calls, empty_cron_calls=empty, mailboxes_synced=synced)
     return out
 
 

@@ -43,10 +43,15 @@ def main():
     stop_pid(pids.get("launcher"), "the demo launcher", "tools/demo.py")
     stop_pid(pids.get("odoo"), "Odoo", "odoo")
     stop_pid(pids.get("emulator"), "the emulator", "emulator")
-    cluster = Cluster()
-    cluster.stop()
-    base = cluster.state.get("base")
-    for path in {RUN, VENV, *(Path(p) for p in (base, cluster.state.get("sock")) if p)}:
+    bench = read_json(RUN / "bench.pids.json", {}) or {}
+    stop_pid(bench.get("launcher"), "the benchmark launcher", "bench/run.py")
+    stop_pid(bench.get("emulator"), "the benchmark emulator", "emulator_server")
+    outside = set()
+    for name in ("pg", "bench-pg"):  # tests/demo, and make bench's own cluster
+        cluster = Cluster(name=name)
+        cluster.stop()
+        outside |= {Path(p) for p in (cluster.state.get("base"), cluster.state.get("sock")) if p}
+    for path in {RUN, VENV, *outside}:
         if path.exists():
             step(f"removing {path}")
             shutil.rmtree(path, ignore_errors=True)
