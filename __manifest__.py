@@ -14,6 +14,7 @@
         "security/ir.model.access.csv",
         "data/ir_cron_data.xml",
         "views/outlook_mailbox_views.xml",
+        "views/outlook_subscription_views.xml",
         "views/res_config_settings_views.xml",
         "views/res_users_views.xml",
         "views/calendar_event_views.xml",

@@ -5,6 +5,8 @@ from . import (
     outlook_policy,
     outlook_pull,
     outlook_push,
+    outlook_series,
+    outlook_subscription,
     outlook_sync_log,
     res_config_settings,
     res_users,

@@ -16,6 +16,7 @@ from .outlook_config import (
     set_config_error,
 )
 from .outlook_push import PARAM_PUSH_EXISTING, PARAM_SILENT_RESPONSES
+from .outlook_subscription import PARAM_NOTIFICATION_URL, PARAM_REALTIME
 
 
 class ResConfigSettings(models.TransientModel):
@@ -135,3 +136,15 @@ class ResConfigSettings(models.TransientModel):
             "params": {"title": _("Outlook connection test"), "message": message, "type": kind,
                        "sticky": kind in ("danger", "warning")},
         }
+
+    # Real-time updates (models/outlook_subscription.py: constraint and set_values reaction)
+    outlook_realtime = fields.Boolean(
+        "Real-time updates (change notifications)", config_parameter=PARAM_REALTIME,
+        help="Microsoft 365 tells Odoo within seconds when an Outlook event changes, and that mailbox syncs at "
+             "once; the periodic sync stays as a fallback. Needs a public https URL that Microsoft can reach.",
+    )
+    outlook_notification_url = fields.Char(
+        "Public URL for notifications", config_parameter=PARAM_NOTIFICATION_URL,
+        help="Where Microsoft sends change notifications (the routes /outlook_calendar_sync/notify and "
+             "/outlook_calendar_sync/lifecycle are added to it). Empty: web.base.url.",
+    )
