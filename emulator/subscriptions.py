@@ -549,6 +549,7 @@ class Dispatcher:
             return [dict(entry) for entry in self._log]
 
     def stop(self):
+        """Drop what is queued and end the thread (an emulator started again gets a new one)."""
         with self._cond:
             self._stopped = True
             self._jobs.clear()
@@ -556,3 +557,6 @@ class Dispatcher:
             thread = self._thread
         if thread is not None:
             thread.join(timeout=5)
+        with self._cond:
+            if thread is None or not thread.is_alive():
+                self._stopped, self._thread = False, None

@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
+from conftest import graph_caller
 from webhook import Receiver
 
 from emulator import Emulator
@@ -430,3 +432,21 @@ def test_control_api_over_http(emu, graph, receiver):
     assert control.subscriptions.clear() == 1 and control.subscriptions.list() == []
     control.reset_counters()
     assert control.counters()["notifications_sent"] == 0
+
+
+
+def test_a_restarted_emulator_delivers_again(receiver, tmp_path):
+    emulator = Emulator(state_dir=str(tmp_path), **FAST)  # the same CA after the restart
+    emulator.add_mailbox(ANNA)
+    session = requests.Session()
+    session.trust_env = False
+    for _ in range(2):
+        emulator.start()
+        try:
+            assert subscribe(graph_caller(emulator, session), receiver).status_code == 201
+            emulator.outlook.create_event(ANNA, event_body())
+            wait(emulator)
+        finally:
+            emulator.stop()
+    session.close()
+    assert len(receiver.notifications()) == 1 + 2, "the first subscription outlives the restart, as all state does"
