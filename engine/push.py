@@ -80,7 +80,7 @@ def _refusal(event, policy, now):
     """Why a new Odoo event stays in Odoo, or ``""``."""
     data = event.data
     if event.recurrent:
-        return "recurring events created in Odoo are not sent to Outlook yet"
+        return "part of a recurring series: Outlook gets it with its series (inside the sync window)"
     if event.imported:
         return "created by a data import: push it explicitly"
     if event.created_before_connect and not policy.push_existing:

@@ -370,6 +370,7 @@ class MailboxRun:
     policy: object
     commit: object
     stats: Counter = field(default_factory=Counter)
+    series: dict = field(default_factory=dict)  # {series master graph id: calendar.recurrence id} of a page
 
 
 class Checkpoints:

@@ -126,6 +126,7 @@ class OutlookMailbox(models.Model):
         items = [remote_item(payload, attendee_cap=policy.attendee_cap) for payload in payloads]
         items = self._outlook_complete_occurrences(items, run)
         items = self._outlook_verify_removals(items, run)
+        run.series = self._outlook_apply_series(items, run)
         known = self._outlook_known(items, run)
         decisions = reconcile(items, known, policy)
         self._outlook_apply_decisions(decisions, run)
@@ -156,6 +157,7 @@ class OutlookMailbox(models.Model):
         """Delta lists occurrences bare (ids and times only): take their details from the series'
         instances, one request per series (graph-reference B.4, G.4)."""
         client, policy = run.client, run.policy
+        items = self._outlook_fetch_unknown_masters(items, run)
         masters = {item.series_master_id for item in items if item.bare}
         if not masters:
             return items
@@ -173,6 +175,24 @@ class OutlookMailbox(models.Model):
                 )
             completed.append(item)
         return completed
+
+    def _outlook_fetch_unknown_masters(self, items, run):
+        """Occurrences whose series this mailbox does not know yet, without their master on the page:
+        read the master first, so the occurrences join its recurrence."""
+        in_page = {item.graph_id for item in items if item.kind == "seriesMaster"}
+        wanted = {item.series_master_id for item in items if item.series_master_id and not item.removed} - in_page
+        if not wanted:
+            return items
+        known = set(self.env["outlook.series.link"].sudo().search(
+            [("mailbox_id", "=", self.id), ("graph_id", "in", list(wanted))]).mapped("graph_id"))
+        masters = []
+        for master_id in sorted(wanted - known):
+            try:
+                masters.append(remote_item(run.client.event(master_id), attendee_cap=run.policy.attendee_cap))
+            except GraphError as exc:
+                if exc.status not in (404, 410):
+                    raise
+        return masters + items
 
     def _outlook_known(self, items, run):
         policy = run.policy
@@ -253,6 +273,7 @@ class OutlookMailbox(models.Model):
             run.stats["pull_%s" % decision.action] += 1
         values = OdooValues(self.env, [d.item.data for d in decisions if d.action in ("create", "attach", "update",
                                                                                         "conflict", "refresh")])
+        values.series = run.series
         retried = [d.item.graph_id for d in by_action.get("create", []) + by_action.get("attach", [])]
         if retried:  # copies that failed before and now import: their error stubs make room
             self.env["outlook.event.link"].sudo().search([
@@ -295,6 +316,15 @@ class OutlookMailbox(models.Model):
             link = links_sudo.search([("mailbox_id", "=", self.id), ("graph_id", "=", decision.item.graph_id)])
             link.write({"change_key": updated.get("changeKey") or link.change_key})
 
+    def _outlook_event_vals(self, values, item):
+        """``calendar.event`` values of an authoritative copy; occurrences and exceptions of a known
+        series join its recurrence (an exception does not follow the rule)."""
+        vals = values.event_values(item.data, item.ical_uid, self.user_id)
+        recurrence_id = values.series.get(item.series_master_id) if item.series_master_id else None
+        if recurrence_id:
+            vals.update(recurrence_id=recurrence_id, recurrency=True, follow_recurrence=item.kind == "occurrence")
+        return vals
+
     def _outlook_events(self):
         """``calendar.event`` as the mailbox owner, writing without pushing back or mailing (STYLE R8)."""
         return self.env["calendar.event"].with_user(self.user_id).with_context(**INBOUND_CONTEXT)
@@ -314,10 +344,12 @@ class OutlookMailbox(models.Model):
                 self._outlook_attach(replace(decision, action="attach", event_id=event_id,
                                              authoritative=authoritative), values)
         events = self._outlook_events().create([
-            values.event_values(d.item.data, d.item.ical_uid, self.user_id) for d in fresh
+            self._outlook_event_vals(values, d.item) for d in fresh
         ])
         for decision, event in zip(fresh, events):
             self._outlook_link(decision.item, event, values, authoritative=True)
+        for recurrence in events.sudo().recurrence_id.filtered(lambda r: not r.base_event_id):
+            recurrence.base_event_id = recurrence._get_first_event()
 
     def _outlook_lock_meetings(self, uids):
         """Serialize the creation of one meeting across mailboxes and workers (STYLE R14): sorted, so
@@ -329,7 +361,7 @@ class OutlookMailbox(models.Model):
     def _outlook_attach(self, decision, values):
         event = self._outlook_events().browse(decision.event_id)
         if decision.authoritative:
-            event.write(values.event_values(decision.item.data, decision.item.ical_uid, self.user_id))
+            event.write(self._outlook_event_vals(values, decision.item))
         elif self.user_id.partner_id not in event.partner_ids:
             event.write({"partner_ids": [(4, self.user_id.partner_id.id)]})
         self._outlook_link(decision.item, event, values, authoritative=decision.authoritative)
@@ -363,7 +395,7 @@ class OutlookMailbox(models.Model):
     def _outlook_update(self, decision, values):
         event = self._outlook_events().browse(decision.event_id)
         if decision.action == "update" or decision.authoritative and decision.action == "conflict":
-            event.write(values.event_values(decision.item.data, decision.item.ical_uid, self.user_id))
+            event.write(self._outlook_event_vals(values, decision.item))
         states = values.attendee_states(decision.item.data, decision.item, self.user_id, decision.authoritative)
         self._outlook_set_attendee_states(event, states)
         link = self.env["outlook.event.link"].sudo().browse(decision.link.link_id)

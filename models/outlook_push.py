@@ -27,6 +27,7 @@ class OutlookMailbox(models.Model):
         policy, commit = run.policy, run.commit
         if not policy.pushes:
             return
+        self._outlook_push_series(run, fields.Datetime.now())
         events_sudo = self.env["calendar.event"].sudo().with_context(active_test=False)
         events = events_sudo.search([("outlook_dirty", "=", True), ("user_id", "=", self.user_id.id)],
                                     limit=PUSH_BATCH, order="id")

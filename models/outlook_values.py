@@ -15,6 +15,7 @@ class OdooValues:
 
     def __init__(self, env, datas):
         self.env = env
+        self.series = {}  # {series master graph id: calendar.recurrence id} of the page
         datas = [data for data in datas if data is not None]
         emails = {a.email for data in datas for a in data.attendees} | {d.organizer_email for d in datas if d.organizer_email}
         # connected users are known by their mailbox address, which may differ from their partner's email

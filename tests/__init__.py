@@ -5,6 +5,7 @@ from . import (
     test_install_settings,
     test_notifications,
     test_policies,
+    test_recurrence,
     test_sync_inbound,
     test_sync_outbound,
     test_sync_running,

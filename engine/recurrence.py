@@ -1,0 +1,151 @@
+"""Graph ``patternedRecurrence`` <-> Odoo ``calendar.recurrence`` rule values (graph-reference G).
+
+Pure. Odoo keeps a series' rule on ``calendar.recurrence`` (``rrule_type``, ``interval``, weekday
+booleans, ``month_by``/``day``/``weekday``/``byday``, ``end_type``/``count``/``until``, ``event_tz``);
+Graph keeps it on the series master. Odoo has no "relative yearly" rule: like Odoo's own Microsoft
+module, it becomes a monthly rule every ``12 x interval`` months on the n-th weekday, which expands to
+the same dates (the month is the series' first date's).
+"""
+
+from datetime import date
+
+from .errors import MappingError
+from .timezones import to_iana
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+ODOO_DAY_FIELDS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ODOO_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+INDEX_TO_BYDAY = {"first": "1", "second": "2", "third": "3", "fourth": "4", "last": "-1"}
+BYDAY_TO_INDEX = {value: key for key, value in INDEX_TO_BYDAY.items()}
+ODOO_FOREVER_COUNT = 720  # Odoo stores "forever" as COUNT=720 in its rrule (calendar MAX_RECURRENT_EVENT)
+RULE_FIELDS = ("rrule_type", "interval", "month_by", "day", "weekday", "byday", "end_type", "count", "until",
+               "event_tz") + ODOO_DAY_FIELDS
+
+
+def _weekdays(pattern):
+    days = [str(day).lower() for day in pattern.get("daysOfWeek") or []]
+    unknown = [day for day in days if day not in WEEKDAYS]
+    if unknown:
+        raise MappingError("unknown day of week %r in the recurrence" % unknown[0])
+    return [day for day in WEEKDAYS if day in days]
+
+
+def _positive(value, name, default=1):
+    if value in (None, 0, ""):
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise MappingError("the recurrence %s must be a positive number" % name)
+    return value
+
+
+def _range_values(recurrence_range):
+    kind = recurrence_range.get("type") or "noEnd"
+    if kind == "endDate":
+        try:
+            return {"end_type": "end_date", "until": date.fromisoformat(str(recurrence_range.get("endDate"))[:10])}
+        except ValueError as exc:
+            raise MappingError("the recurrence end date is invalid") from exc
+    if kind == "numbered":
+        return {"end_type": "count", "count": _positive(recurrence_range.get("numberOfOccurrences"), "count")}
+    if kind == "noEnd":
+        return {"end_type": "forever"}
+    raise MappingError("unknown recurrence range %r" % kind)
+
+
+def to_odoo(recurrence, first_day=None):
+    """Odoo ``calendar.recurrence`` values of a Graph ``patternedRecurrence``.
+
+    :param first_day: the series' first date (``range.startDate`` when absent)
+    :raises MappingError: when the pattern cannot be read
+    """
+    if not isinstance(recurrence, dict) or not isinstance(recurrence.get("pattern"), dict):
+        raise MappingError("the series has no recurrence pattern")
+    pattern, recurrence_range = recurrence["pattern"], recurrence.get("range") or {}
+    kind, interval = pattern.get("type"), _positive(pattern.get("interval"), "interval")
+    days = _weekdays(pattern)
+    values = {field: False for field in ODOO_DAY_FIELDS}
+    values.update(interval=interval, month_by="date", day=1, weekday=False, byday=False)
+    if kind == "daily":
+        values["rrule_type"] = "daily"
+    elif kind == "weekly":
+        if not days:
+            raise MappingError("a weekly recurrence without days")
+        values["rrule_type"] = "weekly"
+        values.update({ODOO_DAY_FIELDS[WEEKDAYS.index(day)]: True for day in days})
+    elif kind == "absoluteMonthly":
+        values.update(rrule_type="monthly", day=_positive(pattern.get("dayOfMonth"), "day of month"))
+    elif kind in ("relativeMonthly", "relativeYearly"):
+        if not days:
+            raise MappingError("a relative recurrence without a day of week")
+        index = str(pattern.get("index") or "first").lower()
+        if index not in INDEX_TO_BYDAY:
+            raise MappingError("unknown recurrence index %r" % index)
+        values.update(rrule_type="monthly", month_by="day", weekday=ODOO_WEEKDAYS[WEEKDAYS.index(days[0])],
+                      byday=INDEX_TO_BYDAY[index])
+        if kind == "relativeYearly":
+            values["interval"] = 12 * interval
+    elif kind == "absoluteYearly":
+        values["rrule_type"] = "yearly"
+    else:
+        raise MappingError("unknown recurrence pattern %r" % kind)
+    values.update(_range_values(recurrence_range))
+    values["event_tz"] = to_iana(recurrence_range.get("recurrenceTimeZone"), default=False) or False
+    return values
+
+
+def normalized(values):
+    """Odoo rule values with Odoo's "forever" sentinel read back as forever: Odoo recomputes its rrule
+    string with COUNT=720 for a series without end, then parses it back as a count."""
+    values = dict(values)
+    if values.get("end_type") == "count" and int(values.get("count") or 0) >= ODOO_FOREVER_COUNT:
+        values.update(end_type="forever", count=False)
+    return values
+
+
+def to_graph(values, first_day, tz_name):
+    """Graph ``patternedRecurrence`` of Odoo rule ``values`` for a series starting on ``first_day``."""
+    values = normalized(values)
+    kind, interval = values.get("rrule_type"), int(values.get("interval") or 1)
+    pattern = {"interval": interval}
+    if kind == "daily":
+        pattern["type"] = "daily"
+    elif kind == "weekly":
+        pattern.update(type="weekly", firstDayOfWeek="sunday",
+                       daysOfWeek=[WEEKDAYS[i] for i, name in enumerate(ODOO_DAY_FIELDS) if values.get(name)]
+                       or [WEEKDAYS[first_day.weekday()]])
+    elif kind == "monthly" and values.get("month_by") == "day":
+        weekday = values.get("weekday") or ODOO_WEEKDAYS[first_day.weekday()]
+        pattern.update(daysOfWeek=[WEEKDAYS[ODOO_WEEKDAYS.index(weekday)]],
+                       index=BYDAY_TO_INDEX.get(str(values.get("byday") or "1"), "first"))
+        if interval % 12 == 0:
+            pattern.update(type="relativeYearly", interval=interval // 12, month=first_day.month)
+        else:
+            pattern["type"] = "relativeMonthly"
+    elif kind == "monthly":
+        pattern.update(type="absoluteMonthly", dayOfMonth=int(values.get("day") or first_day.day))
+    elif kind == "yearly":
+        pattern.update(type="absoluteYearly", dayOfMonth=first_day.day, month=first_day.month)
+    else:
+        raise MappingError("unknown Odoo recurrence %r" % kind)
+    rule_range = {"startDate": first_day.isoformat(), "recurrenceTimeZone": tz_name}
+    end_type = values.get("end_type")
+    if end_type == "count":
+        rule_range.update(type="numbered", numberOfOccurrences=int(values.get("count") or 1))
+    elif end_type == "end_date" and values.get("until"):
+        until = values["until"]
+        rule_range.update(type="endDate", endDate=(until if isinstance(until, str) else until.isoformat())[:10])
+    else:
+        rule_range["type"] = "noEnd"
+    return {"pattern": pattern, "range": rule_range}
+
+
+def same_rule(odoo_values, other_values):
+    """Whether two sets of Odoo rule values describe the same series (ignoring the time zone)."""
+    odoo_values, other_values = normalized(odoo_values), normalized(other_values)
+    return all(_norm(odoo_values.get(key)) == _norm(other_values.get(key)) for key in RULE_FIELDS if key != "event_tz")
+
+
+def _norm(value):
+    if isinstance(value, date):
+        return value.isoformat()
+    return value or False
