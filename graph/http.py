@@ -9,13 +9,19 @@ Two things the plain session gets wrong for us:
 * Every request gets a timeout, also MSAL's (which ignores its own ``timeout=`` once it is given an
   ``http_client``).
 
-Retries of transient failures (503/504, connection resets) come from urllib3's ``Retry`` mounted on
-the adapter, for idempotent methods only: a POST that timed out is retried by the sync engine with
-the same ``transactionId`` instead (graph-reference D.1).
+Retries come from urllib3's ``Retry`` mounted on the adapter (:class:`GraphRetry`): 429 and 503/504
+honour ``Retry-After`` up to :data:`MAX_RETRY_AFTER` seconds (beyond that the answer goes back to the
+sync, which parks the mailbox until then and resumes from its checkpoint), other failures back off
+exponentially with jitter (graph-reference C.2). Every method is retried: a refused request was not
+applied, a repeated create carries the same ``transactionId`` (D.1), PATCH is idempotent, and a
+repeated cancel or answer finds the item already done.
 """
+
+import random
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 DEFAULT_TIMEOUT = 30.0
@@ -39,22 +45,43 @@ class OutlookSession(requests.Session):
         return super().request(method, url, **kwargs)
 
 
-def make_session(ca_bundle=None, timeout=DEFAULT_TIMEOUT, retries=3):
+MAX_RETRY_AFTER = 30  # seconds a request waits for Graph inside a run; longer waits park the mailbox
+
+
+class GraphRetry(Retry):
+    """urllib3's ``Retry`` the way Graph asks for it (graph-reference C.2)."""
+
+    BACKOFF_MAX = 30
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        wait = self.get_retry_after(response) if response is not None else None
+        if wait is not None and wait > MAX_RETRY_AFTER:
+            # not inside this run: urllib3 hands the 429 back (raise_on_status=False), the sync parks
+            raise MaxRetryError(_pool, url, ResponseError("Retry-After of %s s" % wait))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def get_backoff_time(self):
+        """Exponential backoff with full jitter, so throttled workers do not retry in step."""
+        backoff = super().get_backoff_time()
+        return random.uniform(backoff / 2, backoff) if backoff else 0
+
+
+def make_session(ca_bundle=None, timeout=DEFAULT_TIMEOUT, retries=5):
     """Build the session of one run.
 
     :param ca_bundle: path of a PEM bundle to trust instead of the system CAs (optional)
     :param timeout: seconds, a number (Odoo's test guard rejects ``(connect, read)`` tuples)
-    :param retries: how many times urllib3 retries idempotent requests on 502/503/504 and resets
+    :param retries: how many times a request is retried (throttling, 5xx, resets, time-outs)
     """
     session = OutlookSession(ca_bundle=ca_bundle, timeout=timeout)
-    retry = Retry(
+    retry = GraphRetry(
         total=retries,
         connect=retries,
         read=retries,
         status=retries,
         backoff_factor=0.5,
-        status_forcelist=(502, 503, 504),
-        allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}),
+        status_forcelist=(429, 502, 503, 504),
+        allowed_methods=None,
         respect_retry_after_header=True,
         raise_on_status=False,
     )

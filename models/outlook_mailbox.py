@@ -10,7 +10,7 @@ from dateutil.relativedelta import relativedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
-from ..graph.errors import ConfigurationError, OutlookError, ReauthRequired
+from ..graph.errors import ConfigurationError, OutlookError, ReauthRequired, Throttled
 from ..graph.run import GraphRun
 from . import compat
 from .outlook_config import get_auth_settings, redirect_uri, set_config_error
@@ -62,6 +62,8 @@ class OutlookMailbox(models.Model):
     connected_at = fields.Datetime(readonly=True, copy=False)
     last_attempt_at = fields.Datetime("Last Sync Attempt", readonly=True, copy=False)
     sync_requested_at = fields.Datetime("Sync Requested", readonly=True, copy=False)
+    throttled_until = fields.Datetime("Throttled Until", readonly=True, copy=False,
+                                      help="Microsoft asked to wait: the sync resumes from its last page then")
     last_sync_at = fields.Datetime("Last Successful Sync", readonly=True, copy=False)
     last_error = fields.Text(readonly=True, copy=False)
     link_ids = fields.One2many("outlook.event.link", "mailbox_id", string="Linked Events")
@@ -230,7 +232,8 @@ class OutlookMailbox(models.Model):
     def _outlook_due_domain_sql(self):
         """Due: never tried, or not tried in this run and either stale (older than the cron's interval)
         or asked for since (the Outlook button, opening the Calendar)."""
-        return ("state = 'connected' AND (last_attempt_at IS NULL OR (last_attempt_at < %(started)s "
+        return ("state = 'connected' AND (throttled_until IS NULL OR throttled_until <= %(started)s) "
+                "AND (last_attempt_at IS NULL OR (last_attempt_at < %(started)s "
                 "AND (last_attempt_at < %(stale)s OR sync_requested_at > last_attempt_at)))")
 
     @api.model
@@ -291,6 +294,12 @@ class OutlookMailbox(models.Model):
             checkpoints.rollback()
             error = exc.user_message()
             self._outlook_mark_reconnect(error)
+        except Throttled as exc:
+            checkpoints.rollback()
+            error = _("Microsoft 365 asked to wait %(seconds)s seconds; the sync resumes from its last saved page "
+                      "then.", seconds=int(exc.retry_after))
+            self.sudo().write({"last_error": error,
+                               "throttled_until": fields.Datetime.now() + timedelta(seconds=exc.retry_after)})
         except ConfigurationError as exc:
             checkpoints.rollback()
             error, config_ok = str(exc), False
@@ -337,7 +346,8 @@ class OutlookMailbox(models.Model):
         owner_self._outlook_pull(run)
         owner_self._outlook_push(run)
         self._outlook_ensure_subscription(run.client)  # real-time updates; failures stay on the subscription
-        self.sudo().write({"last_sync_at": fields.Datetime.now(), "last_error": self._outlook_item_errors()})
+        self.sudo().write({"last_sync_at": fields.Datetime.now(), "last_error": self._outlook_item_errors(),
+                           "throttled_until": False})
         run.commit()
 
     def _outlook_check_requirements(self):

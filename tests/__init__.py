@@ -6,6 +6,7 @@ from . import (
     test_notifications,
     test_policies,
     test_recurrence,
+    test_reliability,
     test_sync_inbound,
     test_sync_outbound,
     test_sync_running,
