@@ -123,6 +123,12 @@ EVENT_STAMP_GUID = "{66f5a359-4659-4830-9070-00047ec6ac6e}"  # a fixed GUID that
 EVENT_STAMP_ID = "String %s Name OdooEventId" % EVENT_STAMP_GUID
 
 
+def stamped_body(body, transaction_id, stamp):
+    """A create body with its ``transactionId`` and our id stamp (graph-reference D.1, D.3)."""
+    return dict(body, transactionId=transaction_id,
+                singleValueExtendedProperties=[{"id": EVENT_STAMP_ID, "value": stamp}])
+
+
 class CalendarClient(GraphClient):
     """The calendar calls the sync makes (graph-reference A-D, H)."""
 
@@ -158,9 +164,7 @@ class CalendarClient(GraphClient):
     def create_event(self, body, transaction_id, stamp):
         """POST an event. ``transactionId`` makes a retried POST return the first one instead of a copy;
         the extended property lets us find the event again with ``$filter`` (graph-reference D.1, D.3)."""
-        body = dict(body, transactionId=transaction_id,
-                    singleValueExtendedProperties=[{"id": EVENT_STAMP_ID, "value": stamp}])
-        return self.request("POST", "/me/events", json=body).json()
+        return self.request("POST", "/me/events", json=stamped_body(body, transaction_id, stamp)).json()
 
     def update_event(self, event_id, patch):
         return self.request("PATCH", "/me/events/%s" % event_id, json=patch).json()
@@ -230,7 +234,68 @@ class CalendarClient(GraphClient):
             if exc.status != 404:
                 raise
 
+    def batch(self, calls):
+        """``$batch`` the ``(method, url, body)`` calls; :class:`BatchResponse` per call, in order."""
+        return batch_calls(self, calls)
+
     def find_stamped(self, stamp):
         """Events carrying our stamp (after a create whose answer was lost)."""
         flt = "singleValueExtendedProperties/Any(ep: ep/id eq '%s' and ep/value eq '%s')" % (EVENT_STAMP_ID, stamp)
         return self.get_json("/me/events", params={"$filter": flt}).get("value") or []
+
+
+BATCH_MAX = 20  # requests per JSON batch (graph-reference C.3)
+
+
+class BatchResponse:
+    """One item's answer in a ``$batch``: its status, headers and JSON body."""
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, status, headers, body):
+        self.status, self.headers, self.body = status, headers or {}, body if isinstance(body, dict) else {}
+
+    @property
+    def ok(self):
+        return 200 <= self.status < 300
+
+    @property
+    def retry_after(self):
+        value = {key.lower(): value for key, value in self.headers.items()}.get("retry-after")
+        try:
+            return max(float(value), 0.0)
+        except (TypeError, ValueError):
+            return None
+
+    def error(self):
+        """The typed error of a failed item (gone items are answered by the caller)."""
+        error = self.body.get("error") if isinstance(self.body.get("error"), dict) else {}
+        text = "%s %s (HTTP %s)" % (error.get("code") or "Error", error.get("message") or "", self.status)
+        if self.status == 429:
+            return Throttled("Microsoft Graph is throttling: %s" % text, retry_after=self.retry_after or 5,
+                             code=error.get("code"))
+        if self.status >= 500:
+            return TransientError("Microsoft Graph failed: %s" % text)
+        return GraphError("Microsoft Graph rejected the request: %s" % text, status=self.status,
+                          code=error.get("code"))
+
+
+def batch_calls(client, calls):
+    """Send ``calls`` (``(method, url, body)``) in ``$batch`` requests of :data:`BATCH_MAX`; return one
+    :class:`BatchResponse` per call, in the same order. Items are independent (no ``dependsOn``)."""
+    answers = []
+    for offset in range(0, len(calls), BATCH_MAX):
+        chunk = calls[offset:offset + BATCH_MAX]
+        requests_ = []
+        for index, (method, url, body) in enumerate(chunk):
+            item = {"id": str(index), "method": method, "url": url, "headers": {"Prefer": IMMUTABLE_ID}}
+            if body is not None:
+                item["body"] = body
+                item["headers"]["Content-Type"] = "application/json"
+            requests_.append(item)
+        result = client.request("POST", "/$batch", json={"requests": requests_}).json()
+        by_id = {str(item.get("id")): item for item in result.get("responses") or []}
+        for index in range(len(chunk)):
+            item = by_id.get(str(index)) or {"status": 502, "body": {"error": {"code": "MissingBatchItem"}}}
+            answers.append(BatchResponse(int(item.get("status") or 502), item.get("headers"), item.get("body")))
+    return answers

@@ -83,7 +83,7 @@ class TestSyncCron(OutlookEmulatorMixin, TransactionCase):
         self.configure_outlook(**{"outlook_calendar_sync.client_secret": CLIENT_SECRET})
 
     def test_transient_failure_keeps_connection(self):
-        self.emulator.inject_fault("status", path=r"/oauth2/v2\.0/token", status=503, count=10)
+        self.emulator.inject_fault("status", path=r"/oauth2/v2\.0/token", status=503, count=50)  # beyond the retries
         self.run_cron_later()
         for mailbox in self.mailbox_anna | self.mailbox_bob:
             self.assertEqual(mailbox.state, "connected")
