@@ -20,6 +20,10 @@
         "views/calendar_event_views.xml",
         "views/outlook_policy_views.xml",
         "views/outlook_templates.xml",
+        "views/outlook_sync_log_views.xml",
+        "views/outlook_dashboard_views.xml",
+        "views/calendar_event_status_views.xml",
+        "views/outlook_self_service_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -83,6 +83,7 @@ class OutlookMailbox(models.Model):
                 restarted, url = True, self._outlook_new_round(run)
                 continue
             self._outlook_apply_page(page.items, run)
+            self._outlook_report_progress(page)  # models/outlook_mailbox_admin.py
             if page.delta_link and mailbox_sudo.delta_round_full:
                 self._outlook_close_full_round(run)
             mailbox_sudo.delta_link = page.checkpoint
@@ -475,6 +476,9 @@ class OutlookMailbox(models.Model):
                 link.event_id.write({"outlook_sync_state": "error", "outlook_last_error": decision.reason})
             elif decision.item.graph_id:  # remembered so the next run reads it again
                 links_sudo.create(dict(values, mailbox_id=self.id, graph_id=decision.item.graph_id))
+            self.env["outlook.sync.log"]._outlook_record_item(
+                self, "in", decision.reason, link=links_sudo.browse(decision.link and decision.link.link_id),
+                graph_id=decision.item.graph_id)
         self.sudo().last_error = "\n".join(decision.reason for decision in decisions)
 
     def _outlook_mark_seen(self, link_ids):

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
 
 # run statistics (MailboxRun.stats keys) -> log columns
 COUNTERS = {
@@ -12,11 +12,14 @@ COUNTERS = {
     "deleted_out": ("push_cancel", "push_delete"),
     "errors": ("pull_error", "push_error"),
 }
+PARAM_LOG_DAYS = "outlook_calendar_sync.log_days"
+DEFAULT_LOG_DAYS = 90
+RETRY_RECENT_DAYS = 30  # "Retry errors from the last 30 days" (Practifi)
 
 
 class OutlookSyncLog(models.Model):
-    """One row per mailbox run: what moved each way, how many Graph requests it took, and how it ended
-    (Practifi's sync history)."""
+    """One row per mailbox run (what moved each way, how many Graph requests it took, how it ended) and
+    one row per item that failed (which event or Outlook item, which way, why): Practifi's sync history."""
 
     _name = "outlook.sync.log"
     _description = "Outlook sync run"
@@ -25,6 +28,13 @@ class OutlookSyncLog(models.Model):
 
     mailbox_id = fields.Many2one("outlook.mailbox", required=True, index=True, ondelete="cascade")
     user_id = fields.Many2one(related="mailbox_id.user_id", store=True, string="User")
+    kind = fields.Selection([("run", "Run"), ("item", "Failed item")], default="run", required=True,
+                            readonly=True, index=True)
+    direction = fields.Selection([("in", "Microsoft 365 to Odoo"), ("out", "Odoo to Microsoft 365")],
+                                 readonly=True, help="Failed items: the side that refused the change")
+    event_id = fields.Many2one("calendar.event", string="Event", readonly=True, index="btree_not_null",
+                               ondelete="set null")
+    graph_id = fields.Char("Outlook Event ID", readonly=True)
     started_at = fields.Datetime(required=True, readonly=True)
     finished_at = fields.Datetime(readonly=True)
     duration = fields.Float("Duration (s)", digits=(10, 2), readonly=True)
@@ -39,6 +49,7 @@ class OutlookSyncLog(models.Model):
     errors = fields.Integer("Item errors", readonly=True)
     graph_requests = fields.Integer(readonly=True)
     message = fields.Text(readonly=True)
+    retry_requested_at = fields.Datetime("Retry Requested", readonly=True)
 
     @api.model
     def _outlook_record(self, mailbox, started_at, stats, requests, error=None):
@@ -57,8 +68,96 @@ class OutlookSyncLog(models.Model):
             **counts,
         })
 
+    @api.model
+    def _outlook_record_item(self, mailbox, direction, message, event=None, link=None, graph_id=None):
+        """Write the row of one item the sync could not apply (an Outlook item Odoo could not read, an
+        event Outlook refused). Called where the sync marks the item in error.
+
+        :param direction: ``"in"`` (Microsoft 365 to Odoo) or ``"out"`` (Odoo to Microsoft 365)
+        :param event: the ``calendar.event`` concerned, if any (else the ``link``'s)
+        :param link: the ``outlook.event.link`` concerned, if any
+        :param graph_id: the Outlook item's id (else the ``link``'s)
+        """
+        now = fields.Datetime.now()
+        event = event or (link.event_id if link else None)
+        return self.sudo().create({
+            "mailbox_id": mailbox.id,
+            "kind": "item",
+            "direction": direction,
+            "event_id": event.id if event else False,
+            "graph_id": graph_id or (link.graph_id if link else False),
+            "started_at": now,
+            "finished_at": now,
+            "state": "error",
+            "errors": 1,
+            "message": message,
+        })
+
+    @api.model
+    def _outlook_last_directions(self, events):
+        """``{event id: "in" | "out"}``: which side refused each event's last failed change."""
+        if not events:
+            return {}
+        rows = self.sudo().search_read(
+            [("kind", "=", "item"), ("event_id", "in", events.ids)], ["event_id", "direction"], order="id desc")
+        found = {}
+        for row in rows:
+            found.setdefault(row["event_id"][0], row["direction"])
+        return found
+
+    # ------------------------------------------------------------
+    # ACTIONS
+    # ------------------------------------------------------------
+
+    def action_outlook_retry(self):
+        """Retry what these error rows report: failed items are marked for the next run (see
+        ``calendar.event._outlook_retry``) and their mailboxes sync at once.
+
+        :return: a ``display_notification`` action
+        """
+        self.check_access("read")  # users: their own rows only (record rules)
+        failed = self.filtered(lambda row: row.state in ("error", "partial"))
+        if not failed:
+            return self._outlook_notify(_("Nothing to retry: the selected rows report no error."), "info")
+        failed_sudo = failed.sudo()
+        failed_sudo.event_id._outlook_retry()
+        mailboxes_sudo = failed_sudo.mailbox_id
+        mailboxes_sudo._outlook_request_sync(force=True)
+        failed_sudo.write({"retry_requested_at": fields.Datetime.now()})
+        waiting = mailboxes_sudo.filtered(lambda mailbox: mailbox.state != "connected")
+        if waiting:
+            return self._outlook_notify(
+                _("Marked for retry. %(mailboxes)s must be connected (not paused) before it runs.",
+                  mailboxes=", ".join(waiting.mapped("address"))), "warning")
+        return self._outlook_notify(
+            _("%(count)s error(s) will be retried now (a sync has been scheduled).", count=len(failed)), "success")
+
+    @api.model
+    def action_outlook_retry_recent(self):
+        """Retry every error of the last 30 days not retried yet (Practifi's "Retry errors")."""
+        since = fields.Datetime.now() - timedelta(days=RETRY_RECENT_DAYS)
+        rows = self.search([("state", "in", ("error", "partial")), ("started_at", ">=", since),
+                            ("retry_requested_at", "=", False)])
+        if not rows:
+            return self._outlook_notify(_("No error to retry in the last %(days)s days.", days=RETRY_RECENT_DAYS),
+                                        "info")
+        return rows.action_outlook_retry()
+
+    @api.model
+    def _outlook_notify(self, message, kind):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"title": _("Outlook sync log"), "message": message, "type": kind, "sticky": False,
+                       "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+        }
+
+    # ------------------------------------------------------------
+    # PURGE
+    # ------------------------------------------------------------
+
     @api.autovacuum
     def _gc_outlook_logs(self):
-        """Purge rows older than the configured age (default 90 days)."""
-        days = int(self.env["ir.config_parameter"].sudo().get_param("outlook_calendar_sync.log_days") or 90)
+        """Purge rows older than the configured age (Settings: "Keep the sync log", default 90 days)."""
+        days = int(self.env["ir.config_parameter"].sudo().get_param(PARAM_LOG_DAYS) or DEFAULT_LOG_DAYS)
         self.sudo().search([("started_at", "<", fields.Datetime.now() - timedelta(days=days))]).unlink()

@@ -11,4 +11,5 @@ from . import (
     test_sync_outbound,
     test_sync_running,
     test_ui_calendar_button,
+    test_visibility,
 )
