@@ -142,6 +142,8 @@ class CalendarEvent(models.Model):
     def _outlook_event_data(self):
         """``{event_id: EventData}`` of these events, as the push and the conflict check see them."""
         result = {}
+        if not self:
+            return result
         # a connected user is known to Outlook by their mailbox address, not their partner's email
         addresses = {user.partner_id.id: address
                      for address, user in self.env["outlook.mailbox"]._outlook_users_by_address().items()}

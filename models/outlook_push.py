@@ -56,6 +56,8 @@ class OutlookMailbox(models.Model):
         """
         if not run.policy.pushes:
             return
+        if not any(run.pending.get(key, True) for key in ("dirty", "tombstones", "series", "answers")):
+            return  # an idle cycle: one query told there is nothing to send
         now = fields.Datetime.now()
         self._outlook_push_series(run, now)
         planned = self._outlook_plan_push(run, now)
