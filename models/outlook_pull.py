@@ -69,8 +69,9 @@ class OutlookMailbox(models.Model):
         if not policy.pulls:
             return
         mailbox_sudo = self.sudo()
-        self._outlook_retry_failed(run)
-        commit()
+        if run.pending.get("failed", True):
+            self._outlook_retry_failed(run)
+            commit()
         url = self._outlook_round_start(run)
         restarted = False
         while url:
@@ -87,7 +88,8 @@ class OutlookMailbox(models.Model):
             if page.delta_link and mailbox_sudo.delta_round_full:
                 self._outlook_close_full_round(run)
             mailbox_sudo.delta_link = page.checkpoint
-            commit()
+            if page.next_link:
+                commit()  # the round's last page is committed with the rest of the run
             url = page.next_link
 
     def _outlook_retry_failed(self, run, limit=50):
@@ -95,7 +97,7 @@ class OutlookMailbox(models.Model):
         change, so they would be lost otherwise."""
         client = run.client
         failed = self.env["outlook.event.link"].sudo().search(
-            [("mailbox_id", "=", self.id), ("state", "=", "error")], limit=limit, order="write_date")
+            [("mailbox_id", "=", self.id), ("state", "in", ("error", "pending"))], limit=limit, order="write_date")
         payloads = []
         for link in failed:
             try:
@@ -123,6 +125,8 @@ class OutlookMailbox(models.Model):
     # ------------------------------------------------------------
 
     def _outlook_apply_page(self, payloads, run):
+        if not payloads:
+            return  # an idle round: nothing to read, nothing to write
         policy = run.policy
         items = [remote_item(payload, attendee_cap=policy.attendee_cap) for payload in payloads]
         items = self._outlook_complete_occurrences(items, run)
