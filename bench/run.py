@@ -68,6 +68,8 @@ CLIENT_ID = "b3d1c0de-0000-4a43-9c1e-0d6f0c1b2a01"
 CLIENT_SECRET = "bench-client-secret"
 BASE_URL = "http://localhost:8069"
 GRAPH_HOST = "https://graph.microsoft.com"
+SWEEP_BUDGET_S = 240  # scenario 4: a sweep stops there (keeps make bench near 30 min while ours is slow)
+PROFILE_SWEEP_S = 40  # the many-mailbox profile covers the mailboxes the cron syncs in this time budget
 SEED = 1  # the 5,000-event calendar: the same payloads in every such mailbox
 
 FULL = {"size": 5000, "mailboxes": 200, "per_mailbox": 100, "changes": 100, "workers": (1, 2, 4),
@@ -111,7 +113,16 @@ class Bench:
         with open(log, "w", encoding="utf-8") as handle:
             proc = subprocess.run(cmd, cwd=RUN, env=self.child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                   stderr=handle, text=True, timeout=timeout, check=False)
-        return parse_result(proc.stdout, proc.returncode, log)
+        return dict(parse_result(proc.stdout, proc.returncode, log), **log_errors(log))
+
+    def note_errors(self, label, result):
+        """Errors the sync recorded or logged go to the notes: a number measured on a failing run is no number."""
+        if result.get("errors"):
+            self.notes.append(f"{label}: {len(result['errors'])} mailbox(es) ended with an error, first: "
+                              f"{str(result['errors'][0])[:200]}")
+        if result.get("log_errors"):
+            self.notes.append(f"{label}: {result['log_errors']} ERROR line(s) in the worker log, first: "
+                              f"{result['first_log_error'][:200]}")
 
     # -- databases ------------------------------------------------------------
     def sql(self, query, dbname="postgres"):
@@ -223,6 +234,18 @@ def parse_result(stdout, returncode, log):
     raise CommandError(f"worker failed (exit {returncode}); log {log}:\n{tail(log, 40)}")
 
 
+def log_errors(*logs):
+    """How many ERROR/CRITICAL lines the workers logged, and the first one (without its timestamp)."""
+    count, first = 0, ""
+    for log in logs:
+        for line in Path(log).read_text(errors="replace").splitlines():
+            match = odoo_env.LOG_LINE.match(line)
+            if match and match.group(1) in ("ERROR", "CRITICAL"):
+                count += 1
+                first = first or line.split(" ", 4)[-1]
+    return {"log_errors": count, "first_log_error": first} if count else {}
+
+
 def graph_numbers(counters):
     """HTTP requests to Graph (a ``$batch`` is one; its items are counted apart), to Entra, throttled, mails."""
     by_route = counters.get("requests", {})
@@ -295,6 +318,8 @@ def prepare(bench):
             raise CommandError(f"{db}: {result['connected']} of {len(mailboxes)} mailboxes connected")
     for width in bench.size["workers"][1:]:
         bench.clone("bench_ours_many", f"bench_ours_many_w{width}")
+    if bench.opts.profile:
+        bench.clone("bench_ours_many", "bench_ours_many_prof")
 
 
 def scenario_import(bench):
@@ -310,6 +335,7 @@ def scenario_import(bench):
                                                            "seed": SEED})
     say(f"    {brief(floor)}")
     for name, result in (("ours", ours), ("builtin", builtin)):
+        bench.note_errors(f"initial_import {name}", result)
         if result.get("events_active", 0) < p["size"]:
             bench.notes.append(f"initial_import: {name} has {result.get('events_active')} active events "
                                f"for {p['size']} in Outlook")
@@ -321,6 +347,8 @@ def scenario_idle(bench):
     ours = bench.measured("ours", "sync-ours", "bench_ours", {"request_all": True})
     builtin = bench.measured("builtin", "sync-builtin", "bench_builtin", emu_args(bench))
     say(f"    ours: {brief(ours)}\n    built-in: {brief(builtin)}")
+    bench.note_errors("idle_cycle ours", ours)
+    bench.note_errors("idle_cycle builtin", builtin)
     bench.results["idle_cycle"] = {"ours": core(ours), "builtin": core(builtin)}
 
 
@@ -350,6 +378,7 @@ def scenario_changes(bench):
             1 for item in in_odoo if after.get(item["iCalUId"], {}).get("subject", "").endswith("(edited in Odoo)"))
         say(f"    {brief(measured)}; Odoo edits in Outlook: {measured['outlook_has_odoo_edits']}/{count}, "
             f"Outlook edits in Odoo: {measured.get('renamed_in_odoo_by_outlook')}/{count}")
+        bench.note_errors(f"changes_100 {side}", measured)
         result[side] = core(measured)
     bench.results["changes_100"] = result
 
@@ -358,8 +387,8 @@ def sweep(bench, side, db, width):
     """N worker processes: each loads the registry, waits, then all start together."""
     bench.link_host(side)
     bench.ctl.reset_counters()
-    procs = [bench.worker(f"sweep-{side}", db, emu_args(bench), log_name=f"sweep-{side}-w{width}-{index}",
-                          popen=True) for index in range(width)]
+    procs = [bench.worker(f"sweep-{side}", db, dict(emu_args(bench), budget=SWEEP_BUDGET_S),
+                          log_name=f"sweep-{side}-w{width}-{index}", popen=True) for index in range(width)]
     for proc, log, _handle in procs:
         line = proc.stdout.readline()
         if not line.startswith("BENCH-READY"):
@@ -376,14 +405,21 @@ def sweep(bench, side, db, width):
     counters = graph_numbers(bench.ctl.counters())
     status = bench.worker(f"status-{side}" if side == "ours" else "status", db, {})
     synced = sum(r["mailboxes_synced"] for r in results)
+    complete = synced >= bench.size["mailboxes"]
+    errors = log_errors(*(log for _proc, log, _handle in procs))
+    if not complete:
+        bench.notes.append(f"many_mailboxes {side} {width} worker(s): stopped at the {SWEEP_BUDGET_S} s budget after "
+                           f"{synced} of {bench.size['mailboxes']} mailboxes; wall_s is for those, see mailboxes_per_s")
+    bench.note_errors(f"many_mailboxes {side} {width} worker(s)", dict(status, **errors))
     return {
+        "complete": complete, **errors,
         "wall_s": round(wall, 3), "sql_queries": sum(r["sql_queries"] for r in results),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results), **counters,
         "workers": width, "mailboxes_synced": synced,
         "mailboxes_per_s": round(synced / wall, 2) if wall else None,
         "events_per_s": round(status["events_active"] / wall, 1) if wall else None,
         "per_worker": [{k: r[k] for k in ("wall_s", "sql_queries", "peak_rss_mb", "mailboxes_synced", "cron_calls",
-                                          "empty_cron_calls")
+                                          "empty_cron_calls", "serialization_failures", "mailboxes_failed")
                         if k in r} for r in results],
         **status,
     }
@@ -397,9 +433,9 @@ def scenario_many(bench):
         step(f"4. {p['mailboxes']} mailboxes x {p['per_mailbox']} events, cron in {width} worker(s): ours")
         ours[f"workers_{width}"] = sweep(bench, "ours", db, width)
         say(f"    {brief(ours[f'workers_{width}'])}, {ours[f'workers_{width}']['mailboxes_per_s']} mailboxes/s")
-    base = ours["workers_1"]["wall_s"]
-    for width in p["workers"][1:]:
-        ours[f"workers_{width}"]["speedup_vs_1"] = round(base / ours[f"workers_{width}"]["wall_s"], 2)
+    base = ours["workers_1"]["mailboxes_per_s"]
+    for width in p["workers"][1:]:  # throughput ratio (a sweep may stop at the budget)
+        ours[f"workers_{width}"]["speedup_vs_1"] = ratio(ours[f"workers_{width}"]["mailboxes_per_s"], base)
     step(f"4. {p['mailboxes']} mailboxes x {p['per_mailbox']} events, its one cron job: built-in")
     builtin = {"workers_1": sweep(bench, "builtin", "bench_builtin_many", 1)}
     say(f"    {brief(builtin['workers_1'])}")
@@ -491,11 +527,18 @@ def profile_ours(bench):
     run = bench.measured("ours", "edit-sync-ours", "bench_ours_prof", dict(
         address="op@bench.test", ical_uids=[item["iCalUId"] for item in in_odoo], profile=str(path)))
     bench.results["_profile"]["ours_changes"] = summarize_profile(path, run)
+    step(f"profiling ours (pyinstrument): the many-mailbox sweep, first {PROFILE_SWEEP_S} s")
+    path = RUN / "bench-profile-ours-many"
+    run = bench.measured("ours", "sync-ours", "bench_ours_many_prof", {"profile": str(path),
+                                                                       "time_budget": PROFILE_SWEEP_S})
+    say(f"    {brief(run)}, {run['mailboxes_synced']} mailboxes")
+    bench.results["_profile"]["ours_many_mailboxes"] = summarize_profile(path, run)
 
 
 def summarize_profile(path, run):
     data = read_json(path.with_suffix(".json"), {}) or {}
     return {"wall_s": run["wall_s"], "sql_queries": run["sql_queries"], "graph_requests": run["graph_requests"],
+            "mailboxes_synced": run.get("mailboxes_synced"),
             "tree": str(path.with_suffix(".txt")), "addon_inclusive_s": data.get("addon_inclusive_s", [])[:15],
             "self_time_s": data.get("self_time_s", [])[:15], "sql_by_addon_line": data.get("sql_by_addon_line", [])[:15]}
 
@@ -545,8 +588,13 @@ def table(doc):
     many = s["many_mailboxes"]
     for key, value in many.items():
         for side in ("ours", "builtin"):
-            row(f"4. {doc['params']['mailboxes']}x{doc['params']['per_mailbox']} events, {key.replace('_', ' ')}",
-                side, value[side])
+            label = f"4. {doc['params']['mailboxes']}x{doc['params']['per_mailbox']} events, {key.replace('_', ' ')}"
+            detail = (value[side] or {}).get("detail", {})
+            if detail.get("complete") is False:
+                label += f" (stopped at {detail.get('mailboxes_synced')} mailboxes)"
+            if detail.get("mailboxes_per_s") is not None:
+                label += f", {detail['mailboxes_per_s']} mailboxes/s"
+            row(label, side, value[side])
     for side in ("ours", "builtin"):
         row("5. initial import, throttled", side, s["throttled_import"][side])
     ratios = ["", "| ratio | wall | Graph requests | SQL queries | peak RSS |", "|---|---:|---:|---:|---:|"]
