@@ -289,8 +289,7 @@ class OutlookMailbox(models.Model):
             self._outlook_attach(decision, values)
         for decision in by_action.get("conflict", []):
             self._outlook_conflict(decision, values)
-        for decision in by_action.get("update", []) + by_action.get("refresh", []):
-            self._outlook_update(decision, values)
+        self._outlook_update(by_action.get("update", []) + by_action.get("refresh", []), values)
         removed = self.env["outlook.event.link"].sudo().browse([d.link.link_id for d in by_action.get("remove", [])])
         self._outlook_remove_copies(removed, policy)
         self._outlook_apply_inactive(by_action.get("inactive", []))
@@ -351,8 +350,7 @@ class OutlookMailbox(models.Model):
         events = self._outlook_events().create([
             self._outlook_event_vals(values, d.item) for d in fresh
         ])
-        for decision, event in zip(fresh, events):
-            self._outlook_link(decision.item, event, values, authoritative=True)
+        self._outlook_link_many([(decision.item, event, True) for decision, event in zip(fresh, events)], values)
         for recurrence in events.sudo().recurrence_id.filtered(lambda r: not r.base_event_id):
             recurrence.base_event_id = recurrence._get_first_event()
 
@@ -369,20 +367,27 @@ class OutlookMailbox(models.Model):
             event.write(self._outlook_event_vals(values, decision.item))
         elif self.user_id.partner_id not in event.partner_ids:
             event.write({"partner_ids": [(4, self.user_id.partner_id.id)]})
-        self._outlook_link(decision.item, event, values, authoritative=decision.authoritative)
+        self._outlook_link_many([(decision.item, event, decision.authoritative)], values)
 
-    def _outlook_link(self, item, event, values, authoritative):
-        states = values.attendee_states(item.data, item, self.user_id, authoritative)
-        self._outlook_set_attendee_states(event, states)
-        self.env["outlook.event.link"].sudo().create({
-            "event_id": event.id,
-            "mailbox_id": self.id,
-            "graph_id": item.graph_id,
-            **self._outlook_link_values(item, event, states),
-        })
+    def _outlook_link_many(self, rows, values):
+        """Link these copies to their events (``rows``: ``(item, event, authoritative)``), with a few
+        batched writes whatever their number (STYLE R3)."""
+        if not rows:
+            return
+        states = [values.attendee_states(item.data, item, self.user_id, authoritative)
+                  for item, _event, authoritative in rows]
+        self._outlook_set_attendee_states([(event, event_states) for (_item, event, _a), event_states
+                                           in zip(rows, states)])
+        events = self.env["calendar.event"].browse([event.id for _item, event, _a in rows])
+        local = events.with_context(active_test=False)._outlook_event_data()
+        self.env["outlook.event.link"].sudo().create([
+            {"event_id": event.id, "mailbox_id": self.id, "graph_id": item.graph_id,
+             **self._outlook_link_values(item, local[event.id], event_states)}
+            for (item, event, _a), event_states in zip(rows, states)
+        ])
 
-    def _outlook_link_values(self, item, event, states):
-        local = event._outlook_event_data()[event.id]
+    def _outlook_link_values(self, item, local, states):
+        """Link values after a sync: ``local`` is the event's :class:`EventData` as Odoo now holds it."""
         return {
             "change_key": item.change_key,
             "last_modified": item.last_modified,
@@ -397,14 +402,20 @@ class OutlookMailbox(models.Model):
             "last_error": False,
         }
 
-    def _outlook_update(self, decision, values):
-        event = self._outlook_events().browse(decision.event_id)
-        if decision.action == "update" or decision.authoritative and decision.action == "conflict":
-            event.write(self._outlook_event_vals(values, decision.item))
-        states = values.attendee_states(decision.item.data, decision.item, self.user_id, decision.authoritative)
-        self._outlook_set_attendee_states(event, states)
-        link = self.env["outlook.event.link"].sudo().browse(decision.link.link_id)
-        link.write(self._outlook_link_values(decision.item, event, states))
+    def _outlook_update(self, decisions, values):
+        """Apply changed copies (``update``, a won ``conflict``) and refresh the others' answers."""
+        if not decisions:
+            return
+        events = self._outlook_events().browse([decision.event_id for decision in decisions])
+        for decision, event in zip(decisions, events):
+            if decision.action == "update" or decision.authoritative and decision.action == "conflict":
+                event.write(self._outlook_event_vals(values, decision.item))
+        states = [values.attendee_states(d.item.data, d.item, self.user_id, d.authoritative) for d in decisions]
+        self._outlook_set_attendee_states(list(zip(events, states)))
+        local = events.with_context(active_test=False)._outlook_event_data()
+        links = self.env["outlook.event.link"].sudo().browse([decision.link.link_id for decision in decisions])
+        for decision, link, event_states in zip(decisions, links, states):
+            link.write(self._outlook_link_values(decision.item, local[decision.event_id], event_states))
 
     def _outlook_conflict(self, decision, values):
         """Both sides changed: the policy's side wins, the other side's values go to the chatter."""
@@ -413,7 +424,7 @@ class OutlookMailbox(models.Model):
         remote = decision.item.data
         if decision.reason == MICROSOFT_WINS:
             event._outlook_note_lost_values(local, remote, winner=_("Microsoft 365"))
-            self._outlook_update(decision, values)
+            self._outlook_update([decision], values)
             return
         event._outlook_note_lost_values(remote, local, winner=_("Odoo"))
         link = self.env["outlook.event.link"].sudo().browse(decision.link.link_id)
@@ -423,11 +434,17 @@ class OutlookMailbox(models.Model):
                     "seen_round": self.sudo().delta_round})
         event.sudo().outlook_dirty = True
 
-    def _outlook_set_attendee_states(self, event, states):
-        for attendee in event.attendee_ids:
-            state = states.get(attendee.partner_id.id)
-            if state and attendee.state != state:
-                attendee.sudo().with_context(**INBOUND_CONTEXT).state = state
+    def _outlook_set_attendee_states(self, pairs):
+        """``pairs``: ``(event, {partner_id: state})``; one write per state whatever the number of events."""
+        by_state = {}
+        for event, states in pairs:
+            for attendee in event.attendee_ids:
+                state = states.get(attendee.partner_id.id)
+                if state and attendee.state != state:
+                    by_state.setdefault(state, []).append(attendee.id)
+        attendees_sudo = self.env["calendar.attendee"].sudo().with_context(**INBOUND_CONTEXT)
+        for state, attendee_ids in by_state.items():
+            attendees_sudo.browse(attendee_ids).write({"state": state})
 
     def _outlook_remove_copies(self, links, policy):
         """Outlook deleted or cancelled these copies. The meeting itself follows the deletion policy
