@@ -401,6 +401,7 @@ class MailboxRun:
     stats: Counter = field(default_factory=Counter)
     series: dict = field(default_factory=dict)  # {series master graph id: calendar.recurrence id} of a page
     pending: dict = field(default_factory=dict)  # what the run may have to do (see _outlook_pending_work)
+    stamped: frozenset = None  # ids of the Outlook items carrying our stamp, read once per run
 
 
 class Checkpoints:

@@ -235,25 +235,26 @@ class OutlookMailbox(models.Model):
                 "first_connected": self.sudo().first_connected_at}
         if not new_items:
             return ImportContext(**base)
+        internal, known, stamped = frozenset(), frozenset(), frozenset()
         emails = {a.email for item in new_items for a in item.data.attendees}
         emails |= {item.data.organizer_email for item in new_items} - {""}
-        mailbox_users = self.env["outlook.mailbox"]._outlook_users_by_address()
-        internal_users = self.env["res.users"].sudo().search([("share", "=", False)])
-        internal = {user.email_normalized for user in internal_users if user.email_normalized}
-        internal |= {address for address, user in mailbox_users.items() if not user.share}
-        known = set(self.env["res.partner"].sudo().search([("email_normalized", "in", list(emails))])
-                    .mapped("email_normalized")) | (emails & set(mailbox_users))
-        stamped = frozenset()
+        if not policy.sync_internal or not policy.sync_unmatched:
+            mailbox_users = self.env["outlook.mailbox"]._outlook_users_by_address()
+        if not policy.sync_internal:
+            internal_users = self.env["res.users"].sudo().search([("share", "=", False)])
+            internal = {user.email_normalized for user in internal_users if user.email_normalized}
+            internal = frozenset(internal | {address for address, user in mailbox_users.items() if not user.share})
+        if not policy.sync_unmatched:
+            known = set(self.env["res.partner"].sudo().search([("email_normalized", "in", list(emails))])
+                        .mapped("email_normalized"))
+            known = frozenset(known | (emails & set(mailbox_users)))
         if not policy.allow_copies:
-            stamped = frozenset(client.stamped_ids(policy.transaction_prefix)) - {
+            if run.stamped is None:  # once per run: the ids of every Outlook item carrying our stamp
+                run.stamped = frozenset(client.stamped_ids(policy.transaction_prefix))
+            stamped = run.stamped - {
                 item.graph_id for item in new_items if pushed_event_id(item.transaction_id, policy.transaction_prefix)
             }
-        return ImportContext(
-            **base,
-            internal_emails=frozenset(internal),
-            known_emails=frozenset(known),
-            stamped_ids=stamped,
-        )
+        return ImportContext(**base, internal_emails=internal, known_emails=known, stamped_ids=stamped)
 
     def _outlook_events_by_uid(self, uids):
         if not uids:
