@@ -57,6 +57,8 @@ class ResConfigSettings(models.TransientModel):
         res["outlook_sync_interval"] = cron.interval_number if cron.interval_type == "minutes" else 10
         return res
 
+    # company_id: a dependency the settings' first onchange recomputes (without one, the form shows False)
+    @api.depends("company_id")
     def _compute_outlook_status(self):
         params_sudo = self.env["ir.config_parameter"].sudo()
         for settings in self:
