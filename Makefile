@@ -3,11 +3,12 @@
 #   make demo   PostgreSQL + Graph emulator + Odoo on http://localhost:8069 (admin/admin); Ctrl-C stops all
 #   make setup  only create/refresh .venv
 #   make clean  stop what is running, remove .run/ and .venv/
+#   make lint   pre-commit run --all-files: ruff, ruff format, pylint-odoo (tools installed into .venv on first use)
 # Odoo comes from ODOO_SRC=/path/to/odoo-18-tree, or from an odoo the machine's python3 already imports.
 
 BOOTSTRAP_PYTHON ?= python3
 
-.PHONY: test demo setup clean bench
+.PHONY: test demo setup clean bench lint
 
 test:
 	@$(BOOTSTRAP_PYTHON) tools/run_tests.py
@@ -20,6 +21,9 @@ setup:
 
 clean:
 	@$(BOOTSTRAP_PYTHON) tools/clean.py
+
+lint:
+	@$(BOOTSTRAP_PYTHON) tools/lint.py $(ARGS)
 
 # make bench   our add-on vs Odoo's built-in microsoft_calendar vs a plain create (.run/bench.json); ~30 min, not CI.
 #              Options: make bench ARGS="--quick" (smoke run), "--ref HEAD", "--no-profile", "--update-readme"
