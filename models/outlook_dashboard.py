@@ -29,11 +29,13 @@ class OutlookDashboard(models.Model):
     paused_by_admin = fields.Boolean(readonly=True)
     last_sync_at = fields.Datetime("Last Successful Sync", readonly=True)
     last_error = fields.Text(readonly=True)
+    last_error_short = fields.Char("Last Error (first line)", readonly=True)
     linked_count = fields.Integer("Events Linked", readonly=True)
     errors_24h = fields.Integer("Errors (24 h)", readonly=True)
     import_running = fields.Boolean(readonly=True)
     import_done = fields.Integer(readonly=True)
     import_total = fields.Integer(readonly=True)
+    import_progress = fields.Char("Import", readonly=True, help="Items imported / estimated total, while importing")
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
@@ -50,9 +52,12 @@ class OutlookDashboard(models.Model):
                        COALESCE(m.paused_by_admin, false) AS paused_by_admin,
                        m.last_sync_at AS last_sync_at,
                        m.last_error AS last_error,
+                       left(split_part(m.last_error, chr(10), 1), 120) AS last_error_short,
                        COALESCE(m.import_running, false) AS import_running,
                        COALESCE(m.import_done, 0) AS import_done,
                        GREATEST(COALESCE(m.import_total, 0), COALESCE(m.import_done, 0)) AS import_total,
+                       CASE WHEN m.import_running THEN m.import_done || ' / ' ||
+                            GREATEST(COALESCE(m.import_total, 0), m.import_done) END AS import_progress,
                        (SELECT count(*) FROM outlook_event_link l
                          WHERE l.mailbox_id = m.id AND l.event_id IS NOT NULL) AS linked_count,
                        (SELECT count(*) FROM outlook_sync_log g

@@ -30,7 +30,7 @@ class OutlookSyncLog(models.Model):
     user_id = fields.Many2one(related="mailbox_id.user_id", store=True, string="User")
     kind = fields.Selection([("run", "Run"), ("item", "Failed item")], default="run", required=True,
                             readonly=True, index=True)
-    direction = fields.Selection([("in", "Microsoft 365 to Odoo"), ("out", "Odoo to Microsoft 365")],
+    direction = fields.Selection([("in", "Outlook → Odoo"), ("out", "Odoo → Outlook")],
                                  readonly=True, help="Failed items: the side that refused the change")
     event_id = fields.Many2one("calendar.event", string="Event", readonly=True, index="btree_not_null",
                                ondelete="set null")
@@ -50,6 +50,21 @@ class OutlookSyncLog(models.Model):
     graph_requests = fields.Integer(readonly=True)
     message = fields.Text(readonly=True)
     retry_requested_at = fields.Datetime("Retry Requested", readonly=True)
+    moved_in = fields.Char("Microsoft 365 to Odoo", compute="_compute_outlook_summary",
+                           help="Created + updated - removed in Odoo")
+    moved_out = fields.Char("Odoo to Microsoft 365", compute="_compute_outlook_summary",
+                            help="Created + updated - removed in Outlook")
+    summary = fields.Char("Message (first line)", compute="_compute_outlook_summary")
+
+    @api.depends("kind", "message", "created_in", "updated_in", "deleted_in", "created_out", "updated_out",
+                 "deleted_out")
+    def _compute_outlook_summary(self):
+        for row in self:
+            run = row.kind == "run"
+            row.moved_in = "+%s ~%s -%s" % (row.created_in, row.updated_in, row.deleted_in) if run else False
+            row.moved_out = "+%s ~%s -%s" % (row.created_out, row.updated_out, row.deleted_out) if run else False
+            first_line = (row.message or "").strip().split("\n", 1)[0]
+            row.summary = first_line[:140] + ("…" if len(first_line) > 140 else "") or False
 
     @api.model
     def _outlook_record(self, mailbox, started_at, stats, requests, error=None):

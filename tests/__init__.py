@@ -11,5 +11,6 @@ from . import (
     test_sync_outbound,
     test_sync_running,
     test_ui_calendar_button,
+    test_ui_visibility,
     test_visibility,
 )
