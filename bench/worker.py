@@ -313,7 +313,7 @@ def sweep_ours(env, args):
     out, calls, empty, failures, synced = {}, 0, 0, 0, 0
     with measure(out):
         out["started_at"] = time.time()
-        since = env.cr.now()
+        since = env.cr.now().replace(microsecond=0)  # Odoo stores last_attempt_at in whole seconds
         while time.time() < deadline:
             try:
                 done = env["outlook.mailbox"]._cron_outlook_sync(time_budget=max(1, deadline - time.time()))
