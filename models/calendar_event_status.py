@@ -22,11 +22,11 @@ class CalendarEvent(models.Model):
     _inherit = "calendar.event"
 
     outlook_status = fields.Selection(
-        OUTLOOK_STATUS, string="Outlook Status", compute="_compute_outlook_status",
+        OUTLOOK_STATUS, compute="_compute_outlook_status",
         help="Never: not in Outlook. Active: in sync. Pending: waiting for the next run. Inactive: ended long "
              "ago, no longer synced. Error: a side refused it (see the message). Conflict: Outlook changed an "
              "event that is locked in Odoo.")
-    outlook_status_message = fields.Text("Outlook Status Message", compute="_compute_outlook_status")
+    outlook_status_message = fields.Text(compute="_compute_outlook_status")
     outlook_can_resync = fields.Boolean(compute="_compute_outlook_status")
 
     @api.depends("outlook_sync_state", "outlook_last_error", "outlook_dirty", "outlook_link_ids.state",

@@ -20,7 +20,7 @@ class OutlookDashboard(models.Model):
     _order = "state_sequence, user_name, user_id"
     _rec_name = "user_id"
 
-    user_id = fields.Many2one("res.users", string="User", readonly=True)
+    user_id = fields.Many2one("res.users", readonly=True)
     user_name = fields.Char(readonly=True)
     mailbox_id = fields.Many2one("outlook.mailbox", string="Mailbox Record", readonly=True)
     address = fields.Char("Mailbox", readonly=True)

@@ -29,7 +29,7 @@ class OutlookMailbox(models.Model):
     state = fields.Selection(selection_add=[("paused", "Paused")], ondelete={"paused": "set default"})
     paused_by_admin = fields.Boolean(readonly=True, copy=False,
                                      help="An administrator paused this mailbox: only an administrator resumes it")
-    import_running = fields.Boolean("Import Running", readonly=True, copy=False,
+    import_running = fields.Boolean(readonly=True, copy=False,
                                     help="A full listing of the Outlook calendar is in progress")
     import_done = fields.Integer("Items Imported", readonly=True, copy=False)
     import_total = fields.Integer("Items Expected", readonly=True, copy=False,
@@ -144,7 +144,8 @@ class OutlookMailbox(models.Model):
             if not self.env.cr.fetchone()[0]:
                 raise UserError(_("A sync of %(mailbox)s is running; try again in a minute.",
                                   mailbox=mailbox.address or mailbox.user_id.name))
-        removed_in_odoo = links_sudo.filtered(lambda link: not link.event_id and link.state not in ("error", "detached"))
+        removed_in_odoo = links_sudo.filtered(
+            lambda link: not link.event_id and link.state not in ("error", "detached"))
         doomed = links_sudo.filtered(lambda link: link.event_id and link.is_organizer_copy
                                      and link.state != "detached") if remove_remote else links_sudo.browse()
         dropped = links_sudo - removed_in_odoo - doomed
@@ -191,7 +192,7 @@ class OutlookMailbox(models.Model):
                 elif action == "delete":
                     run.client.delete_event(link.graph_id)
                 # "forget": Odoo knows nothing of this copy (never synced), so it is left alone
-                run.stats["push_%s" % action] += action in ("cancel", "delete")
+                run.stats[f"push_{action}"] += action in ("cancel", "delete")
                 link.unlink()
             except Throttled:
                 raise

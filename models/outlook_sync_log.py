@@ -32,7 +32,7 @@ class OutlookSyncLog(models.Model):
                             readonly=True, index=True)
     direction = fields.Selection([("in", "Outlook → Odoo"), ("out", "Odoo → Outlook")],
                                  readonly=True, help="Failed items: the side that refused the change")
-    event_id = fields.Many2one("calendar.event", string="Event", readonly=True, index="btree_not_null",
+    event_id = fields.Many2one("calendar.event", readonly=True, index="btree_not_null",
                                ondelete="set null")
     graph_id = fields.Char("Outlook Event ID", readonly=True)
     started_at = fields.Datetime(required=True, readonly=True)
@@ -61,8 +61,8 @@ class OutlookSyncLog(models.Model):
     def _compute_outlook_summary(self):
         for row in self:
             run = row.kind == "run"
-            row.moved_in = "+%s ~%s -%s" % (row.created_in, row.updated_in, row.deleted_in) if run else False
-            row.moved_out = "+%s ~%s -%s" % (row.created_out, row.updated_out, row.deleted_out) if run else False
+            row.moved_in = f"+{row.created_in} ~{row.updated_in} -{row.deleted_in}" if run else False
+            row.moved_out = f"+{row.created_out} ~{row.updated_out} -{row.deleted_out}" if run else False
             first_line = (row.message or "").strip().split("\n", 1)[0]
             row.summary = first_line[:140] + ("…" if len(first_line) > 140 else "") or False
 

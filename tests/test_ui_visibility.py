@@ -84,6 +84,7 @@ class TestUiVisibility(OutlookTourMixin, OutlookEmulatorMixin, HttpCase):
                         login="admin")
         self.env.invalidate_all()
         self.assertEqual((anna.state, anna.paused_by_admin), ("paused", True))
-        retried = self.env["outlook.sync.log"].search([("mailbox_id", "=", anna.id), ("retry_requested_at", "!=", False)])
+        retried = self.env["outlook.sync.log"].search(
+            [("mailbox_id", "=", anna.id), ("retry_requested_at", "!=", False)])
         self.assertTrue(retried)
         self.assertEqual(self.screenshots, ["08_dashboard", "09_sync_log_errors"])

@@ -236,7 +236,8 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         with self.assertRaises(AccessError):
             self.as_user(self.mailbox_anna, self.user_anna).action_outlook_resume()
         # the Calendar's button explains instead of resuming
-        action = self.env["res.users"].with_user(self.user_anna).browse(self.user_anna.id).action_outlook_connect_or_sync()
+        anna_users = self.env["res.users"].with_user(self.user_anna).browse(self.user_anna.id)
+        action = anna_users.action_outlook_connect_or_sync()
         self.assertEqual(action["params"]["type"], "warning")
         self.assertEqual(self.mailbox_anna.state, "paused")
         self.as_user(self.mailbox_anna, self.admin).action_outlook_resume()
@@ -261,7 +262,8 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         self.assertFalse(self.mailbox_bob.sudo().token_cache)
 
     def test_reset_unlinks_without_any_graph_call(self):
-        item, event = self.imported(ANNA, "Team lunch", attendees=[BOB], mailboxes=[self.mailbox_anna, self.mailbox_bob])
+        _item, event = self.imported(ANNA, "Team lunch", attendees=[BOB],
+                                     mailboxes=[self.mailbox_anna, self.mailbox_bob])
         own = self.odoo_meeting(self.user_anna, "Odoo first")
         self.sync(self.mailbox_anna)
         self.assertEqual(len(self.mailbox_anna.link_ids), 2)
@@ -336,7 +338,7 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         self.emulator.configure(delta_max_page_size=2)
         self.addCleanup(self.emulator.configure, delta_max_page_size=1000)
         for number in range(5):
-            self.outlook_meeting(ANNA, "Imported %s" % number)
+            self.outlook_meeting(ANNA, f"Imported {number}")
         self.sync(self.mailbox_anna)
         # the page commits (savepoints in tests) write what the bus delivers to Anna's browser
         sent = [json.loads(row.message)["payload"] for row in self.env["bus.bus"].sudo().search(
@@ -346,6 +348,7 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         self.assertEqual((self.mailbox_anna.import_done, self.mailbox_anna.import_running), (5, False))
         # the Calendar's button asks once on load; the progress of an import in progress comes with it
         self.mailbox_anna.sudo().write({"import_running": True, "import_done": 120, "import_total": 1000})
-        status = self.env["res.users"].with_user(self.user_anna).browse(self.user_anna.id).check_synchronization_status()
+        anna_users = self.env["res.users"].with_user(self.user_anna).browse(self.user_anna.id)
+        status = anna_users.check_synchronization_status()
         self.assertEqual(status["outlook_calendar_sync_progress"], {"running": True, "done": 120, "total": 1000})
         self.assertIn("120", self.user_anna.with_user(self.user_anna).outlook_import_progress)

@@ -29,7 +29,8 @@ from odoo.tests.common import ChromeBrowser
 _logger = logging.getLogger(__name__)
 
 SHOT_PREFIX = "outlook_screenshot:"
-SCREENSHOTS = Path(os.environ.get("OUTLOOK_SCREENSHOTS") or Path(__file__).resolve().parents[1] / ".run" / "screenshots")
+SCREENSHOTS = Path(
+    os.environ.get("OUTLOOK_SCREENSHOTS") or Path(__file__).resolve().parents[1] / ".run" / "screenshots")
 HOP_HEADERS = {"connection", "content-length", "content-encoding", "transfer-encoding", "keep-alive"}
 
 CONSENT_CLICKER = """
@@ -94,7 +95,7 @@ class OutlookTourMixin:
     def _outlook_screenshot(self, browser, name):
         """Capture the page, save it, then tell the page (the tour waits for ``data-outlook-shot``)."""
         if not re.fullmatch(r"[\w-]+", name):
-            raise ValueError("bad screenshot name %r" % name)
+            raise ValueError(f"bad screenshot name {name!r}")
         future = browser._websocket_send("Page.captureScreenshot", params={"format": "png"}, with_future=True)
 
         def saved(done):
@@ -106,7 +107,7 @@ class OutlookTourMixin:
             except Exception:  # a missing picture must not hide the test's own outcome
                 _logger.exception("outlook: screenshot %s not saved", name)
             browser._websocket_send("Runtime.evaluate", params={
-                "expression": "document.body.dataset.outlookShot = %s" % json.dumps(name)})
+                "expression": f"document.body.dataset.outlookShot = {json.dumps(name)}"})
 
         future.add_done_callback(saved)
 
