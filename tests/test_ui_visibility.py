@@ -15,6 +15,7 @@ from odoo.addons.outlook_calendar_sync.models.outlook_config import (
     PARAM_CLIENT_SECRET,
     get_auth_settings,
 )
+from odoo.addons.outlook_calendar_sync.models.outlook_mailbox_admin import PROGRESS_NOTIFICATION
 
 from .common import ANNA, CAROL, CLIENT_ID, CLIENT_SECRET, OutlookEmulatorMixin, graph_time
 from .ui_common import OutlookTourMixin
@@ -62,6 +63,10 @@ class TestUiVisibility(OutlookTourMixin, OutlookEmulatorMixin, HttpCase):
         with freeze_time(start - timedelta(days=1)):
             self.sync(mailbox)
         self.assertEqual(event.outlook_status, "error")
+        # a long import under way, as the pull reports it after a page: on the mailbox, and on the bus (the
+        # browser gets the bus's recent notifications when it connects, so the sync's own last one is overtaken)
+        mailbox.sudo().write({"import_running": True, "import_done": 120, "import_total": 1000})
+        self.env["bus.bus"]._sendone(self.user_anna.partner_id, PROGRESS_NOTIFICATION, mailbox._outlook_progress())
         self.start_tour("/odoo/calendar", "outlook_event_status_retry", login="anna_user")
         self.env.invalidate_all()
         self.assertEqual(event.outlook_status, "pending")

@@ -81,6 +81,7 @@ registry.category("web_tour.tours").add("outlook_event_status_retry", {
     steps: () => [
         { trigger: ".o_calendar_container" },
         { trigger: ".fc-event.o_outlook_sync_error:contains(Quarterly review) .o_outlook_sync_icon" },
+        { trigger: "#outlook_calendar_sync .o_outlook_progress:contains(120 / 1000)" },
         ...shot("06_calendar_event_in_error"),
         { trigger: ".fc-event.o_outlook_sync_error:contains(Quarterly review)", run: "click" },
         { trigger: ".o_cw_popover .o_cw_popover_edit", run: "click" },
