@@ -21,8 +21,8 @@ class OutlookResetWizard(models.TransientModel):
 
     @api.depends("mailbox_id")
     def _compute_organized_count(self):
-        for wizard in self:
-            wizard.organized_count = self.env["outlook.event.link"].sudo().search_count([
+        for wizard in self:  # as the user: their own mailbox's copies only (record rules), any for admins
+            wizard.organized_count = self.env["outlook.event.link"].search_count([
                 ("mailbox_id", "=", wizard.mailbox_id.id), ("is_organizer_copy", "=", True),
                 ("event_id", "!=", False), ("state", "!=", "detached"),
             ])

@@ -248,6 +248,18 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         self.assertEqual(users.action_outlook_connect_or_sync()["params"]["type"], "success")
         self.assertEqual(self.mailbox_anna.state, "connected")
 
+    def test_nobody_resets_someone_elses_mailbox(self):
+        self.imported(ANNA, "Anna's own")
+        wizards = self.env["outlook.reset.wizard"]
+        own = wizards.with_user(self.user_anna).create({"mailbox_id": self.mailbox_anna.id})
+        self.assertEqual(own.organized_count, 1)
+        wizard = wizards.with_user(self.user_bob).create({"mailbox_id": self.mailbox_anna.id})
+        self.assertEqual(wizard.organized_count, 0, "Bob counts none of Anna's copies")
+        with self.assertRaises(AccessError):
+            wizard.action_confirm()
+        with self.assertRaises(AccessError):
+            self.as_user(self.mailbox_anna, self.user_bob).action_outlook_reset()
+
     def test_pause_all_and_stop_are_for_admins(self):
         mailboxes = self.env["outlook.mailbox"]
         with self.assertRaises(AccessError):
