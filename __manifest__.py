@@ -33,6 +33,7 @@
             "outlook_calendar_sync/static/tests/tours/**/*",
         ],
     },
+    "post_init_hook": "post_init_hook",
     "installable": True,
     "application": False,
 }

@@ -30,6 +30,9 @@ MICROSOFT_GRAPH_URL = "https://graph.microsoft.com/v1.0"
 # Short scope spelling, the same everywhere: MSAL matches cached tokens by exact scope strings, and a
 # different spelling silently turns every call into a refresh (graph-reference fact 15).
 SCOPES = ("Calendars.ReadWrite", "User.Read")
+# What the sync itself needs (a subset of SCOPES, so the connect flow's cached token serves it): tokens imported
+# from Odoo's built-in microsoft_calendar were consented for the calendar only, without User.Read.
+SYNC_SCOPES = ("Calendars.ReadWrite",)
 APP_SCOPES = ("https://graph.microsoft.com/.default",)
 # Tenants that cannot issue app-only tokens: "Test connection" can only check them up to discovery.
 MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
@@ -183,9 +186,9 @@ class MailboxAuth:
         return accounts[0]
 
     def access_token(self):
-        """A valid access token for :data:`SCOPES`, refreshed through MSAL when needed."""
+        """A valid access token for :data:`SYNC_SCOPES`, refreshed through MSAL when needed."""
         try:
-            result = self.app.acquire_token_silent_with_error(list(SCOPES), self.account())
+            result = self.app.acquire_token_silent_with_error(list(SYNC_SCOPES), self.account())
         except requests.RequestException as exc:
             raise TransientError("Cannot reach the Microsoft sign-in service (%s)." % exc) from exc
         except msal.exceptions.MsalServiceError as exc:
@@ -195,6 +198,33 @@ class MailboxAuth:
         if "access_token" not in result:
             raise token_error(result, during="token refresh")
         return result["access_token"]
+
+    def redeem_refresh_token(self, refresh_token):
+        """Import a refresh token that another client of this app obtained (migration from Odoo's built-in
+        ``microsoft_calendar``, graph-reference I.4): MSAL redeems it and keeps the new tokens and the account
+        in this cache. Only :data:`SYNC_SCOPES` is asked: the built-in's consent did not include User.Read.
+
+        :return: MSAL's result; its ``id_token_claims`` say who signed in (``oid``, ``preferred_username``)
+        :raises ReauthRequired: the token is expired, revoked or belongs to another app
+        :raises ConfigurationError: the app's secret or registration is wrong
+        """
+        try:
+            result = self.app.acquire_token_by_refresh_token(refresh_token, list(SYNC_SCOPES))
+        except requests.RequestException as exc:
+            raise TransientError("Cannot reach the Microsoft sign-in service (%s)." % exc) from exc
+        except msal.exceptions.MsalServiceError as exc:
+            raise TransientError("The Microsoft sign-in service failed (%s)." % exc) from exc
+        if "error" in result:
+            if result["error"] == "invalid_grant" and not aadsts_codes(result) & REAUTH_AADSTS:
+                # e.g. AADSTS9002313: a token of another app registration; the user connects once
+                raise ReauthRequired(
+                    "The Outlook connection of Odoo's former Outlook Calendar module could not be taken over "
+                    "(%s). Click the Outlook button in Calendar to connect."
+                    % (first_line(result.get("error_description")) or "invalid_grant"),
+                    error="invalid_grant",
+                )
+            raise token_error(result, during="takeover of the former Outlook connection")
+        return result
 
     def cache_blob_if_changed(self):
         """The serialized cache when MSAL changed it (new tokens), else ``None``."""

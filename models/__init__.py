@@ -17,3 +17,4 @@ from . import (
 # dashboard's SQL view is created once the columns it reads exist.
 from . import calendar_event_status, outlook_mailbox_admin, outlook_self_service  # noqa: E402, I001
 from . import outlook_dashboard  # noqa: E402, I001
+from . import outlook_migration  # noqa: E402, I001
