@@ -4,11 +4,12 @@
 #   make setup  only create/refresh .venv
 #   make clean  stop what is running, remove .run/ and .venv/
 #   make lint   pre-commit run --all-files: ruff, ruff format, pylint-odoo (tools installed into .venv on first use)
+#   make i18n   regenerate i18n/outlook_calendar_sync.pot with Odoo's exporter and merge i18n/*.po
 # Odoo comes from ODOO_SRC=/path/to/odoo-18-tree, or from an odoo the machine's python3 already imports.
 
 BOOTSTRAP_PYTHON ?= python3
 
-.PHONY: test demo setup clean bench lint
+.PHONY: test demo setup clean bench lint i18n
 
 test:
 	@$(BOOTSTRAP_PYTHON) tools/run_tests.py
@@ -24,6 +25,9 @@ clean:
 
 lint:
 	@$(BOOTSTRAP_PYTHON) tools/lint.py $(ARGS)
+
+i18n:
+	@$(BOOTSTRAP_PYTHON) tools/i18n_update.py
 
 # make bench   our add-on vs Odoo's built-in microsoft_calendar vs a plain create (.run/bench.json); ~30 min, not CI.
 #              Options: make bench ARGS="--quick" (smoke run), "--ref HEAD", "--no-profile", "--update-readme"

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""The add-on's translation template, exported by Odoo's own exporter, and the check that it is current.
+
+    python tools/i18n.py export -c ODOO_CONF -d DB     rewrite i18n/outlook_calendar_sync.pot and merge the .po files
+    python tools/i18n.py check  -c ODOO_CONF -d DB     exit 1 when the committed .pot misses or has extra msgids
+
+DB must have the add-on installed (``make test`` leaves ``outlook_test``; ``make i18n`` sets one up). Runs in Odoo's
+Python (the project's ``.venv``). Odoo's exporter (``odoo -d DB --i18n-export``) walks every file under the add-on's
+folder, following symlinks: in a working copy that means ``.run/`` (whose ``addons/outlook_calendar_sync`` points
+back at the working copy) and ``.venv/``. So the export reads a copy of the add-on without those folders, given to
+Odoo as the only custom addons path. ``export`` also brings each ``i18n/*.po`` up to date (polib, as Odoo uses it):
+translations of msgids that still exist are kept, new msgids come in untranslated, gone ones leave.
+
+Exit status: 0 when done (or current), 1 when the check found a difference, 2 when the export failed.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ADDON = "outlook_calendar_sync"
+POT = REPO / "i18n" / f"{ADDON}.pot"
+# never part of the add-on's code: tooling state, caches, builds
+SKIP_DIRS = {".git", ".run", ".venv", ".benchmarks", ".ruff_cache", ".pytest_cache", "__pycache__", "build", "dist",
+             "node_modules"}
+
+
+def copy_addon(target):
+    """Copy the add-on's files into ``target/outlook_calendar_sync`` (no symlinks followed, SKIP_DIRS left out)."""
+
+    def ignore(_folder, names):
+        return [name for name in names if name in SKIP_DIRS]
+
+    shutil.copytree(REPO, target / ADDON, ignore=ignore, symlinks=True)
+    return target / ADDON
+
+
+def odoo_addons_dirs():
+    import odoo
+
+    odoo_dir = Path(odoo.__file__).resolve().parent
+    dirs = [d for d in (odoo_dir / "addons", odoo_dir.parent / "addons") if d.is_dir()]
+    return [str(d) for d in dirs if any(d.glob("*/__manifest__.py"))]
+
+
+def export_pot(conf, db, out):
+    """Run Odoo's exporter on ``db`` for the add-on; write the template to ``out``."""
+    with tempfile.TemporaryDirectory(prefix="outlook-i18n-") as tmp:
+        copy_addon(Path(tmp))
+        addons_path = ",".join([tmp, *odoo_addons_dirs()])
+        cmd = [sys.executable, "-m", "odoo", "-c", str(conf), "-d", db, f"--addons-path={addons_path}",
+               f"--i18n-export={out}", f"--modules={ADDON}", "--stop-after-init", "--log-level=warn"]
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        proc = subprocess.run(cmd, cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=600, check=False)
+    if proc.returncode != 0 or not Path(out).is_file():
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(2)
+    return out
+
+
+def entries(path):
+    """``{(msgctxt, msgid)}`` of a .pot/.po file (the header entry left out)."""
+    import polib
+
+    return {(entry.msgctxt, entry.msgid) for entry in polib.pofile(str(path)) if entry.msgid}
+
+
+def merge_po(po_path, pot_path):
+    """Bring a translation up to date with the template; returns (kept, new, gone) counts."""
+    import polib
+
+    pot = polib.pofile(str(pot_path))
+    po = polib.pofile(str(po_path))
+    old = {(entry.msgctxt, entry.msgid): entry for entry in po if entry.msgid}
+    merged = polib.POFile(wrapwidth=78)
+    merged.metadata = po.metadata
+    kept = new = 0
+    for entry in pot:
+        if not entry.msgid:
+            continue
+        previous = old.get((entry.msgctxt, entry.msgid))
+        entry.msgstr = previous.msgstr if previous else ""
+        kept, new = (kept + 1, new) if previous and previous.msgstr else (kept, new + 1)
+        merged.append(entry)
+    merged.header = po.header
+    merged.save(str(po_path))
+    return kept, new, len(set(old) - {(e.msgctxt, e.msgid) for e in pot if e.msgid})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", choices=("export", "check"))
+    parser.add_argument("-c", "--config", required=True, help="Odoo configuration file")
+    parser.add_argument("-d", "--database", required=True, help="a database where the add-on is installed")
+    opts = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="outlook-pot-") as tmp:
+        fresh = export_pot(opts.config, opts.database, Path(tmp) / f"{ADDON}.pot")
+        if opts.action == "export":
+            POT.parent.mkdir(exist_ok=True)
+            shutil.copyfile(fresh, POT)
+            sys.stdout.write(f"wrote {POT.relative_to(REPO)} ({len(entries(POT))} msgids)\n")
+            for po in sorted(POT.parent.glob("*.po")):
+                kept, new, gone = merge_po(po, POT)
+                sys.stdout.write(f"merged {po.relative_to(REPO)}: {kept} translated, {new} to translate, "
+                                 f"{gone} gone\n")
+            return 0
+        if not POT.is_file():
+            sys.stdout.write(f"{POT.relative_to(REPO)} is missing: run `make i18n`\n")
+            return 1
+        committed, current = entries(POT), entries(fresh)
+        missing, extra = sorted(current - committed, key=str), sorted(committed - current, key=str)
+        for label, items in (("not in the .pot yet", missing), ("in the .pot but gone from the code", extra)):
+            for ctxt, msgid in items[:20]:
+                sys.stdout.write(f"{label}: {msgid[:100]!r}{f' ({ctxt})' if ctxt else ''}\n")
+        if missing or extra:
+            sys.stdout.write(f"{POT.relative_to(REPO)} is stale ({len(missing)} missing, {len(extra)} extra): "
+                             "run `make i18n` and translate the new msgids in i18n/*.po\n")
+            return 1
+        sys.stdout.write(f"{POT.relative_to(REPO)} is current ({len(current)} msgids)\n")
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
