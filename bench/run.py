@@ -373,9 +373,12 @@ def scenario_changes(bench):
                 "subject": item["subject"] + " (edited in Outlook)", "location": {"displayName": "Room Bergen"}})
         args = dict(emu_args(bench), address=address, ical_uids=[item["iCalUId"] for item in in_odoo])
         measured = bench.measured(side, f"edit-sync-{side}", db, args)
-        after = {item["iCalUId"]: item for item in bench.ctl.outlook.list_events(address)}
+        after = {item["id"]: item for item in bench.ctl.outlook.list_events(address)}  # immutable ids
+        targets = {item["id"] for item in in_odoo}
         measured["outlook_has_odoo_edits"] = sum(
-            1 for item in in_odoo if after.get(item["iCalUId"], {}).get("subject", "").endswith("(edited in Odoo)"))
+            1 for item in in_odoo if after.get(item["id"], {}).get("subject", "").endswith("(edited in Odoo)"))
+        measured["odoo_edits_on_other_outlook_items"] = sum(
+            1 for key, item in after.items() if key not in targets and item["subject"].endswith("(edited in Odoo)"))
         say(f"    {brief(measured)}; Odoo edits in Outlook: {measured['outlook_has_odoo_edits']}/{count}, "
             f"Outlook edits in Odoo: {measured.get('renamed_in_odoo_by_outlook')}/{count}")
         bench.note_errors(f"changes_100 {side}", measured)
@@ -383,7 +386,9 @@ def scenario_changes(bench):
             bench.notes.append(
                 f"changes_100 {side}: after the cycle Outlook shows {measured['outlook_has_odoo_edits']} of the "
                 f"{count} Odoo edits and Odoo {measured.get('renamed_in_odoo_by_outlook')} of the {count} Outlook "
-                f"edits (the two sets of events are disjoint)")
+                f"edits (the two sets of events are disjoint); "
+                f"{measured['odoo_edits_on_other_outlook_items']} Outlook items that were not edited in Odoo now "
+                f"carry an Odoo edit")
         result[side] = core(measured)
     bench.results["changes_100"] = result
 
@@ -398,6 +403,9 @@ def sweep(bench, side, db, width):
         line = proc.stdout.readline()
         if not line.startswith("BENCH-READY"):
             raise CommandError(f"sweep worker did not start; log {log}:\n{tail(log)}")
+    import psutil
+
+    psutil.cpu_percent(interval=None)  # machine-wide CPU use over the sweep: 2 cores cap what N workers can do
     for proc, _log, _handle in procs:
         proc.stdin.write("go\n")
         proc.stdin.flush()
@@ -407,9 +415,13 @@ def sweep(bench, side, db, width):
         handle.close()
         results.append(parse_result(out, proc.returncode, log))
     wall = max(r["ended_at"] for r in results) - min(r["started_at"] for r in results)
+    cpu_busy = psutil.cpu_percent(interval=None)
     counters = graph_numbers(bench.ctl.counters())
     status = bench.worker(f"status-{side}" if side == "ours" else "status", db, {})
-    synced = sum(r["mailboxes_synced"] for r in results)
+    if side == "ours":  # a cron call that raised lost its count: what is left due tells what was done
+        synced = bench.size["mailboxes"] - min(r["due_left"] for r in results)
+    else:
+        synced = sum(r["mailboxes_synced"] for r in results)
     complete = synced >= bench.size["mailboxes"]
     errors = log_errors(*(log for _proc, log, _handle in procs))
     if not complete:
@@ -420,7 +432,7 @@ def sweep(bench, side, db, width):
         "complete": complete, **errors,
         "wall_s": round(wall, 3), "sql_queries": sum(r["sql_queries"] for r in results),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in results), **counters,
-        "workers": width, "mailboxes_synced": synced,
+        "workers": width, "mailboxes_synced": synced, "machine_cpu_busy_pct": cpu_busy,
         "mailboxes_per_s": round(synced / wall, 2) if wall else None,
         "events_per_s": round(status["events_active"] / wall, 1) if wall else None,
         "per_worker": [{k: r[k] for k in ("wall_s", "sql_queries", "peak_rss_mb", "mailboxes_synced", "cron_calls",
@@ -532,6 +544,10 @@ def profile_ours(bench):
     run = bench.measured("ours", "edit-sync-ours", "bench_ours_prof", dict(
         address="op@bench.test", ical_uids=[item["iCalUId"] for item in in_odoo], profile=str(path)))
     bench.results["_profile"]["ours_changes"] = summarize_profile(path, run)
+    step("profiling ours (pyinstrument): idle cycle")
+    path = RUN / "bench-profile-ours-idle"
+    run = bench.measured("ours", "sync-ours", "bench_ours_prof", {"profile": str(path), "request_all": True})
+    bench.results["_profile"]["ours_idle"] = summarize_profile(path, run)
     step(f"profiling ours (pyinstrument): the many-mailbox sweep, first {PROFILE_SWEEP_S} s")
     path = RUN / "bench-profile-ours-many"
     run = bench.measured("ours", "sync-ours", "bench_ours_many_prof", {"profile": str(path),
@@ -642,8 +658,10 @@ def targets(doc):
     speedups = {key: many[key]["ours"]["detail"].get("speedup_vs_1") for key in widths[1:]}
     last = widths[-1]
     width = int(last.split("_")[1])
+    cpu = {key: many[key]["ours"]["detail"].get("machine_cpu_busy_pct") for key in widths}
     check(f"4: throughput close to linear from 1 to {width} workers",
-          (speedups.get(last) or 0) >= 0.8 * width, f"speedups {speedups} (2 cores)")
+          (speedups.get(last) or 0) >= 0.8 * width,
+          f"speedups {speedups}; machine CPU busy % {cpu} ({doc['machine']['cores']} cores)")
     detail = thr["ours"]["detail"]
     check("5: zero failures", detail["failed_passes"] == 0 and detail["completed"],
           f"{detail['failed_passes']} failed passes of {detail['passes']}")

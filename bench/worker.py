@@ -274,7 +274,7 @@ def edit_and_sync(env, args, side):
     if side == "ours":
         request_all_ours(env)
     out, edit, sync = {}, {}, {}
-    with measure(out):
+    with measure(out, args.get("profile")):
         with measure(edit):
             for event in events:
                 event.write({"name": event.name + " (edited in Odoo)", "location": "Room Oslo"})
@@ -333,6 +333,9 @@ def sweep_ours(env, args):
             env.cr.commit()
             time.sleep(0.05)
         out["ended_at"] = time.time()
+    env.cr.execute("SELECT count(*) FROM outlook_mailbox WHERE state = 'connected' "
+                   "AND (last_attempt_at IS NULL OR last_attempt_at < %s)", [since])
+    out["due_left"] = env.cr.fetchone()[0]
     out.update(cron_calls=calls, empty_cron_calls=empty, serialization_failures=failures, mailboxes_synced=synced)
     return out
 
