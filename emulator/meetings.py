@@ -97,7 +97,7 @@ class Meetings:
 
     # ------------------------------------------------------------------ create
 
-    def create(self, mailbox, payload, actor, organizer=None, ical_uid=None, response=None):
+    def create(self, mailbox, payload, actor, organizer=None, ical_uid=None, response=None):  # pylint: disable=method-required-super # not an Odoo model
         """:return: ``(event, created)``; ``created`` is False when a ``transactionId`` matched an existing item."""
         with self.emu.lock:
             transaction = payload.get("transactionId") if isinstance(payload, dict) else None
@@ -468,7 +468,7 @@ class OutlookSide:
             data["cancelledOccurrences"] = sorted(item.cancelled)
         return data
 
-    def create(self, address, payload):
+    def create(self, address, payload):  # pylint: disable=method-required-super # not an Odoo model
         payload = dict(payload)
         organizer = payload.pop("organizer", None)
         ical_uid = payload.pop("iCalUId", None)

@@ -34,7 +34,7 @@ class Headers(dict):
                 value = f"{self[key]}, {value}"
             self[key] = value
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key, value):  # pylint: disable=missing-return # dict.__setitem__ returns nothing
         super().__setitem__(key.lower(), value)
 
     def __getitem__(self, key):
@@ -226,7 +226,7 @@ class HTTPSServer(ThreadingHTTPServer):
             try:
                 connection.close()
             except OSError:
-                pass
+                _logger.debug("emulator: closing a connection failed", exc_info=True)
 
     def handle_error(self, request, client_address):
         _logger.debug("emulator: connection from %s ended with an error", client_address, exc_info=True)
@@ -239,7 +239,7 @@ class HTTPSServer(ThreadingHTTPServer):
             try:
                 connection.shutdown(socket.SHUT_RDWR)
             except OSError:
-                pass
+                _logger.debug("emulator: connection already closed")
         for _ in range(int(wait / 0.02)):  # counted, not clocked: freezegun may freeze time.monotonic()
             with self._connections_lock:
                 if not self._connections:

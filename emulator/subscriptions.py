@@ -159,7 +159,7 @@ class Subscriptions:
             body = dict({"@odata.context": self._context()}, **subscription.json(self.emu))
         return json_response(body, status)
 
-    def create(self, request):
+    def create(self, request):  # pylint: disable=method-required-super # not an Odoo model
         principal = request.context["principal"]
         body = request.json()
         change_types = _change_types(body.get("changeType"))

@@ -6,6 +6,7 @@ inclusive all-day end date, Odoo's selection values); :func:`from_graph` builds 
 that sync, so an unchanged event is never written again on either side.
 """
 
+import contextlib
 import hashlib
 import html
 import json
@@ -70,10 +71,8 @@ class EventData:
         own time zone: Honolulu's day ends ten hours after UTC's, Tonga's thirteen hours before."""
         if self.allday:
             end = datetime.combine(self.stop_date + timedelta(days=1), time())
-            try:
+            with contextlib.suppress(UnknownTimeZone):  # an unknown zone: midnight UTC
                 end = utc_naive(end, self.timezone)
-            except UnknownTimeZone:
-                pass  # an unknown zone: midnight UTC
             return end <= moment
         return self.stop <= moment
 

@@ -58,11 +58,11 @@ class OutlookMailbox(models.Model):
         tracking=True,
     )
     token_cache = fields.Text("MSAL Token Cache", groups="base.group_system", copy=False)
-    delta_link = fields.Char("Delta Link", groups="base.group_system", copy=False)
+    delta_link = fields.Char(groups="base.group_system", copy=False)
     connected_at = fields.Datetime(readonly=True, copy=False)
     last_attempt_at = fields.Datetime("Last Sync Attempt", readonly=True, copy=False)
     sync_requested_at = fields.Datetime("Sync Requested", readonly=True, copy=False)
-    throttled_until = fields.Datetime("Throttled Until", readonly=True, copy=False,
+    throttled_until = fields.Datetime(readonly=True, copy=False,
                                       help="Microsoft asked to wait: the sync resumes from its last page then")
     last_sync_at = fields.Datetime("Last Successful Sync", readonly=True, copy=False)
     last_error = fields.Text(readonly=True, copy=False)
@@ -421,7 +421,7 @@ class Checkpoints:
             self.savepoint.close(rollback=False)
             self.savepoint = self.cr.savepoint()
         else:
-            self.cr.commit()  # pylint: disable=invalid-commit -- sync checkpoint of the cron (STYLE R10/R11)
+            self.cr.commit()  # pylint: disable=invalid-commit # sync checkpoint of the cron (STYLE R10/R11)
 
     def rollback(self):
         """Forget what was done since the last checkpoint."""

@@ -116,7 +116,7 @@ class OutlookSubscription(models.Model):
     user_id = fields.Many2one(related="mailbox_id.user_id", string="Mailbox Owner")
     graph_id = fields.Char("Graph Subscription ID", readonly=True, copy=False, index=True)
     client_state = fields.Char(
-        "Client State", readonly=True, copy=False, groups="base.group_system",
+        readonly=True, copy=False, groups="base.group_system",
         default=lambda self: secrets.token_urlsafe(32),
         help="Secret sent to Microsoft with the subscription; a notification without it is ignored",
     )
@@ -405,7 +405,8 @@ class ResConfigSettings(models.TransientModel):
     def set_values(self):
         """Switching real-time updates on or off takes effect at each mailbox's next run: ask for it now."""
         before = realtime_config(self.env)
-        super().set_values()
+        res = super().set_values()
         after = realtime_config(self.env)
         if (before.enabled, before.notify_url) != (after.enabled, after.notify_url):
             self.env["outlook.mailbox"].sudo().search([("state", "=", "connected")])._outlook_request_sync(force=True)
+        return res

@@ -24,9 +24,9 @@ class ResConfigSettings(models.TransientModel):
 
     outlook_client_id = fields.Char("Outlook Client ID", config_parameter=PARAM_CLIENT_ID)
     # Write-only (STYLE R6): no config_parameter, so get_values never sends the secret back.
-    outlook_client_secret = fields.Char("Outlook Client Secret")
+    outlook_client_secret = fields.Char()
     outlook_client_secret_set = fields.Boolean("Outlook Client Secret Stored", compute="_compute_outlook_status")
-    outlook_tenant = fields.Char("Outlook Tenant", config_parameter=PARAM_TENANT, default="common")
+    outlook_tenant = fields.Char(config_parameter=PARAM_TENANT, default="common")
     outlook_authority_url = fields.Char(
         "Outlook Authority URL", config_parameter=PARAM_AUTHORITY_URL, default=MICROSOFT_AUTHORITY_URL
     )
@@ -85,7 +85,7 @@ class ResConfigSettings(models.TransientModel):
             raise ValidationError(_("The Outlook sync interval must be at least one minute."))
 
     def set_values(self):
-        super().set_values()
+        res = super().set_values()
         cron = self._outlook_cron()
         if (cron.interval_number, cron.interval_type) != (self.outlook_sync_interval, "minutes"):
             cron.write({"interval_number": self.outlook_sync_interval, "interval_type": "minutes"})
@@ -95,6 +95,7 @@ class ResConfigSettings(models.TransientModel):
             set_config_error(self.env, False)
         # never keep the secret on the transient record, which a later read could send back
         self.outlook_client_secret = False
+        return res
 
     def _outlook_form_settings(self):
         """The settings as typed in the form (falling back on the stored secret)."""

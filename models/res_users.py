@@ -8,7 +8,7 @@ CONNECT_ROUTE = "/outlook_calendar_sync/connect"
 class ResUsers(models.Model):
     _inherit = "res.users"
 
-    outlook_mailbox_ids = fields.One2many("outlook.mailbox", "user_id", string="Outlook Mailbox", readonly=True)
+    outlook_mailbox_ids = fields.One2many("outlook.mailbox", "user_id", readonly=True)
     outlook_sync_state = fields.Selection(
         [
             ("disconnected", "Not connected"),
@@ -18,7 +18,7 @@ class ResUsers(models.Model):
         string="Outlook Calendar",
         compute="_compute_outlook_mailbox",
     )
-    outlook_mailbox_address = fields.Char("Outlook Mailbox Address", compute="_compute_outlook_mailbox")
+    outlook_mailbox_address = fields.Char(compute="_compute_outlook_mailbox")
     outlook_last_sync_at = fields.Datetime("Outlook Last Sync", compute="_compute_outlook_mailbox")
     outlook_last_error = fields.Text("Outlook Sync Message", compute="_compute_outlook_mailbox")
 

@@ -40,10 +40,10 @@ class TestSyncCron(OutlookEmulatorMixin, TransactionCase):
 
     def test_fresh_tokens_need_no_request(self):
         self.cron.method_direct_trigger()
-        requests = self.emulator.counters()["requests"]
-        self.assertEqual(requests.get(TOKEN, 0), 0)
+        counted = self.emulator.counters()["requests"]
+        self.assertEqual(counted.get(TOKEN, 0), 0)
         # the authority's discovery document is read once per run, not once per mailbox
-        self.assertEqual(sum(n for endpoint, n in requests.items() if "openid-configuration" in endpoint), 1)
+        self.assertEqual(sum(n for endpoint, n in counted.items() if "openid-configuration" in endpoint), 1)
         self.assertTrue(self.mailbox_anna.last_sync_at)
 
     def test_revoked_grant_asks_that_user_to_reconnect(self):

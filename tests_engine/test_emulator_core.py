@@ -1,5 +1,6 @@
 """Emulator core: TLS, Graph authentication errors, /me and calendars, counters, control API over HTTP, CLI."""
 
+import contextlib
 import json
 import os
 import signal
@@ -145,10 +146,8 @@ def _wait_for(path, timeout=20.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if path.exists():
-            try:
+            with contextlib.suppress(ValueError):  # written half-way: read it again
                 return json.loads(path.read_text())
-            except ValueError:
-                pass
         time.sleep(0.1)
     raise AssertionError(f"{path} never appeared")
 

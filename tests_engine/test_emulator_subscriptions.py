@@ -42,7 +42,8 @@ def parse(stamp):
     return datetime.strptime(stamp[:26], "%Y-%m-%dT%H:%M:%S.%f").replace(tzinfo=UTC)
 
 
-def subscribe(graph, receiver, lifecycle=True, headers=IMMUTABLE, **overrides):
+def subscribe(graph, receiver, lifecycle=True, headers=None, **overrides):
+    headers = IMMUTABLE if headers is None else headers
     body = {"changeType": "created,updated,deleted", "notificationUrl": receiver.url(),
             "resource": "/me/events", "expirationDateTime": later(60), "clientState": "s3cret-state"}
     if lifecycle:
