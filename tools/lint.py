@@ -8,6 +8,7 @@ the first install the check works offline. pre-commit's own store goes to ``.run
 
     make lint                       every hook on every tracked file (fixers rewrite files: commit the result)
     make lint ARGS="ruff --files models/x.py"     one hook, some files (any ``pre-commit run`` arguments)
+    make lint ARGS="--hook-stage manual"          also pylint-odoo's advisory checks (.pylintrc; never fails)
 
 Exit status: pre-commit's (0 when every hook passed).
 """
@@ -61,8 +62,8 @@ def main():
     env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
     env["PRE_COMMIT_HOME"] = str(RUN / "pre-commit")
     env.setdefault("SKIP", "")
-    args = sys.argv[1:] or ["--all-files"]
-    if args and not args[0].startswith("-") and "--all-files" not in args and "--files" not in args:
+    args = sys.argv[1:]
+    if not {"--all-files", "-a", "--files", "--from-ref"} & set(args):
         args.append("--all-files")  # `make lint ARGS=ruff`: that hook on every file
     cmd = [str(bindir / "pre-commit"), "run", "--show-diff-on-failure", "--color=never", *args]
     step("pre-commit run " + " ".join(cmd[2:]))
