@@ -5,11 +5,12 @@
 #   make clean  stop what is running, remove .run/ and .venv/
 #   make lint   pre-commit run --all-files: ruff, ruff format, pylint-odoo (tools installed into .venv on first use)
 #   make i18n   regenerate i18n/outlook_calendar_sync.pot with Odoo's exporter and merge i18n/*.po
+#   make wheel  build dist/odoo_addon_outlook_calendar_sync-*.whl (whool) from HEAD and check its metadata
 # Odoo comes from ODOO_SRC=/path/to/odoo-18-tree, or from an odoo the machine's python3 already imports.
 
 BOOTSTRAP_PYTHON ?= python3
 
-.PHONY: test demo setup clean bench lint i18n
+.PHONY: test demo setup clean bench lint i18n wheel
 
 test:
 	@$(BOOTSTRAP_PYTHON) tools/run_tests.py
@@ -28,6 +29,9 @@ lint:
 
 i18n:
 	@$(BOOTSTRAP_PYTHON) tools/i18n_update.py
+
+wheel:
+	@$(BOOTSTRAP_PYTHON) tools/wheel.py
 
 # make bench   our add-on vs Odoo's built-in microsoft_calendar vs a plain create (.run/bench.json); ~30 min, not CI.
 #              Options: make bench ARGS="--quick" (smoke run), "--ref HEAD", "--no-profile", "--update-readme"
