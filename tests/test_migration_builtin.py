@@ -47,3 +47,7 @@ class TestMigrationFromBuiltin(TransactionCase):
         self.assertEqual(summary["graph_writes"], 0)
         self.assertEqual(summary["messages_sent"], 0)
         self.assertEqual(after["errors"], [])
+        # and the adopted links work outbound: a change made in Odoo is one PATCH of the Outlook copy
+        moved = result["edit"]
+        self.assertEqual((moved["edited"], moved["patches"], moved["creates"]), (1, 1, 0))
+        self.assertEqual((moved["location"], moved["state"], moved["events"]), ("Room 2", "synced", before["events"]))

@@ -9,7 +9,8 @@ Outlook Calendar"), on a real database and the local emulator:
 3. install ``outlook_calendar_sync`` (post_init_hook), point its settings at the emulator (the Azure app itself comes
    from the built-in's settings), run its cron twice;
 4. measure: mailboxes connected without consent, Odoo events before/after, meetings held by two or more events,
-   Graph writes and the messages Exchange would have sent since step 3.
+   Graph writes and the messages Exchange would have sent since step 3;
+5. Anna moves an adopted meeting in Odoo: one sync sends one PATCH to its Outlook copy (no new event).
 
     python tools/migration_check.py -c ODOO_CONF [--db NAME] [--keep]     prints one JSON line (the result)
 
@@ -128,6 +129,22 @@ def step_ours(env, args):
     return out
 
 
+def step_edit(env, args):
+    """After the migration the links work both ways: Anna moves an adopted meeting in Odoo, one sync sends it."""
+    anna = env["res.users"].search([("login", "=", ANNA)])
+    event = env["calendar.event"].with_user(anna).search([("name", "=", "Project review 1")])
+    event.write({"location": "Room 2"})
+    env.cr.commit()
+    mailboxes = env["outlook.mailbox"].sudo()
+    mailboxes.search([("user_id", "=", anna.id)])._outlook_request_sync(force=True)
+    env.cr.commit()
+    mailboxes._cron_outlook_sync(time_budget=300)
+    env.cr.commit()
+    event.invalidate_recordset()
+    return {"edited": len(event), "state": event.outlook_sync_state, "dirty": event.outlook_dirty,
+            "events": env["calendar.event"].sudo().with_context(active_test=False).search_count([])}
+
+
 def census(env, uid_field):
     """Events (archived included), events holding an iCalUId, and meetings held by several active events."""
     events = env["calendar.event"].sudo().with_context(active_test=False)
@@ -138,7 +155,7 @@ def census(env, uid_field):
             "with_ical_uid": events.search_count([(uid_field, "!=", False)]), "duplicated_meetings": duplicated}
 
 
-STEPS = {"builtin": step_builtin, "uninstall": step_uninstall, "ours": step_ours}
+STEPS = {"builtin": step_builtin, "uninstall": step_uninstall, "ours": step_ours, "edit": step_edit}
 
 
 def run_step(name, conf, db, args):
@@ -287,6 +304,14 @@ def orchestrate(opts):
         result["messages_sent"] = counters.get("messages_sent", 0)
         result["graph_writes"] = graph_writes(counters)
         result["requests"] = counters.get("requests")
+        emu.reset_counters()
+        result["edit"] = check.step("edit")
+        edited = emu.counters()
+        result["edit"].update(
+            patches=sum(n for key, n in edited["requests"].items() if key.startswith("PATCH /v1.0/")),
+            creates=edited["requests"].get("POST /v1.0/me/events", 0), messages_sent=edited.get("messages_sent", 0),
+            location=next((item.get("location", {}).get("displayName") for item in emu.outlook.list_events(ANNA)
+                           if item.get("subject") == "Project review 1"), None))
         before, after = result["builtin"], result["ours"]
         result["summary"] = {
             "events_before": before["events"], "events_after": after["events"],
