@@ -94,7 +94,10 @@ def main(argv=None):
         if report["shared_ical_uids"]:
             lines.append(f"note: {report['shared_ical_uids']} meetings already exist twice or more in Odoo (the "
                          "built-in's duplicates); the first sync links the oldest event and leaves the others alone")
-        lines.append("now uninstall microsoft_calendar and microsoft_account, then install outlook_calendar_sync")
+        if report["events"] or report["users"]:
+            lines.append("now uninstall microsoft_calendar and microsoft_account, then install outlook_calendar_sync")
+        else:
+            lines.append("nothing to keep: microsoft_calendar is not installed in this database, or it never synced")
         sys.stdout.write("\n".join(lines) + "\n")
     return 0 if report["events"] or report["users"] else 2
 
