@@ -18,11 +18,31 @@ import random
 
 TZ = "W. Europe Standard Time"
 SUBJECTS = [
-    "Project kickoff", "Budget review", "Customer call", "Design review", "Sprint planning", "Sprint retrospective",
-    "Lunch with the team", "Interview: backend developer", "Quarterly business review", "Release go/no-go",
-    "Marketing sync", "Roadmap workshop", "Security training", "Vendor demo", "Board preparation",
-    "Support escalation review", "Architecture deep dive", "Sales pipeline review", "Dentist", "Code review session",
-    "Hiring committee", "All hands", "Office move planning", "Partner onboarding", "Pricing workshop",
+    "Project kickoff",
+    "Budget review",
+    "Customer call",
+    "Design review",
+    "Sprint planning",
+    "Sprint retrospective",
+    "Lunch with the team",
+    "Interview: backend developer",
+    "Quarterly business review",
+    "Release go/no-go",
+    "Marketing sync",
+    "Roadmap workshop",
+    "Security training",
+    "Vendor demo",
+    "Board preparation",
+    "Support escalation review",
+    "Architecture deep dive",
+    "Sales pipeline review",
+    "Dentist",
+    "Code review session",
+    "Hiring committee",
+    "All hands",
+    "Office move planning",
+    "Partner onboarding",
+    "Pricing workshop",
 ]
 LOCATIONS = ["Room Amsterdam", "Room Berlin", "Room Lisbon", "Cafeteria", "Head office, 3rd floor", ""]
 CATEGORIES = ["Red category", "Blue category", "Green category", "Yellow category", "Orange category"]
@@ -75,7 +95,9 @@ class Calendar:
         end = datetime.datetime.combine(day, datetime.time(hour)) + datetime.timedelta(minutes=minutes)
         subject = SUBJECTS[index % len(SUBJECTS)]
         payload = {
-            "subject": f"{subject} #{index}", "start": _when(day, hour), "end": _when(end.date(), end.hour, end.minute),
+            "subject": f"{subject} #{index}",
+            "start": _when(day, hour),
+            "end": _when(end.date(), end.hour, end.minute),
             "location": {"displayName": rng.choice(LOCATIONS)},
             "body": {"contentType": "text", "content": f"Agenda for {subject.lower()}, item {index}."},
             "categories": rng.sample(CATEGORIES, rng.choice([0, 0, 0, 1, 2])),
@@ -89,9 +111,11 @@ class Calendar:
                 payload.update(isOnlineMeeting=True, onlineMeetingProvider="teamsForBusiness")
         elif kind < 0.52:  # invitation from someone else: the mailbox is an attendee
             name, organizer = rng.choice(self.externals)
-            payload.update(organizer={"emailAddress": {"name": name, "address": organizer}},
-                           attendees=_attendees(self.guests(1, 4)),
-                           responseStatus={"response": rng.choice(["accepted", "tentativelyAccepted", "notResponded"])})
+            payload.update(
+                organizer={"emailAddress": {"name": name, "address": organizer}},
+                attendees=_attendees(self.guests(1, 4)),
+                responseStatus={"response": rng.choice(["accepted", "tentativelyAccepted", "notResponded"])},
+            )
         elif kind < 0.56:
             payload["sensitivity"] = "private"
         return payload
@@ -99,8 +123,10 @@ class Calendar:
     def all_day(self, index, days):
         start = self.day()
         return {
-            "subject": f"{'Conference' if days > 1 else 'Day off'} #{index}", "isAllDay": True,
-            "start": _when(start, 0), "end": _when(start + datetime.timedelta(days=days), 0),
+            "subject": f"{'Conference' if days > 1 else 'Day off'} #{index}",
+            "isAllDay": True,
+            "start": _when(start, 0),
+            "end": _when(start + datetime.timedelta(days=days), 0),
             "showAs": self.rng.choice(["oof", "free", "busy"]),
             "location": {"displayName": self.rng.choice(LOCATIONS)},
         }
@@ -110,8 +136,9 @@ class Calendar:
         rng = self.rng
         daily = rng.random() < 0.4
         span = occurrences * (2 if daily else 7) + 7
-        start = self.today + datetime.timedelta(days=rng.randint(WINDOW_START + 1, max(WINDOW_START + 1,
-                                                                                          WINDOW_END - 5 - span)))
+        start = self.today + datetime.timedelta(
+            days=rng.randint(WINDOW_START + 1, max(WINDOW_START + 1, WINDOW_END - 5 - span))
+        )
         hour = rng.choice([8, 9, 12, 16])
         if daily:
             pattern = {"type": "daily", "interval": 1}
@@ -122,10 +149,13 @@ class Calendar:
                 start += datetime.timedelta(days=1)
         payload = {
             "subject": f"{'Daily stand-up' if daily else 'Weekly sync'} #{index}",
-            "start": _when(start, hour), "end": _when(start, hour, 30),
+            "start": _when(start, hour),
+            "end": _when(start, hour, 30),
             "location": {"displayName": rng.choice(LOCATIONS)},
-            "recurrence": {"pattern": pattern, "range": {"type": "numbered", "startDate": start.isoformat(),
-                                                         "numberOfOccurrences": occurrences}},
+            "recurrence": {
+                "pattern": pattern,
+                "range": {"type": "numbered", "startDate": start.isoformat(), "numberOfOccurrences": occurrences},
+            },
         }
         if rng.random() < 0.7:
             payload["attendees"] = _attendees(self.guests(2, 6))
@@ -197,16 +227,18 @@ def floor_events(payloads):
     events = []
     for index, payload in enumerate(payloads):
         organizer = payload.get("organizer", {}).get("emailAddress")
-        attendees = [(a["emailAddress"]["name"], a["emailAddress"]["address"].lower())
-                     for a in payload.get("attendees", [])]
+        attendees = [
+            (a["emailAddress"]["name"], a["emailAddress"]["address"].lower()) for a in payload.get("attendees", [])
+        ]
         common = {
             "name": payload["subject"],
             "description": payload.get("body", {}).get("content") or "",
             "location": payload.get("location", {}).get("displayName") or "",
             "privacy": "private" if payload.get("sensitivity") == "private" else "public",
             "show_as": "free" if payload.get("showAs") in ("free", "tentative") else "busy",
-            "videocall_location": (f"https://teams.microsoft.com/l/meetup-join/bench-{index}"
-                                   if payload.get("isOnlineMeeting") else ""),
+            "videocall_location": (
+                f"https://teams.microsoft.com/l/meetup-join/bench-{index}" if payload.get("isOnlineMeeting") else ""
+            ),
             "attendees": attendees,
             "organizer": (organizer["name"], organizer["address"].lower()) if organizer else None,
             "categories": list(payload.get("categories", [])),
@@ -218,7 +250,10 @@ def floor_events(payloads):
                 end = datetime.date.fromisoformat(payload["end"]["dateTime"][:10]) + offset
                 timing = {"allday": True, "start_date": start, "stop_date": end - datetime.timedelta(days=1)}
             else:
-                timing = {"allday": False, "start": _utc(payload["start"]) + offset,
-                          "stop": _utc(payload["end"]) + offset}
+                timing = {
+                    "allday": False,
+                    "start": _utc(payload["start"]) + offset,
+                    "stop": _utc(payload["end"]) + offset,
+                }
             events.append(dict(common, **timing))
     return events

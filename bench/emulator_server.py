@@ -52,7 +52,11 @@ class ScheduledThrottle(Throttle):
                 "count": int(schedule.get("count") or 0),
                 "retry_after": float(schedule.get("retry_after") or 1),
                 "mailbox": (schedule.get("mailbox") or "").lower() or None,
-                "seen": 0, "fired": 0, "early": 0, "imposed_s": 0.0, "blocked_until": 0.0,
+                "seen": 0,
+                "fired": 0,
+                "early": 0,
+                "imposed_s": 0.0,
+                "blocked_until": 0.0,
             }
             return self.status()
 
@@ -85,8 +89,13 @@ def _parse(argv):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--state-dir", required=True)
-    parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
-                        help="an emulator setting (JSON value, or a plain string)")
+    parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an emulator setting (JSON value, or a plain string)",
+    )
     parser.add_argument("--log-level", default="WARNING")
     return parser.parse_args(argv)
 

@@ -26,7 +26,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -72,10 +71,22 @@ SWEEP_BUDGET_S = 240  # scenario 4: a sweep stops there (keeps make bench near 3
 PROFILE_SWEEP_S = 40  # the many-mailbox profile covers the mailboxes the cron syncs in this time budget
 SEED = 1  # the 5,000-event calendar: the same payloads in every such mailbox
 
-FULL = {"size": 5000, "mailboxes": 200, "per_mailbox": 100, "changes": 100, "workers": (1, 2, 4),
-        "throttle": {"every": 10, "count": 3, "retry_after": 5}}
-QUICK = {"size": 500, "mailboxes": 20, "per_mailbox": 20, "changes": 20, "workers": (1, 2),
-         "throttle": {"every": 3, "count": 2, "retry_after": 2}}
+FULL = {
+    "size": 5000,
+    "mailboxes": 200,
+    "per_mailbox": 100,
+    "changes": 100,
+    "workers": (1, 2, 4),
+    "throttle": {"every": 10, "count": 3, "retry_after": 5},
+}
+QUICK = {
+    "size": 500,
+    "mailboxes": 20,
+    "per_mailbox": 20,
+    "changes": 20,
+    "workers": (1, 2),
+    "throttle": {"every": 3, "count": 2, "retry_after": 2},
+}
 
 
 # ---------------------------------------------------------------------------
@@ -107,22 +118,43 @@ class Bench:
         cmd = [str(venv_python()), str(BENCH / "worker.py"), action, str(CONF), db, json.dumps(args)]
         if popen:
             handle = open(log, "w", encoding="utf-8")
-            proc = subprocess.Popen(cmd, cwd=RUN, env=self.child_env(), stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, stderr=handle, text=True, bufsize=1)
+            proc = subprocess.Popen(
+                cmd,
+                cwd=RUN,
+                env=self.child_env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=handle,
+                text=True,
+                bufsize=1,
+            )
             return proc, log, handle
         with open(log, "w", encoding="utf-8") as handle:
-            proc = subprocess.run(cmd, cwd=RUN, env=self.child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                  stderr=handle, text=True, timeout=timeout, check=False)
+            proc = subprocess.run(
+                cmd,
+                cwd=RUN,
+                env=self.child_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=handle,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
         return dict(parse_result(proc.stdout, proc.returncode, log), **log_errors(log))
 
     def note_errors(self, label, result):
         """Errors the sync recorded or logged go to the notes: a number measured on a failing run is no number."""
         if result.get("errors"):
-            self.notes.append(f"{label}: {len(result['errors'])} mailbox(es) ended with an error, first: "
-                              f"{str(result['errors'][0])[:200]}")
+            self.notes.append(
+                f"{label}: {len(result['errors'])} mailbox(es) ended with an error, first: "
+                f"{str(result['errors'][0])[:200]}"
+            )
         if result.get("log_errors"):
-            self.notes.append(f"{label}: {result['log_errors']} ERROR line(s) in the worker log, first: "
-                              f"{result['first_log_error'][:200]}")
+            self.notes.append(
+                f"{label}: {result['log_errors']} ERROR line(s) in the worker log, first: "
+                f"{result['first_log_error'][:200]}"
+            )
 
     # -- databases ------------------------------------------------------------
     def sql(self, query, dbname="postgres"):
@@ -155,11 +187,23 @@ class Bench:
             self.drop(db)
             log = BENCH_LOGS / f"install-{db}.log"
             log.parent.mkdir(parents=True, exist_ok=True)
-            cmd = odoo_env.odoo_cmd(CONF, "-d", db, "-i", modules, "--stop-after-init", "--without-demo=all",
-                                    "--log-level=warn")
+            cmd = odoo_env.odoo_cmd(
+                CONF, "-d", db, "-i", modules, "--stop-after-init", "--without-demo=all", "--log-level=warn"
+            )
             handle = open(log, "w", encoding="utf-8")
-            procs[db] = (subprocess.Popen(cmd, cwd=RUN, env=self.child_env(), stdin=subprocess.DEVNULL,
-                                          stdout=handle, stderr=subprocess.STDOUT), handle, log, modules)
+            procs[db] = (
+                subprocess.Popen(
+                    cmd,
+                    cwd=RUN,
+                    env=self.child_env(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                ),
+                handle,
+                log,
+                modules,
+            )
         problems = []
         for db, (proc, handle, log, modules) in procs.items():
             proc.wait()
@@ -182,8 +226,15 @@ class Bench:
         cmd = [str(venv_python()), str(BENCH / "emulator_server.py"), "--state-dir", str(EMULATOR_DIR)]
         cmd += [arg for setting in settings for arg in ("--setting", setting)]
         handle = open(log, "w", encoding="utf-8")
-        self.emulator_proc = subprocess.Popen(cmd, cwd=RUN, env=self.child_env(), stdin=subprocess.DEVNULL,
-                                              stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+        self.emulator_proc = subprocess.Popen(
+            cmd,
+            cwd=RUN,
+            env=self.child_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         write_json(PIDS, {"launcher": os.getpid(), "emulator": self.emulator_proc.pid})
         for _ in deadline_loop(60):
             info = read_json(info_path)
@@ -230,7 +281,7 @@ class Bench:
 def parse_result(stdout, returncode, log):
     for line in reversed((stdout or "").splitlines()):
         if line.startswith("BENCH-RESULT "):
-            return json.loads(line[len("BENCH-RESULT "):])
+            return json.loads(line[len("BENCH-RESULT ") :])
     raise CommandError(f"worker failed (exit {returncode}); log {log}:\n{tail(log, 40)}")
 
 
@@ -282,33 +333,60 @@ def prepare(bench):
         bench.seed(address, p["size"], SEED)
     if bench.opts.profile:
         bench.seed("op@bench.test", p["size"], SEED)
-    for index, (ours, builtin) in enumerate(zip(addresses("o", p["mailboxes"]), addresses("b", p["mailboxes"]))):
+    for index, (ours, builtin) in enumerate(
+        zip(addresses("o", p["mailboxes"]), addresses("b", p["mailboxes"]), strict=False)
+    ):
         bench.seed(ours, p["per_mailbox"], 1000 + index)
         bench.seed(builtin, p["per_mailbox"], 1000 + index)
     step("installing: bench_ours (outlook_calendar_sync), bench_builtin (microsoft_calendar), bench_floor (calendar)")
-    bench.install({"bench_ours": "outlook_calendar_sync", "bench_builtin": "microsoft_calendar",
-                   "bench_floor": "calendar"})
+    bench.install(
+        {"bench_ours": "outlook_calendar_sync", "bench_builtin": "microsoft_calendar", "bench_floor": "calendar"}
+    )
     info = bench.info
-    bench.worker("set-params", "bench_ours", {"params": {
-        "outlook_calendar_sync.client_id": CLIENT_ID, "outlook_calendar_sync.client_secret": CLIENT_SECRET,
-        "outlook_calendar_sync.tenant": "common", "outlook_calendar_sync.authority_url": info["authority_url"],
-        "outlook_calendar_sync.graph_url": info["graph_url"], "outlook_calendar_sync.ca_bundle": info["ca_path"],
-        "web.base.url": BASE_URL, "web.base.url.freeze": "True",
-        # the first import brings the whole window, as the built-in's does (default: the next 30 days only)
-        "outlook_calendar_sync.initial_days": "365"}})
-    bench.worker("set-params", "bench_builtin", {"params": {
-        "microsoft_calendar_client_id": CLIENT_ID, "microsoft_calendar_client_secret": CLIENT_SECRET,
-        "web.base.url": BASE_URL, "web.base.url.freeze": "True"}})
+    bench.worker(
+        "set-params",
+        "bench_ours",
+        {
+            "params": {
+                "outlook_calendar_sync.client_id": CLIENT_ID,
+                "outlook_calendar_sync.client_secret": CLIENT_SECRET,
+                "outlook_calendar_sync.tenant": "common",
+                "outlook_calendar_sync.authority_url": info["authority_url"],
+                "outlook_calendar_sync.graph_url": info["graph_url"],
+                "outlook_calendar_sync.ca_bundle": info["ca_path"],
+                "web.base.url": BASE_URL,
+                "web.base.url.freeze": "True",
+                # the first import brings the whole window, as the built-in's does (default: the next 30 days only)
+                "outlook_calendar_sync.initial_days": "365",
+            }
+        },
+    )
+    bench.worker(
+        "set-params",
+        "bench_builtin",
+        {
+            "params": {
+                "microsoft_calendar_client_id": CLIENT_ID,
+                "microsoft_calendar_client_secret": CLIENT_SECRET,
+                "web.base.url": BASE_URL,
+                "web.base.url.freeze": "True",
+            }
+        },
+    )
     for suffix in ("many", "throttled") + (("prof",) if bench.opts.profile else ()):
         bench.clone("bench_ours", f"bench_ours_{suffix}")
     for suffix in ("many", "throttled"):
         bench.clone("bench_builtin", f"bench_builtin_{suffix}")
     step("connecting mailboxes: ours through MSAL + consent, the built-in through its own code flow")
     emu = {"base_url": info["base_url"], "ca_path": info["ca_path"]}
-    connects = [("ours", "bench_ours", ["o1@bench.test"]), ("ours", "bench_ours_throttled", ["o5@bench.test"]),
-                ("ours", "bench_ours_many", addresses("o", p["mailboxes"])),
-                ("builtin", "bench_builtin", ["b1@bench.test"]), ("builtin", "bench_builtin_throttled", ["b5@bench.test"]),
-                ("builtin", "bench_builtin_many", addresses("b", p["mailboxes"]))]
+    connects = [
+        ("ours", "bench_ours", ["o1@bench.test"]),
+        ("ours", "bench_ours_throttled", ["o5@bench.test"]),
+        ("ours", "bench_ours_many", addresses("o", p["mailboxes"])),
+        ("builtin", "bench_builtin", ["b1@bench.test"]),
+        ("builtin", "bench_builtin_throttled", ["b5@bench.test"]),
+        ("builtin", "bench_builtin_many", addresses("b", p["mailboxes"])),
+    ]
     if bench.opts.profile:
         connects.append(("ours", "bench_ours_prof", ["op@bench.test"]))
     for side, db, mailboxes in connects:
@@ -331,14 +409,16 @@ def scenario_import(bench):
     builtin = bench.measured("builtin", "sync-builtin", "bench_builtin", emu)
     say(f"    {brief(builtin)}")
     step(f"1. floor: one batched calendar.event.create of the same {p['size']} events")
-    floor = bench.measured("none", "floor", "bench_floor", {"address": "f1@bench.test", "size": p["size"],
-                                                           "seed": SEED})
+    floor = bench.measured(
+        "none", "floor", "bench_floor", {"address": "f1@bench.test", "size": p["size"], "seed": SEED}
+    )
     say(f"    {brief(floor)}")
     for name, result in (("ours", ours), ("builtin", builtin)):
         bench.note_errors(f"initial_import {name}", result)
         if result.get("events_active", 0) < p["size"]:
-            bench.notes.append(f"initial_import: {name} has {result.get('events_active')} active events "
-                               f"for {p['size']} in Outlook")
+            bench.notes.append(
+                f"initial_import: {name} has {result.get('events_active')} active events for {p['size']} in Outlook"
+            )
     bench.results["initial_import"] = {"ours": core(ours), "builtin": core(builtin), "floor": core(floor)}
 
 
@@ -355,11 +435,16 @@ def scenario_idle(bench):
 def pick_changes(bench, address, count):
     """Future single meetings the mailbox organizes: the first ``count`` are edited in Outlook, the next in Odoo."""
     today = datetime.date.today().isoformat()
-    items = [item for item in bench.ctl.outlook.list_events(address)
-             if item.get("type") == "singleInstance" and item.get("isOrganizer") and not item.get("isAllDay")
-             and item["start"]["dateTime"][:10] > today]
+    items = [
+        item
+        for item in bench.ctl.outlook.list_events(address)
+        if item.get("type") == "singleInstance"
+        and item.get("isOrganizer")
+        and not item.get("isAllDay")
+        and item["start"]["dateTime"][:10] > today
+    ]
     items.sort(key=lambda item: (item["start"]["dateTime"], item["iCalUId"]))
-    return items[:count], items[count:2 * count]
+    return items[:count], items[count : 2 * count]
 
 
 def scenario_changes(bench):
@@ -369,18 +454,25 @@ def scenario_changes(bench):
         step(f"3. {count} changes in Outlook + {count} in Odoo, then one sync: {side}")
         in_outlook, in_odoo = pick_changes(bench, address, count)
         for item in in_outlook:
-            bench.ctl.outlook.update_event(address, item["id"], {
-                "subject": item["subject"] + " (edited in Outlook)", "location": {"displayName": "Room Bergen"}})
+            bench.ctl.outlook.update_event(
+                address,
+                item["id"],
+                {"subject": item["subject"] + " (edited in Outlook)", "location": {"displayName": "Room Bergen"}},
+            )
         args = dict(emu_args(bench), address=address, ical_uids=[item["iCalUId"] for item in in_odoo])
         measured = bench.measured(side, f"edit-sync-{side}", db, args)
         after = {item["id"]: item for item in bench.ctl.outlook.list_events(address)}  # immutable ids
         targets = {item["id"] for item in in_odoo}
         measured["outlook_has_odoo_edits"] = sum(
-            1 for item in in_odoo if after.get(item["id"], {}).get("subject", "").endswith("(edited in Odoo)"))
+            1 for item in in_odoo if after.get(item["id"], {}).get("subject", "").endswith("(edited in Odoo)")
+        )
         measured["odoo_edits_on_other_outlook_items"] = sum(
-            1 for key, item in after.items() if key not in targets and item["subject"].endswith("(edited in Odoo)"))
-        say(f"    {brief(measured)}; Odoo edits in Outlook: {measured['outlook_has_odoo_edits']}/{count}, "
-            f"Outlook edits in Odoo: {measured.get('renamed_in_odoo_by_outlook')}/{count}")
+            1 for key, item in after.items() if key not in targets and item["subject"].endswith("(edited in Odoo)")
+        )
+        say(
+            f"    {brief(measured)}; Odoo edits in Outlook: {measured['outlook_has_odoo_edits']}/{count}, "
+            f"Outlook edits in Odoo: {measured.get('renamed_in_odoo_by_outlook')}/{count}"
+        )
         bench.note_errors(f"changes_100 {side}", measured)
         if measured["outlook_has_odoo_edits"] < count or measured.get("renamed_in_odoo_by_outlook", 0) < count:
             bench.notes.append(
@@ -388,7 +480,8 @@ def scenario_changes(bench):
                 f"{count} Odoo edits and Odoo {measured.get('renamed_in_odoo_by_outlook')} of the {count} Outlook "
                 f"edits (the two sets of events are disjoint); "
                 f"{measured['odoo_edits_on_other_outlook_items']} Outlook items that were not edited in Odoo now "
-                f"carry an Odoo edit")
+                f"carry an Odoo edit"
+            )
         result[side] = core(measured)
     bench.results["changes_100"] = result
 
@@ -397,8 +490,16 @@ def sweep(bench, side, db, width):
     """N worker processes: each loads the registry, waits, then all start together."""
     bench.link_host(side)
     bench.ctl.reset_counters()
-    procs = [bench.worker(f"sweep-{side}", db, dict(emu_args(bench), budget=SWEEP_BUDGET_S),
-                          log_name=f"sweep-{side}-w{width}-{index}", popen=True) for index in range(width)]
+    procs = [
+        bench.worker(
+            f"sweep-{side}",
+            db,
+            dict(emu_args(bench), budget=SWEEP_BUDGET_S),
+            log_name=f"sweep-{side}-w{width}-{index}",
+            popen=True,
+        )
+        for index in range(width)
+    ]
     for proc, log, _handle in procs:
         line = proc.stdout.readline()
         if not line.startswith("BENCH-READY"):
@@ -425,19 +526,40 @@ def sweep(bench, side, db, width):
     complete = synced >= bench.size["mailboxes"]
     errors = log_errors(*(log for _proc, log, _handle in procs))
     if not complete:
-        bench.notes.append(f"many_mailboxes {side} {width} worker(s): stopped at the {SWEEP_BUDGET_S} s budget after "
-                           f"{synced} of {bench.size['mailboxes']} mailboxes; wall_s is for those, see mailboxes_per_s")
+        bench.notes.append(
+            f"many_mailboxes {side} {width} worker(s): stopped at the {SWEEP_BUDGET_S} s budget after "
+            f"{synced} of {bench.size['mailboxes']} mailboxes; wall_s is for those, see mailboxes_per_s"
+        )
     bench.note_errors(f"many_mailboxes {side} {width} worker(s)", dict(status, **errors))
     return {
-        "complete": complete, **errors,
-        "wall_s": round(wall, 3), "sql_queries": sum(r["sql_queries"] for r in results),
-        "peak_rss_mb": max(r["peak_rss_mb"] for r in results), **counters,
-        "workers": width, "mailboxes_synced": synced, "machine_cpu_busy_pct": cpu_busy,
+        "complete": complete,
+        **errors,
+        "wall_s": round(wall, 3),
+        "sql_queries": sum(r["sql_queries"] for r in results),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
+        **counters,
+        "workers": width,
+        "mailboxes_synced": synced,
+        "machine_cpu_busy_pct": cpu_busy,
         "mailboxes_per_s": round(synced / wall, 2) if wall else None,
         "events_per_s": round(status["events_active"] / wall, 1) if wall else None,
-        "per_worker": [{k: r[k] for k in ("wall_s", "sql_queries", "peak_rss_mb", "mailboxes_synced", "cron_calls",
-                                          "empty_cron_calls", "serialization_failures", "mailboxes_failed")
-                        if k in r} for r in results],
+        "per_worker": [
+            {
+                k: r[k]
+                for k in (
+                    "wall_s",
+                    "sql_queries",
+                    "peak_rss_mb",
+                    "mailboxes_synced",
+                    "cron_calls",
+                    "empty_cron_calls",
+                    "serialization_failures",
+                    "mailboxes_failed",
+                )
+                if k in r
+            }
+            for r in results
+        ],
         **status,
     }
 
@@ -456,17 +578,21 @@ def scenario_many(bench):
     step(f"4. {p['mailboxes']} mailboxes x {p['per_mailbox']} events, its one cron job: built-in")
     builtin = {"workers_1": sweep(bench, "builtin", "bench_builtin_many", 1)}
     say(f"    {brief(builtin['workers_1'])}")
-    reason = ("the built-in syncs every user in one ir.cron job (res.users._sync_all_microsoft_calendar); Odoo runs "
-              "one job in one worker at a time (the job row is locked), so more cron workers do not split it")
+    reason = (
+        "the built-in syncs every user in one ir.cron job (res.users._sync_all_microsoft_calendar); Odoo runs "
+        "one job in one worker at a time (the job row is locked), so more cron workers do not split it"
+    )
     for width in p["workers"][1:]:
         builtin[f"workers_{width}"] = None
     step("4b. idle sweep of every mailbox once (per-mailbox idle cost)")
     idle_ours = bench.measured("ours", "sync-ours", "bench_ours_many", {"request_all": True})
     idle_builtin = bench.measured("builtin", "sync-builtin", "bench_builtin_many", emu_args(bench))
     for name, result in (("ours", idle_ours), ("builtin", idle_builtin)):
-        result["per_mailbox"] = {"graph_requests": round(result["graph_requests"] / p["mailboxes"], 2),
-                                 "sql_queries": round(result["sql_queries"] / p["mailboxes"], 1),
-                                 "wall_s": round(result["wall_s"] / p["mailboxes"], 4)}
+        result["per_mailbox"] = {
+            "graph_requests": round(result["graph_requests"] / p["mailboxes"], 2),
+            "sql_queries": round(result["sql_queries"] / p["mailboxes"], 1),
+            "wall_s": round(result["wall_s"] / p["mailboxes"], 4),
+        }
         say(f"    {name}: {brief(result)}; per mailbox {result['per_mailbox']}")
     many = {}
     for width in p["workers"]:
@@ -482,10 +608,14 @@ def scenario_many(bench):
 def scenario_throttled(bench):
     p, plan = bench.size, bench.size["throttle"]
     result = {}
-    for side, db, address in (("ours", "bench_ours_throttled", "o5@bench.test"),
-                              ("builtin", "bench_builtin_throttled", "b5@bench.test")):
-        step(f"5. initial import under throttling (every {plan['every']}th request: 429, Retry-After "
-             f"{plan['retry_after']} s, {plan['count']} times): {side}")
+    for side, db, address in (
+        ("ours", "bench_ours_throttled", "o5@bench.test"),
+        ("builtin", "bench_builtin_throttled", "b5@bench.test"),
+    ):
+        step(
+            f"5. initial import under throttling (every {plan['every']}th request: 429, Retry-After "
+            f"{plan['retry_after']} s, {plan['count']} times): {side}"
+        )
         bench.throttle(mailbox=address, **plan)
         bench.link_host(side)
         bench.ctl.reset_counters()
@@ -493,14 +623,22 @@ def scenario_throttled(bench):
         action = "sync-ours" if side == "ours" else "sync-builtin"
         for number in range(plan["count"] + 3):
             before = bench.throttle_status()
-            run = bench.worker(action, db, dict(emu_args(bench), request_all=True),
-                               log_name=f"throttled-{side}-{number + 1}")
+            run = bench.worker(
+                action, db, dict(emu_args(bench), request_all=True), log_name=f"throttled-{side}-{number + 1}"
+            )
             after = bench.throttle_status()
             hit = after["fired"] + after["early"] > before["fired"] + before["early"]
             log = BENCH_LOGS / f"throttled-{side}-{number + 1}-{db}.log"
             failed_pass = bool(run.get("errors")) or "Calendar Synchro - Exception" in log.read_text(errors="replace")
-            passes.append({"wall_s": run["wall_s"], "throttled": hit, "failed": failed_pass,
-                           "events_active": run["events_active"], "errors": run.get("errors")})
+            passes.append(
+                {
+                    "wall_s": run["wall_s"],
+                    "throttled": hit,
+                    "failed": failed_pass,
+                    "events_active": run["events_active"],
+                    "errors": run.get("errors"),
+                }
+            )
             wall, sql, rss = wall + run["wall_s"], sql + run["sql_queries"], max(rss, run["peak_rss_mb"])
             failed += failed_pass
             previous = passes[-2]["events_active"] if len(passes) > 1 else None
@@ -514,17 +652,28 @@ def scenario_throttled(bench):
         bench.throttle(every=0)
         unthrottled = bench.results["initial_import"][side]["wall_s"]
         reference = unthrottled + status["imposed_s"]
-        result[side] = core({
-            "wall_s": round(wall + waited, 3), "sql_queries": sql, "peak_rss_mb": rss, **counters,
-            "passes": len(passes), "failed_passes": failed, "waited_between_passes_s": waited,
-            "retry_after_imposed_s": status["imposed_s"], "scheduled_429": status["fired"],
-            "early_retries_429": status["early"], "completed": not passes[-1]["failed"]
-            and passes[-1]["events_active"] >= p["size"],
-            "reference_s": round(reference, 3), "vs_reference": round((wall + waited) / reference, 2),
-            "pass_log": passes,
-        })
-        say(f"    {brief(result[side])}; passes {len(passes)}, failed {failed}, "
-            f"imposed {status['imposed_s']} s, x{result[side]['detail']['vs_reference']} of unthrottled+imposed")
+        result[side] = core(
+            {
+                "wall_s": round(wall + waited, 3),
+                "sql_queries": sql,
+                "peak_rss_mb": rss,
+                **counters,
+                "passes": len(passes),
+                "failed_passes": failed,
+                "waited_between_passes_s": waited,
+                "retry_after_imposed_s": status["imposed_s"],
+                "scheduled_429": status["fired"],
+                "early_retries_429": status["early"],
+                "completed": not passes[-1]["failed"] and passes[-1]["events_active"] >= p["size"],
+                "reference_s": round(reference, 3),
+                "vs_reference": round((wall + waited) / reference, 2),
+                "pass_log": passes,
+            }
+        )
+        say(
+            f"    {brief(result[side])}; passes {len(passes)}, failed {failed}, "
+            f"imposed {status['imposed_s']} s, x{result[side]['detail']['vs_reference']} of unthrottled+imposed"
+        )
     bench.results["throttled_import"] = result
 
 
@@ -539,10 +688,16 @@ def profile_ours(bench):
     count = bench.size["changes"]
     in_outlook, in_odoo = pick_changes(bench, "op@bench.test", count)
     for item in in_outlook:
-        bench.ctl.outlook.update_event("op@bench.test", item["id"], {"subject": item["subject"] + " (edited in Outlook)"})
+        bench.ctl.outlook.update_event(
+            "op@bench.test", item["id"], {"subject": item["subject"] + " (edited in Outlook)"}
+        )
     path = RUN / "bench-profile-ours-changes"
-    run = bench.measured("ours", "edit-sync-ours", "bench_ours_prof", dict(
-        address="op@bench.test", ical_uids=[item["iCalUId"] for item in in_odoo], profile=str(path)))
+    run = bench.measured(
+        "ours",
+        "edit-sync-ours",
+        "bench_ours_prof",
+        dict(address="op@bench.test", ical_uids=[item["iCalUId"] for item in in_odoo], profile=str(path)),
+    )
     bench.results["_profile"]["ours_changes"] = summarize_profile(path, run)
     step("profiling ours (pyinstrument): idle cycle")
     path = RUN / "bench-profile-ours-idle"
@@ -550,18 +705,25 @@ def profile_ours(bench):
     bench.results["_profile"]["ours_idle"] = summarize_profile(path, run)
     step(f"profiling ours (pyinstrument): the many-mailbox sweep, first {PROFILE_SWEEP_S} s")
     path = RUN / "bench-profile-ours-many"
-    run = bench.measured("ours", "sync-ours", "bench_ours_many_prof", {"profile": str(path),
-                                                                       "time_budget": PROFILE_SWEEP_S})
+    run = bench.measured(
+        "ours", "sync-ours", "bench_ours_many_prof", {"profile": str(path), "time_budget": PROFILE_SWEEP_S}
+    )
     say(f"    {brief(run)}, {run['mailboxes_synced']} mailboxes")
     bench.results["_profile"]["ours_many_mailboxes"] = summarize_profile(path, run)
 
 
 def summarize_profile(path, run):
     data = read_json(path.with_suffix(".json"), {}) or {}
-    return {"wall_s": run["wall_s"], "sql_queries": run["sql_queries"], "graph_requests": run["graph_requests"],
-            "mailboxes_synced": run.get("mailboxes_synced"),
-            "tree": str(path.with_suffix(".txt")), "addon_inclusive_s": data.get("addon_inclusive_s", [])[:15],
-            "self_time_s": data.get("self_time_s", [])[:15], "sql_by_addon_line": data.get("sql_by_addon_line", [])[:15]}
+    return {
+        "wall_s": run["wall_s"],
+        "sql_queries": run["sql_queries"],
+        "graph_requests": run["graph_requests"],
+        "mailboxes_synced": run.get("mailboxes_synced"),
+        "tree": str(path.with_suffix(".txt")),
+        "addon_inclusive_s": data.get("addon_inclusive_s", [])[:15],
+        "self_time_s": data.get("self_time_s", [])[:15],
+        "sql_by_addon_line": data.get("sql_by_addon_line", [])[:15],
+    }
 
 
 def emu_args(bench):
@@ -569,8 +731,10 @@ def emu_args(bench):
 
 
 def brief(result):
-    return (f"{result.get('wall_s')} s, {result.get('graph_requests')} Graph requests, "
-            f"{result.get('sql_queries')} SQL, {result.get('peak_rss_mb')} MB")
+    return (
+        f"{result.get('wall_s')} s, {result.get('graph_requests')} Graph requests, "
+        f"{result.get('sql_queries')} SQL, {result.get('peak_rss_mb')} MB"
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -591,10 +755,15 @@ def table(doc):
         if r is None:
             rows.append(f"| {label} | {side} | n/a | n/a | n/a | n/a |")
             return
-        rows.append(f"| {label} | {side} | {r['wall_s']:.1f} | {r['graph_requests']} | {r['sql_queries']} | "
-                    f"{r['peak_rss_mb']:.0f} |")
+        rows.append(
+            f"| {label} | {side} | {r['wall_s']:.1f} | {r['graph_requests']} | {r['sql_queries']} | "
+            f"{r['peak_rss_mb']:.0f} |"
+        )
 
-    lines = ["| scenario | side | wall s | Graph requests | SQL queries | peak RSS MB |", "|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "| scenario | side | wall s | Graph requests | SQL queries | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     ii = s["initial_import"]
     for side in ("ours", "builtin", "floor"):
         row(f"1. initial import ({doc['params']['size']} events)", side, ii[side])
@@ -619,22 +788,32 @@ def table(doc):
     for side in ("ours", "builtin"):
         row("5. initial import, throttled", side, s["throttled_import"][side])
     ratios = ["", "| ratio | wall | Graph requests | SQL queries | peak RSS |", "|---|---:|---:|---:|---:|"]
-    pairs = [("1. ours / built-in", ii["ours"], ii["builtin"]), ("1. ours / floor", ii["ours"], ii["floor"]),
-             ("1. built-in / floor", ii["builtin"], ii["floor"]),
-             ("2. ours / built-in", s["idle_cycle"]["ours"], s["idle_cycle"]["builtin"]),
-             ("3. ours / built-in", s["changes_100"]["ours"], s["changes_100"]["builtin"]),
-             ("4. ours (1 worker) / built-in", many["workers_1"]["ours"], many["workers_1"]["builtin"]),
-             ("5. ours / built-in", s["throttled_import"]["ours"], s["throttled_import"]["builtin"])]
+    pairs = [
+        ("1. ours / built-in", ii["ours"], ii["builtin"]),
+        ("1. ours / floor", ii["ours"], ii["floor"]),
+        ("1. built-in / floor", ii["builtin"], ii["floor"]),
+        ("2. ours / built-in", s["idle_cycle"]["ours"], s["idle_cycle"]["builtin"]),
+        ("3. ours / built-in", s["changes_100"]["ours"], s["changes_100"]["builtin"]),
+        ("4. ours (1 worker) / built-in", many["workers_1"]["ours"], many["workers_1"]["builtin"]),
+        ("5. ours / built-in", s["throttled_import"]["ours"], s["throttled_import"]["builtin"]),
+    ]
     for label, a, b in pairs:
-        ratios.append(f"| {label} | {ratio(a['wall_s'], b['wall_s'])} | {ratio(a['graph_requests'], b['graph_requests'])} "
-                      f"| {ratio(a['sql_queries'], b['sql_queries'])} | {ratio(a['peak_rss_mb'], b['peak_rss_mb'])} |")
+        ratios.append(
+            f"| {label} | {ratio(a['wall_s'], b['wall_s'])} | {ratio(a['graph_requests'], b['graph_requests'])} "
+            f"| {ratio(a['sql_queries'], b['sql_queries'])} | {ratio(a['peak_rss_mb'], b['peak_rss_mb'])} |"
+        )
     return "\n".join(lines + rows + ratios)
 
 
 def targets(doc):
     s = doc["scenarios"]
-    ii, idle, ch, many, thr = (s["initial_import"], s["idle_cycle"], s["changes_100"], s["many_mailboxes"],
-                               s["throttled_import"])
+    ii, idle, ch, many, thr = (
+        s["initial_import"],
+        s["idle_cycle"],
+        s["changes_100"],
+        s["many_mailboxes"],
+        s["throttled_import"],
+    )
     checks = []
 
     def check(name, ok, value):
@@ -646,32 +825,52 @@ def targets(doc):
     check("1: >= 10x fewer Graph requests than the built-in", fewer and fewer >= 10, f"{fewer}x")
     vs_floor = ratio(ii["ours"]["wall_s"], ii["floor"]["wall_s"])
     check("1: <= 1.5x the floor", vs_floor and vs_floor <= 1.5, f"{vs_floor}x")
-    check("2: idle = 1 Graph request per mailbox", idle["ours"]["graph_requests"] == 1,
-          f"{idle['ours']['graph_requests']} requests")
-    check("2: idle <= 5 SQL queries per mailbox", idle["ours"]["sql_queries"] <= 5,
-          f"{idle['ours']['sql_queries']} queries (1 mailbox); "
-          f"{idle['ours']['detail'].get('sweep_of_all_mailboxes', {}).get('detail', {}).get('per_mailbox', {})}"
-          " per mailbox over the sweep")
-    check("3: 100 outbound changes in <= 12 Graph requests", ch["ours"]["graph_requests"] <= 12,
-          f"{ch['ours']['graph_requests']} requests for the whole cycle")
+    check(
+        "2: idle = 1 Graph request per mailbox",
+        idle["ours"]["graph_requests"] == 1,
+        f"{idle['ours']['graph_requests']} requests",
+    )
+    check(
+        "2: idle <= 5 SQL queries per mailbox",
+        idle["ours"]["sql_queries"] <= 5,
+        f"{idle['ours']['sql_queries']} queries (1 mailbox); "
+        f"{idle['ours']['detail'].get('sweep_of_all_mailboxes', {}).get('detail', {}).get('per_mailbox', {})}"
+        " per mailbox over the sweep",
+    )
+    check(
+        "3: 100 outbound changes in <= 12 Graph requests",
+        ch["ours"]["graph_requests"] <= 12,
+        f"{ch['ours']['graph_requests']} requests for the whole cycle",
+    )
     widths = list(many)
     speedups = {key: many[key]["ours"]["detail"].get("speedup_vs_1") for key in widths[1:]}
     last = widths[-1]
     width = int(last.split("_")[1])
     cpu = {key: many[key]["ours"]["detail"].get("machine_cpu_busy_pct") for key in widths}
-    check(f"4: throughput close to linear from 1 to {width} workers",
-          (speedups.get(last) or 0) >= 0.8 * width,
-          f"speedups {speedups}; machine CPU busy % {cpu} ({doc['machine']['cores']} cores)")
+    check(
+        f"4: throughput close to linear from 1 to {width} workers",
+        (speedups.get(last) or 0) >= 0.8 * width,
+        f"speedups {speedups}; machine CPU busy % {cpu} ({doc['machine']['cores']} cores)",
+    )
     detail = thr["ours"]["detail"]
-    check("5: zero failures", detail["failed_passes"] == 0 and detail["completed"],
-          f"{detail['failed_passes']} failed passes of {detail['passes']}")
+    check(
+        "5: zero failures",
+        detail["failed_passes"] == 0 and detail["completed"],
+        f"{detail['failed_passes']} failed passes of {detail['passes']}",
+    )
     check("5: <= 1.2x (unthrottled + Retry-After time)", detail["vs_reference"] <= 1.2, f"{detail['vs_reference']}x")
     return checks
 
 
 def render(doc):
-    lines = [f"Run of {doc['date']} on {doc['machine']['summary']}, add-on {doc['source']}.", "", table(doc), "",
-             "| target (ours) | met | value |", "|---|---|---|"]
+    lines = [
+        f"Run of {doc['date']} on {doc['machine']['summary']}, add-on {doc['source']}.",
+        "",
+        table(doc),
+        "",
+        "| target (ours) | met | value |",
+        "|---|---|---|",
+    ]
     lines += [f"| {c['target']} | {'yes' if c['met'] else 'no'} | {c['value']} |" for c in doc["targets"]]
     if doc["notes"]:
         lines += ["", *[f"- {note}" for note in doc["notes"]]]
@@ -682,8 +881,12 @@ def update_readme(markdown):
     readme = REPO / "README.md"
     text = readme.read_text(encoding="utf-8")
     start = text.find("\n## Performance")
-    block = "\n## Performance\n\n" + "<!-- bench:start (written by `make bench ARGS=--update-readme`) -->\n" + markdown \
+    block = (
+        "\n## Performance\n\n"
+        + "<!-- bench:start (written by `make bench ARGS=--update-readme`) -->\n"
+        + markdown
         + "<!-- bench:end -->\n"
+    )
     if start < 0:
         anchor = text.find("\n## Development")
         text = text[:anchor] + block + text[anchor:] if anchor >= 0 else text + block
@@ -691,8 +894,12 @@ def update_readme(markdown):
         end = text.find("\n## ", start + 5)
         prose_end = text.find("<!-- bench:start", start)
         head = text[start:prose_end] if 0 <= prose_end < (end if end >= 0 else len(text)) else "\n## Performance\n\n"
-        block = head + "<!-- bench:start (written by `make bench ARGS=--update-readme`) -->\n" + markdown \
+        block = (
+            head
+            + "<!-- bench:start (written by `make bench ARGS=--update-readme`) -->\n"
+            + markdown
             + "<!-- bench:end -->\n"
+        )
         text = text[:start] + block + (text[end:] if end >= 0 else "")
     readme.write_text(text, encoding="utf-8")
 
@@ -700,8 +907,11 @@ def update_readme(markdown):
 def machine():
     cores = os.cpu_count()
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
+        model = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         model = platform.processor() or "unknown CPU"
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
@@ -721,8 +931,9 @@ def prepare_source(ref):
     if not ref:
         link.symlink_to(REPO, target_is_directory=True)
         return REPO, "work tree"
-    commit = subprocess.run(["git", "rev-parse", "--short", ref], cwd=REPO, capture_output=True, text=True,
-                            check=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", ref], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
     shutil.rmtree(SOURCE_DIR, ignore_errors=True)
     target = SOURCE_DIR / "outlook_calendar_sync"
     target.mkdir(parents=True)
@@ -737,8 +948,9 @@ def ensure_profiler():
     if proc.returncode == 0:
         return True
     step("installing pyinstrument into .venv (profiling only)")
-    proc = subprocess.run([str(venv_python()), "-m", "pip", "install", "-q", "pyinstrument"], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [str(venv_python()), "-m", "pip", "install", "-q", "pyinstrument"], capture_output=True, text=True, check=False
+    )
     if proc.returncode != 0:
         warn(f"pyinstrument could not be installed; profiles count SQL per line only:\n{proc.stdout}{proc.stderr}")
     return proc.returncode == 0
@@ -747,8 +959,9 @@ def ensure_profiler():
 def options(argv):
     parser = argparse.ArgumentParser(prog="make bench", description=__doc__.splitlines()[0])
     parser.add_argument("--ref", default=os.environ.get("BENCH_REF") or None)
-    parser.add_argument("--no-profile", dest="profile", action="store_false",
-                        default=os.environ.get("BENCH_PROFILE", "1") != "0")
+    parser.add_argument(
+        "--no-profile", dest="profile", action="store_false", default=os.environ.get("BENCH_PROFILE", "1") != "0"
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--update-readme", action="store_true")
     parser.add_argument("--in-venv", action="store_true", help=argparse.SUPPRESS)
@@ -785,35 +998,51 @@ def main():
         cluster.start()
         bench = Bench(opts, plan, cluster)
         bench.source, source_label = prepare_source(opts.ref)
-        odoo_env.write_config(CONF, plan, cluster, addons_path=",".join(
-            [str(ADDONS_DIR)] + odoo_env.addons_path(plan).split(",")[1:]), log_level="warn", max_cron_threads=0,
-            workers=0)
+        odoo_env.write_config(
+            CONF,
+            plan,
+            cluster,
+            addons_path=",".join([str(ADDONS_DIR)] + odoo_env.addons_path(plan).split(",")[1:]),
+            log_level="warn",
+            max_cron_threads=0,
+            workers=0,
+        )
         shutil.rmtree(BENCH_LOGS, ignore_errors=True)
         bench.start_emulator()
         phases = {}
-        for name, func in (("prepare", prepare), ("initial_import", scenario_import), ("idle_cycle", scenario_idle),
-                           ("changes_100", scenario_changes), ("many_mailboxes", scenario_many),
-                           ("throttled_import", scenario_throttled)) + ((("profile", profile_ours),) if opts.profile
-                                                                        else ()):
+        for name, func in (
+            ("prepare", prepare),
+            ("initial_import", scenario_import),
+            ("idle_cycle", scenario_idle),
+            ("changes_100", scenario_changes),
+            ("many_mailboxes", scenario_many),
+            ("throttled_import", scenario_throttled),
+        ) + ((("profile", profile_ours),) if opts.profile else ()):
             phase_start = time.monotonic()
             func(bench)
             phases[name] = round(time.monotonic() - phase_start, 1)
             say(f"    [{name}: {fmt_seconds(phases[name])}]")
         doc = {
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-            "machine": machine(), "source": source_label, "odoo": plan.get("odoo_dir"),
+            "machine": machine(),
+            "source": source_label,
+            "odoo": plan.get("odoo_dir"),
             "params": {k: v for k, v in opts.params.items()},
             "scenarios": {k: v for k, v in bench.results.items() if not k.startswith("_")},
             "profile": bench.results.get("_profile"),
-            "phases_s": phases, "total_s": round(time.monotonic() - started, 1), "notes": bench.notes,
+            "phases_s": phases,
+            "total_s": round(time.monotonic() - started, 1),
+            "notes": bench.notes,
         }
         doc["targets"] = targets(doc)
         write_json(RESULT, doc)
         markdown = render(doc)
         TABLE.write_text(markdown, encoding="utf-8")
         say("\n" + markdown)
-        say(f"results: {RESULT.relative_to(REPO)} (table {TABLE.relative_to(REPO)}); "
-            f"make bench took {fmt_seconds(doc['total_s'])}")
+        say(
+            f"results: {RESULT.relative_to(REPO)} (table {TABLE.relative_to(REPO)}); "
+            f"make bench took {fmt_seconds(doc['total_s'])}"
+        )
         if opts.update_readme:
             update_readme(markdown)
             say("README.md: Performance section updated")

@@ -26,7 +26,7 @@ def install(emulator_base_url, ca_path):
         text = str(url)
         for host in MICROSOFT_HOSTS:
             if text.startswith(host + "/") or text == host:
-                url = base + text[len(host):]
+                url = base + text[len(host) :]
                 kwargs["verify"] = ca_path
                 break
         return _original(self, method, url, *args, **kwargs)

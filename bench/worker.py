@@ -28,19 +28,25 @@ REPO = BENCH.parent
 # the emulator package from the measured source (the work tree, or the snapshot of ``--ref``), bench modules from here
 sys.path[:0] = [str(BENCH), os.environ.get("BENCH_SOURCE") or str(REPO)]
 
+import dataset  # noqa: E402
+import shim  # noqa: E402
+
 import odoo  # noqa: E402
 import odoo.sql_db  # noqa: E402
 from odoo import SUPERUSER_ID, Command, api  # noqa: E402
 from odoo.modules.registry import Registry  # noqa: E402
 from odoo.tools import config  # noqa: E402
 
-import dataset  # noqa: E402
-import shim  # noqa: E402
 from emulator.consent import drive_consent  # noqa: E402
 
 INBOUND_LIKE_CONTEXT = {  # the floor creates without mail, as both sync modules do
-    "dont_notify": True, "no_mail_to_attendees": True, "mail_create_nosubscribe": True, "mail_create_nolog": True,
-    "mail_notrack": True, "mail_auto_subscribe_no_notify": True, "tracking_disable": True,
+    "dont_notify": True,
+    "no_mail_to_attendees": True,
+    "mail_create_nosubscribe": True,
+    "mail_create_nolog": True,
+    "mail_notrack": True,
+    "mail_auto_subscribe_no_notify": True,
+    "tracking_disable": True,
 }
 BUILTIN_SCOPE = "offline_access openid Calendars.ReadWrite"
 REDIRECT_URI = "http://localhost:8069/microsoft_account/authentication"
@@ -127,7 +133,7 @@ def addon_path(path):
         return path.rsplit(ADDON_MARK, 1)[1]
     repo = str(REPO) + os.sep
     if path.startswith(repo) and not path.startswith(str(BENCH) + os.sep):
-        return path[len(repo):]
+        return path[len(repo) :]
     return None
 
 
@@ -177,11 +183,19 @@ def ensure_users(env, emails):
     missing = [e for e in emails if e not in existing]
     if missing:
         group = env.ref("base.group_user").id
-        created = users.create([{
-            "login": email, "name": email.split("@")[0].replace(".", " ").title(), "email": email,
-            "tz": "Europe/Berlin", "groups_id": [Command.set([group])],
-        } for email in missing])
-        existing.update(zip(missing, created.ids))
+        created = users.create(
+            [
+                {
+                    "login": email,
+                    "name": email.split("@")[0].replace(".", " ").title(),
+                    "email": email,
+                    "tz": "Europe/Berlin",
+                    "groups_id": [Command.set([group])],
+                }
+                for email in missing
+            ]
+        )
+        existing.update(zip(missing, created.ids, strict=False))
         # what logging in to the web client creates: the built-in keeps its sync token there
         for user in created:
             env["res.users.settings"]._find_or_create_for_user(user)
@@ -211,8 +225,9 @@ def connect_builtin(env, args):
     service = env["microsoft.service"]
     for address in args["addresses"]:
         user = env["res.users"].browse(users[address])
-        uri = service.with_user(user)._get_authorize_uri("http://localhost:8069/odoo/calendar", "calendar",
-                                                        BUILTIN_SCOPE, REDIRECT_URI)
+        uri = service.with_user(user)._get_authorize_uri(
+            "http://localhost:8069/odoo/calendar", "calendar", BUILTIN_SCOPE, REDIRECT_URI
+        )
         emulator = urlsplit(args["base_url"])
         uri = urlunsplit(urlsplit(uri)._replace(scheme=emulator.scheme, netloc=emulator.netloc))
         params = drive_consent(uri, args["ca_path"], account=address)
@@ -228,15 +243,18 @@ def connect_builtin(env, args):
 # ---------------------------------------------------------------------------
 def count_events(env):
     events = env["calendar.event"].sudo().with_context(active_test=False)
-    return {"events_active": events.search_count([("active", "=", True)]),
-            "events_total": events.search_count([]),
-            "partners": env["res.partner"].sudo().search_count([])}
+    return {
+        "events_active": events.search_count([("active", "=", True)]),
+        "events_total": events.search_count([]),
+        "partners": env["res.partner"].sudo().search_count([]),
+    }
 
 
 def request_all_ours(env):
     """What the Outlook button does for every mailbox (sync at once), without running anything."""
-    env.cr.execute("UPDATE outlook_mailbox SET sync_requested_at = (now() at time zone 'UTC') "
-                   "WHERE state = 'connected'")
+    env.cr.execute(
+        "UPDATE outlook_mailbox SET sync_requested_at = (now() at time zone 'UTC') WHERE state = 'connected'"
+    )
     env.cr.commit()
 
 
@@ -291,10 +309,12 @@ def edit_and_sync(env, args, side):
         out["errors"] = [m.last_error for m in env["outlook.mailbox"].sudo().search([]) if m.last_error]
         out["still_dirty"] = env["calendar.event"].sudo().search_count([("outlook_dirty", "=", True)])
     else:
-        out["still_need_sync"] = env["calendar.event"].sudo().search_count(
-            [("need_sync_m", "=", True), (field, "in", args["ical_uids"])])
-    out["renamed_in_odoo_by_outlook"] = env["calendar.event"].sudo().search_count(
-        [("name", "like", "(edited in Outlook)")])
+        out["still_need_sync"] = (
+            env["calendar.event"].sudo().search_count([("need_sync_m", "=", True), (field, "in", args["ical_uids"])])
+        )
+    out["renamed_in_odoo_by_outlook"] = (
+        env["calendar.event"].sudo().search_count([("name", "like", "(edited in Outlook)")])
+    )
     return out
 
 
@@ -325,16 +345,22 @@ def sweep_ours(env, args):
             calls, synced = calls + 1, synced + done
             if done:
                 continue
-            env.cr.execute("SELECT count(*) FROM outlook_mailbox WHERE state = 'connected' "
-                           "AND (last_attempt_at IS NULL OR last_attempt_at < %s)", [since])
+            env.cr.execute(
+                "SELECT count(*) FROM outlook_mailbox WHERE state = 'connected' "
+                "AND (last_attempt_at IS NULL OR last_attempt_at < %s)",
+                [since],
+            )
             if not env.cr.fetchone()[0]:
                 break
             empty += 1
             env.cr.commit()
             time.sleep(0.05)
         out["ended_at"] = time.time()
-    env.cr.execute("SELECT count(*) FROM outlook_mailbox WHERE state = 'connected' "
-                   "AND (last_attempt_at IS NULL OR last_attempt_at < %s)", [since])
+    env.cr.execute(
+        "SELECT count(*) FROM outlook_mailbox WHERE state = 'connected' "
+        "AND (last_attempt_at IS NULL OR last_attempt_at < %s)",
+        [since],
+    )
     out["due_left"] = env.cr.fetchone()[0]
     out.update(cron_calls=calls, empty_cron_calls=empty, serialization_failures=failures, mailboxes_synced=synced)
     return out
@@ -344,8 +370,11 @@ def sweep_builtin(env, args):
     """S4 for the built-in: its cron's loop (``res.users._sync_all_microsoft_calendar``: every user with a token,
     one after the other, commit or rollback each), with the launcher's deadline checked between users."""
     shim.install(args["base_url"], args["ca_path"])
-    users = env["res.users"].sudo().search([("microsoft_calendar_rtoken", "!=", False),
-                                            ("microsoft_synchronization_stopped", "=", False)])
+    users = (
+        env["res.users"]
+        .sudo()
+        .search([("microsoft_calendar_rtoken", "!=", False), ("microsoft_synchronization_stopped", "=", False)])
+    )
     env.cr.commit()
     print("BENCH-READY", flush=True)
     sys.stdin.readline()
@@ -412,7 +441,7 @@ def floor_partners(env, rows):
         found.setdefault(partner.email_normalized, partner.id)
     missing = sorted(set(names) - set(found))
     created = partners.create([{"name": names[email], "email": email} for email in missing])
-    found.update(zip(missing, created.ids))
+    found.update(zip(missing, created.ids, strict=False))
     return found
 
 
@@ -421,7 +450,7 @@ def floor_tags(env, rows):
     tags = env["calendar.event.type"].sudo()
     found = {tag.name: tag.id for tag in tags.search([("name", "in", list(names))])}
     missing = sorted(names - set(found))
-    found.update(zip(missing, tags.create([{"name": name} for name in missing]).ids))
+    found.update(zip(missing, tags.create([{"name": name} for name in missing]).ids, strict=False))
     return found
 
 
@@ -433,9 +462,10 @@ def floor_alarms(env, rows):
         if alarm.duration_minutes in minutes:
             found.setdefault(alarm.duration_minutes, alarm.id)
     missing = sorted(minutes - set(found))
-    created = alarms.create([{"name": f"{m} minutes", "alarm_type": "notification", "duration": m,
-                              "interval": "minutes"} for m in missing])
-    found.update(zip(missing, created.ids))
+    created = alarms.create(
+        [{"name": f"{m} minutes", "alarm_type": "notification", "duration": m, "interval": "minutes"} for m in missing]
+    )
+    found.update(zip(missing, created.ids, strict=False))
     return found
 
 
@@ -444,16 +474,23 @@ def floor_values(row, owner, partners, tags, alarms):
     if row["organizer"]:
         partner_ids.add(partners[row["organizer"][1]])
     values = {
-        "name": row["name"], "description": row["description"] or False, "location": row["location"] or False,
-        "videocall_location": row["videocall_location"] or False, "privacy": row["privacy"],
-        "show_as": row["show_as"], "user_id": False if row["organizer"] else owner.id,
+        "name": row["name"],
+        "description": row["description"] or False,
+        "location": row["location"] or False,
+        "videocall_location": row["videocall_location"] or False,
+        "privacy": row["privacy"],
+        "show_as": row["show_as"],
+        "user_id": False if row["organizer"] else owner.id,
         "partner_ids": [Command.set(sorted(partner_ids))],
         "categ_ids": [Command.set(sorted(tags[name] for name in row["categories"]))],
         "alarm_ids": [Command.set([alarms[row["reminder"]]])],
     }
     if row["allday"]:
-        values.update(allday=True, start=datetime.datetime.combine(row["start_date"], datetime.time(8)),
-                      stop=datetime.datetime.combine(row["stop_date"], datetime.time(18)))
+        values.update(
+            allday=True,
+            start=datetime.datetime.combine(row["start_date"], datetime.time(8)),
+            stop=datetime.datetime.combine(row["stop_date"], datetime.time(18)),
+        )
     else:
         values.update(allday=False, start=row["start"], stop=row["stop"])
     return values

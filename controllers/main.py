@@ -57,7 +57,9 @@ class OutlookAuthController(http.Controller):
             outcome = request.env["outlook.mailbox"]._outlook_finish_connect(stored["flow"], params)
         except ReauthRequired as exc:
             declined = exc.error == "access_denied"
-            return self._outlook_page(_("Outlook was not connected"), exc.user_message(), status=200 if declined else 400)
+            return self._outlook_page(
+                _("Outlook was not connected"), exc.user_message(), status=200 if declined else 400
+            )
         except OutlookError as exc:
             return self._outlook_page(_("Outlook was not connected"), exc.user_message(), status=400)
         _logger.info("outlook: mailbox %s connected", outcome.mailbox_id)
@@ -79,7 +81,7 @@ class OutlookAuthController(http.Controller):
             problem = _("Microsoft sent neither an authorization code nor an error.")
         else:
             return None
-        return "%s %s" % (problem, restart)
+        return f"{problem} {restart}"
 
     @staticmethod
     def _outlook_page(title, message, status):

@@ -28,8 +28,15 @@ MAX_TOKEN = 1024
 
 
 class OutlookNotificationController(http.Controller):
-    @http.route("/outlook_calendar_sync/notify", type="http", auth="none", methods=["POST"], csrf=False,
-                readonly=False, save_session=False)
+    @http.route(
+        "/outlook_calendar_sync/notify",
+        type="http",
+        auth="none",
+        methods=["POST"],
+        csrf=False,
+        readonly=False,
+        save_session=False,
+    )
     def outlook_notify(self, validationToken=None, **kwargs):  # Graph names it so
         """Change notifications of the mailboxes' events."""
         if validationToken is not None:
@@ -40,8 +47,15 @@ class OutlookNotificationController(http.Controller):
         request.env["outlook.subscription"]._outlook_receive_changes(items)
         return request.make_response("", status=202)
 
-    @http.route("/outlook_calendar_sync/lifecycle", type="http", auth="none", methods=["POST"], csrf=False,
-                readonly=False, save_session=False)
+    @http.route(
+        "/outlook_calendar_sync/lifecycle",
+        type="http",
+        auth="none",
+        methods=["POST"],
+        csrf=False,
+        readonly=False,
+        save_session=False,
+    )
     def outlook_lifecycle(self, validationToken=None, **kwargs):  # Graph names it so
         """Lifecycle notifications: reauthorizationRequired, missed, subscriptionRemoved."""
         if validationToken is not None:
@@ -57,8 +71,9 @@ class OutlookNotificationController(http.Controller):
         """The validation handshake: the token, decoded, as plain text (never HTML)."""
         if len(token) > MAX_TOKEN:
             return request.make_response("", status=400)
-        return request.make_response(token, headers=[("Content-Type", "text/plain; charset=utf-8"),
-                                                     ("X-Content-Type-Options", "nosniff")])
+        return request.make_response(
+            token, headers=[("Content-Type", "text/plain; charset=utf-8"), ("X-Content-Type-Options", "nosniff")]
+        )
 
     @staticmethod
     def _outlook_items():
@@ -71,6 +86,6 @@ class OutlookNotificationController(http.Controller):
             body = None
         items = body.get("value") if isinstance(body, dict) else None
         if not isinstance(items, list):
-            _logger.info("outlook: refused a notification request that is not Graph's {\"value\": [...]}")
+            _logger.info('outlook: refused a notification request that is not Graph\'s {"value": [...]}')
             return request.make_response("", status=400)
         return [item for item in items[:MAX_ITEMS] if isinstance(item, dict)]

@@ -22,13 +22,24 @@ def _parse(argv):
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8443, help="port (0 = any free port)")
     parser.add_argument("--state-dir", default=".run/emulator", help="CA, certificates, emulator.json")
-    parser.add_argument("--app", action="append", default=[], metavar="CLIENT_ID:SECRET[:REDIRECT_URI]",
-                        help="register an app (repeatable); without REDIRECT_URI any redirect URI is accepted")
+    parser.add_argument(
+        "--app",
+        action="append",
+        default=[],
+        metavar="CLIENT_ID:SECRET[:REDIRECT_URI]",
+        help="register an app (repeatable); without REDIRECT_URI any redirect URI is accepted",
+    )
     parser.add_argument("--mailbox", action="append", default=[], metavar="ADDRESS", help="add a mailbox (repeatable)")
-    parser.add_argument("--seed-demo", action="append", default=[], metavar="ADDRESS",
-                        help="add the mailbox and seed ~50 demo events (repeatable)")
-    parser.add_argument("--link-host", default=None,
-                        help="host for nextLink/deltaLink (e.g. https://graph.microsoft.com)")
+    parser.add_argument(
+        "--seed-demo",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="add the mailbox and seed ~50 demo events (repeatable)",
+    )
+    parser.add_argument(
+        "--link-host", default=None, help="host for nextLink/deltaLink (e.g. https://graph.microsoft.com)"
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -62,8 +73,9 @@ def main(argv=None):
         _setup(emu, args)
         with open(info_path, "w", encoding="utf-8") as handle:
             json.dump(dict(emu.info(), pid=os.getpid()), handle, indent=2)
-        _logger.info("emulator: authority %s/<tenant>, Graph %s, tenant id %s", emu.authority_url, emu.graph_url,
-                     emu.tenant_id)
+        _logger.info(
+            "emulator: authority %s/<tenant>, Graph %s, tenant id %s", emu.authority_url, emu.graph_url, emu.tenant_id
+        )
         _logger.info("emulator: trust %s (or %s); state in %s", emu.ca_path, emu.ca_bundle_path, info_path)
         while not stop.wait(0.5):
             pass

@@ -46,8 +46,9 @@ class BatchAPI:
     def _validate(items):
         seen = set()
         for item in items:
-            if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item.get(k)
-                                                     for k in ("id", "method", "url")):
+            if not isinstance(item, dict) or not all(
+                isinstance(item.get(k), str) and item.get(k) for k in ("id", "method", "url")
+            ):
                 raise _invalid("Invalid batch payload format: every request needs id, method and url.")
             if not isinstance(item.get("headers") or {}, dict) or not isinstance(item.get("dependsOn") or [], list):
                 raise _invalid("Invalid batch payload format: headers must be an object and dependsOn an array.")
@@ -69,8 +70,11 @@ class BatchAPI:
         workers = max(1, int(self.emu.settings["batch_parallelism"]))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="emulator-batch") as pool:
             while pending:
-                ready = [item for item in pending.values()
-                         if all(str(p).lower() in done for p in item.get("dependsOn") or [])]
+                ready = [
+                    item
+                    for item in pending.values()
+                    if all(str(p).lower() in done for p in item.get("dependsOn") or [])
+                ]
                 if not ready:  # a dependency cycle: fail what is left
                     ready = list(pending.values())
                 futures = [(item, pool.submit(self._one, item, outer, done)) for item in ready]
@@ -84,8 +88,12 @@ class BatchAPI:
     def _one(self, item, outer, done):
         parents = [str(p).lower() for p in item.get("dependsOn") or []]
         if any(done.get(p, 424) >= 400 for p in parents):
-            return {"id": item["id"], "status": 424, "headers": {"Content-Type": "application/json"},
-                    "body": {"error": {"code": "FailedDependency", "message": "Failed dependency"}}}
+            return {
+                "id": item["id"],
+                "status": 424,
+                "headers": {"Content-Type": "application/json"},
+                "body": {"error": {"code": "FailedDependency", "message": "Failed dependency"}},
+            }
         request = self._sub_request(item, outer)
         route, params = self.emu.router.match(request.method, request.path)
         if route is None or route.area not in ("graph", "batch") or route.area == "batch":
@@ -117,10 +125,15 @@ class BatchAPI:
     @staticmethod
     def _result(item_id, response):
         if response.drop:
-            return {"id": item_id, "status": 504, "headers": {"Content-Type": "application/json"},
-                    "body": {"error": {"code": "UnknownError", "message": "The operation has timed out."}}}
-        headers = {k.title() if k not in ("request-id", "client-request-id") else k: v
-                   for k, v in response.headers.items()}
+            return {
+                "id": item_id,
+                "status": 504,
+                "headers": {"Content-Type": "application/json"},
+                "body": {"error": {"code": "UnknownError", "message": "The operation has timed out."}},
+            }
+        headers = {
+            k.title() if k not in ("request-id", "client-request-id") else k: v for k, v in response.headers.items()
+        }
         result = {"id": item_id, "status": response.status, "headers": headers}
         if response.body:
             parsed = response.json()

@@ -51,8 +51,9 @@ def consent_redirect(auth_uri, ca_path, account=None, decision="accept", timeout
         options = [unescape(v) for v in _OPTION.findall(body)]
         chosen = account or fields.get("account") or (options[0] if options else "")
         form = urlencode({"request_id": fields["request_id"], "account": chosen, "decision": decision})
-        connection.request("POST", unescape(_ACTION.search(body).group(1)), form,
-                           {"Content-Type": "application/x-www-form-urlencoded"})
+        connection.request(
+            "POST", unescape(_ACTION.search(body).group(1)), form, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
         response = connection.getresponse()
         return _callback_params(response, response.read().decode("utf-8", "replace"))
     finally:

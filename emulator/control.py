@@ -84,8 +84,13 @@ class ControlAPI:
             ("GET", "/health", lambda body: {"status": "ok", **emu.info()}),
             ("GET", "/info", lambda body: emu.info()),
             ("GET", "/apps", lambda body: [a.public() for a in emu.entra.apps.values()]),
-            ("POST", "/apps", lambda body: emu.register_app(
-                body["client_id"], body["client_secret"], body.get("redirect_uris"), body.get("name", "Odoo"))),
+            (
+                "POST",
+                "/apps",
+                lambda body: emu.register_app(
+                    body["client_id"], body["client_secret"], body.get("redirect_uris"), body.get("name", "Odoo")
+                ),
+            ),
             ("GET", "/mailboxes", lambda body: emu.mailboxes()),
             ("POST", "/mailboxes", lambda body: emu.add_mailbox(body["address"], body.get("display_name"))),
             ("GET", "/counters", lambda body: emu.counters()),
@@ -96,41 +101,77 @@ class ControlAPI:
             ("GET", "/settings", lambda body: emu.configure()),
             ("POST", "/settings", lambda body: emu.configure(**body)),
             ("POST", "/tokens/expire-access", lambda body: {"expired": emu.expire_access_tokens(body.get("address"))}),
-            ("POST", "/tokens/revoke-refresh", lambda body: {"revoked": emu.revoke_refresh_tokens(
-                body.get("address"), int(body.get("aadsts", 700082)))}),
+            (
+                "POST",
+                "/tokens/revoke-refresh",
+                lambda body: {
+                    "revoked": emu.revoke_refresh_tokens(body.get("address"), int(body.get("aadsts", 700082)))
+                },
+            ),
             ("POST", "/tokens/expire-codes", lambda body: {"expired": emu.expire_auth_codes()}),
             ("POST", "/delta/expire", lambda body: {"expired": emu.expire_delta_tokens(body.get("address"))}),
             ("POST", "/throttling/reset", lambda body: emu.reset_throttling()),
-            ("POST", "/consent", lambda body: emu.consent(body["auth_uri"], body.get("account"),
-                                                          body.get("decision", "accept"))),
+            (
+                "POST",
+                "/consent",
+                lambda body: emu.consent(body["auth_uri"], body.get("account"), body.get("decision", "accept")),
+            ),
             ("GET", "/outlook/{address}/events", lambda body, address: outlook.list_events(address)),
             ("POST", "/outlook/{address}/events", lambda body, address: outlook.create_event(address, body)),
-            ("GET", "/outlook/{address}/events/{event_id}",
-             lambda body, address, event_id: outlook.get_event(address, event_id)),
-            ("PATCH", "/outlook/{address}/events/{event_id}",
-             lambda body, address, event_id: outlook.update_event(address, event_id, body)),
-            ("DELETE", "/outlook/{address}/events/{event_id}",
-             lambda body, address, event_id: outlook.delete_event(address, event_id)),
-            ("POST", "/outlook/{address}/events/{event_id}/cancel",
-             lambda body, address, event_id: outlook.cancel_event(address, event_id, body.get("comment"))),
-            ("POST", "/outlook/{address}/events/{event_id}/respond",
-             lambda body, address, event_id: outlook.respond(address, event_id, body["response"], body.get("comment"),
-                                                             body.get("send_response", True))),
-            ("GET", "/outlook/{address}/events/{event_id}/instances",
-             lambda body, address, event_id: outlook.instances(address, event_id, body["start"], body["end"])),
+            (
+                "GET",
+                "/outlook/{address}/events/{event_id}",
+                lambda body, address, event_id: outlook.get_event(address, event_id),
+            ),
+            (
+                "PATCH",
+                "/outlook/{address}/events/{event_id}",
+                lambda body, address, event_id: outlook.update_event(address, event_id, body),
+            ),
+            (
+                "DELETE",
+                "/outlook/{address}/events/{event_id}",
+                lambda body, address, event_id: outlook.delete_event(address, event_id),
+            ),
+            (
+                "POST",
+                "/outlook/{address}/events/{event_id}/cancel",
+                lambda body, address, event_id: outlook.cancel_event(address, event_id, body.get("comment")),
+            ),
+            (
+                "POST",
+                "/outlook/{address}/events/{event_id}/respond",
+                lambda body, address, event_id: outlook.respond(
+                    address, event_id, body["response"], body.get("comment"), body.get("send_response", True)
+                ),
+            ),
+            (
+                "GET",
+                "/outlook/{address}/events/{event_id}/instances",
+                lambda body, address, event_id: outlook.instances(address, event_id, body["start"], body["end"]),
+            ),
             ("POST", "/outlook/{address}/seed", lambda body, address: outlook.seed_events(address, body["events"])),
             ("POST", "/outlook/{address}/seed-demo", lambda body, address: outlook.seed_demo(address)),
             ("GET", "/subscriptions", lambda body: subscriptions.list()),
             ("DELETE", "/subscriptions", lambda body: {"cleared": subscriptions.clear()}),
-            ("POST", "/subscriptions/{subscription_id}/lifecycle",
-             lambda body, subscription_id: subscriptions.fire(subscription_id, body["event"])),
-            ("POST", "/subscriptions/{subscription_id}/expire",
-             lambda body, subscription_id: subscriptions.expire(subscription_id)),
+            (
+                "POST",
+                "/subscriptions/{subscription_id}/lifecycle",
+                lambda body, subscription_id: subscriptions.fire(subscription_id, body["event"]),
+            ),
+            (
+                "POST",
+                "/subscriptions/{subscription_id}/expire",
+                lambda body, subscription_id: subscriptions.expire(subscription_id),
+            ),
             ("GET", "/notifications", lambda body: subscriptions.deliveries()),
             ("POST", "/notifications/pause", lambda body: subscriptions.pause()),
             ("POST", "/notifications/resume", lambda body: subscriptions.resume()),
-            ("POST", "/notifications/wait", lambda body: {"idle": subscriptions.wait_idle(
-                float(body.get("timeout", 10)))}),
+            (
+                "POST",
+                "/notifications/wait",
+                lambda body: {"idle": subscriptions.wait_idle(float(body.get("timeout", 10)))},
+            ),
         ]
         for method, path, handler in table:
             router.add(method, "/_emulator" + path, handler, "control")

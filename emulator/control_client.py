@@ -23,8 +23,9 @@ class _Caller:
         self.session.trust_env = False  # loopback only: no proxies, no REQUESTS_CA_BUNDLE override
 
     def __call__(self, method, path, payload=None):
-        response = self.session.request(method, f"{self.base_url}/_emulator{path}", json=payload,
-                                        verify=self.ca_path, timeout=self.timeout)
+        response = self.session.request(
+            method, f"{self.base_url}/_emulator{path}", json=payload, verify=self.ca_path, timeout=self.timeout
+        )
         try:
             data = response.json()
         except ValueError:
@@ -53,8 +54,11 @@ class OutlookControl:
         return self._call("POST", f"/outlook/{address}/events/{event_id}/cancel", {"comment": comment})
 
     def respond(self, address, event_id, response, comment=None, send_response=True):
-        return self._call("POST", f"/outlook/{address}/events/{event_id}/respond",
-                          {"response": response, "comment": comment, "send_response": send_response})
+        return self._call(
+            "POST",
+            f"/outlook/{address}/events/{event_id}/respond",
+            {"response": response, "comment": comment, "send_response": send_response},
+        )
 
     def get_event(self, address, event_id):
         return self._call("GET", f"/outlook/{address}/events/{event_id}")
@@ -63,8 +67,9 @@ class OutlookControl:
         return self._call("GET", f"/outlook/{address}/events")
 
     def instances(self, address, event_id, start, end):
-        return self._call("GET", f"/outlook/{address}/events/{event_id}/instances",
-                          {"start": str(start), "end": str(end)})
+        return self._call(
+            "GET", f"/outlook/{address}/events/{event_id}/instances", {"start": str(start), "end": str(end)}
+        )
 
     def seed_events(self, address, payloads):
         return self._call("POST", f"/outlook/{address}/seed", {"events": list(payloads)})
@@ -136,8 +141,11 @@ class EmulatorControl:
         return self._call("GET", "/health")
 
     def register_app(self, client_id, client_secret, redirect_uris=None, name="Odoo"):
-        return self._call("POST", "/apps", {"client_id": client_id, "client_secret": client_secret,
-                                            "redirect_uris": redirect_uris, "name": name})
+        return self._call(
+            "POST",
+            "/apps",
+            {"client_id": client_id, "client_secret": client_secret, "redirect_uris": redirect_uris, "name": name},
+        )
 
     def add_mailbox(self, address, display_name=None):
         return self._call("POST", "/mailboxes", {"address": address, "display_name": display_name})
@@ -151,11 +159,34 @@ class EmulatorControl:
     def reset_counters(self):
         self._call("POST", "/counters/reset")
 
-    def inject_fault(self, kind, *, method=None, path=None, mailbox=None, count=1, status=None, retry_after=None,
-                     delay=None, when="before"):
-        return self._call("POST", "/faults", {"kind": kind, "method": method, "path": path, "mailbox": mailbox,
-                                              "count": count, "status": status, "retry_after": retry_after,
-                                              "delay": delay, "when": when})
+    def inject_fault(
+        self,
+        kind,
+        *,
+        method=None,
+        path=None,
+        mailbox=None,
+        count=1,
+        status=None,
+        retry_after=None,
+        delay=None,
+        when="before",
+    ):
+        return self._call(
+            "POST",
+            "/faults",
+            {
+                "kind": kind,
+                "method": method,
+                "path": path,
+                "mailbox": mailbox,
+                "count": count,
+                "status": status,
+                "retry_after": retry_after,
+                "delay": delay,
+                "when": when,
+            },
+        )
 
     def faults(self):
         return self._call("GET", "/faults")

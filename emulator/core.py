@@ -28,29 +28,29 @@ _logger = logging.getLogger(__name__)
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 DEFAULT_SETTINGS = {
-    "access_token_ttl": 3600,          # seconds (I.4 expires_in)
-    "refresh_token_ttl": 90 * 86400,   # J: 90 days
+    "access_token_ttl": 3600,  # seconds (I.4 expires_in)
+    "refresh_token_ttl": 90 * 86400,  # J: 90 days
     "auth_code_ttl": 600,
     "consent_request_ttl": 3600,
-    "list_page_size": 10,              # B.4 Obs: default page size of list/calendarView is 10
+    "list_page_size": 10,  # B.4 Obs: default page size of list/calendarView is 10
     "max_top": 1000,
-    "delta_page_size": 10,             # B.5: unconfirmed default, a knob
-    "delta_max_page_size": 1000,       # cap for Prefer: odata.maxpagesize
-    "delta_generations": 3,            # B.6: only the newest few generations of a sync state survive
-    "concurrency_limit": 4,            # C.1
-    "request_budget": 10000,           # C.1: per app + mailbox ...
-    "budget_window": 600,              # ... per 10 minutes
-    "throttle_retry_after": 1,         # C.2 Obs: Graph often sends 1
-    "batch_max": 20,                   # C.3
-    "batch_parallelism": 4,            # C.3: Outlook runs at most 4 items of a batch in parallel
-    "link_host": None,                 # host of nextLink/deltaLink; None = the emulator's base_url
-    "scope_drop": [],                  # I.4 / MSAL #450: scopes left out of the token response "scope"
-    "scope_rename": {},                # I.4: {"Calendars.ReadWrite": "https://graph.microsoft.com/Calendars.ReadWrite"}
+    "delta_page_size": 10,  # B.5: unconfirmed default, a knob
+    "delta_max_page_size": 1000,  # cap for Prefer: odata.maxpagesize
+    "delta_generations": 3,  # B.6: only the newest few generations of a sync state survive
+    "concurrency_limit": 4,  # C.1
+    "request_budget": 10000,  # C.1: per app + mailbox ...
+    "budget_window": 600,  # ... per 10 minutes
+    "throttle_retry_after": 1,  # C.2 Obs: Graph often sends 1
+    "batch_max": 20,  # C.3
+    "batch_parallelism": 4,  # C.3: Outlook runs at most 4 items of a batch in parallel
+    "link_host": None,  # host of nextLink/deltaLink; None = the emulator's base_url
+    "scope_drop": [],  # I.4 / MSAL #450: scopes left out of the token response "scope"
+    "scope_rename": {},  # I.4: {"Calendars.ReadWrite": "https://graph.microsoft.com/Calendars.ReadWrite"}
     "subscription_max_minutes": 4230,  # E: max lifetime of an Outlook event subscription (newer docs: 10080?)
-    "validation_timeout": 10,          # E: seconds the notification endpoint has to answer the validation POST
-    "notification_timeout": 3,         # E: seconds a notification POST may take before it counts as failed
-    "notification_retries": 3,         # retries of a failed notification POST (real Graph: for up to 4 hours)
-    "notification_backoff_ms": 1000,   # first retry after this, doubling for each further retry
+    "validation_timeout": 10,  # E: seconds the notification endpoint has to answer the validation POST
+    "notification_timeout": 3,  # E: seconds a notification POST may take before it counts as failed
+    "notification_retries": 3,  # retries of a failed notification POST (real Graph: for up to 4 hours)
+    "notification_backoff_ms": 1000,  # first retry after this, doubling for each further retry
 }
 
 
@@ -111,8 +111,12 @@ class Emulator:
         self._server = HTTPSServer((self.host, self.port), self, tls.server_context(files))
         self.port = self._server.server_address[1]
         self.ca_path, self.ca_bundle_path = files.ca_path, files.bundle_path
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"outlook-emulator-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name=f"outlook-emulator-{self.port}",
+            daemon=True,
+        )
         self._thread.start()
         _logger.info("emulator: serving %s (Graph %s, CA %s)", self.base_url, self.graph_url, self.ca_path)
         return self
@@ -156,8 +160,14 @@ class Emulator:
         return (self.settings.get("link_host") or self.base_url).rstrip("/")
 
     def info(self):
-        return {"base_url": self.base_url, "ca_path": self.ca_path, "ca_bundle_path": self.ca_bundle_path,
-                "graph_url": self.graph_url, "authority_url": self.authority_url, "tenant_id": self.tenant_id}
+        return {
+            "base_url": self.base_url,
+            "ca_path": self.ca_path,
+            "ca_bundle_path": self.ca_bundle_path,
+            "graph_url": self.graph_url,
+            "authority_url": self.authority_url,
+            "tenant_id": self.tenant_id,
+        }
 
     # ------------------------------------------------------------------ public API
 
@@ -202,11 +212,31 @@ class Emulator:
     def record_notification(self, name, count=1):
         self._counters.record_notification(name, count)
 
-    def inject_fault(self, kind, *, method=None, path=None, mailbox=None, count=1, status=None, retry_after=None,
-                     delay=None, when="before"):
+    def inject_fault(
+        self,
+        kind,
+        *,
+        method=None,
+        path=None,
+        mailbox=None,
+        count=1,
+        status=None,
+        retry_after=None,
+        delay=None,
+        when="before",
+    ):
         """Arm a fault (kinds: status, latency, drop, malformed, item_malformed). :return: its description"""
-        return self.faults.add(kind, method=method, path=path, mailbox=mailbox, count=count, status=status,
-                               retry_after=retry_after, delay=delay, when=when)
+        return self.faults.add(
+            kind,
+            method=method,
+            path=path,
+            mailbox=mailbox,
+            count=count,
+            status=status,
+            retry_after=retry_after,
+            delay=delay,
+            when=when,
+        )
 
     def clear_faults(self):
         self.faults.clear()
@@ -257,8 +287,9 @@ class Emulator:
             response = Response(exc.status, exc.body(), headers={"Cache-Control": "no-store, no-cache"})
         except Exception:  # a bug in the emulator: log it, answer a Graph-shaped 500
             _logger.exception("emulator: error while answering %s %s", request.method, request.path)
-            response = self._graph_error(GraphError(500, "InternalServerError", "Emulator bug, see its log."),
-                                         request, request_id)
+            response = self._graph_error(
+                GraphError(500, "InternalServerError", "Emulator bug, see its log."), request, request_id
+            )
         finally:
             if state["throttle"]:
                 self.throttle.release(state["throttle"])
@@ -287,8 +318,9 @@ class Emulator:
                     key = (principal.client_id, mailbox.address.lower())
                     self.throttle.acquire(key)
                     state["throttle"] = key
-        before = self.faults.take(request.method, request.path, state["mailbox"], ("status", "drop", "latency"),
-                                  "before")
+        before = self.faults.take(
+            request.method, request.path, state["mailbox"], ("status", "drop", "latency"), "before"
+        )
         if before is not None:
             early = self._apply_fault(before, route, request)
             if early is not None:
@@ -320,9 +352,14 @@ class Emulator:
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
         if route.area == "entra":
             code = "temporarily_unavailable" if fault.status >= 429 else "invalid_request"
-            error = EntraError(fault.status, code, 90033 if fault.status >= 429 else 9002313,
-                               "A transient error has occurred. Please try again." if fault.status >= 429
-                               else "Invalid request. Request is malformed or invalid.")
+            error = EntraError(
+                fault.status,
+                code,
+                90033 if fault.status >= 429 else 9002313,
+                "A transient error has occurred. Please try again."
+                if fault.status >= 429
+                else "Invalid request. Request is malformed or invalid.",
+            )
             return Response(fault.status, error.body(), headers=headers)
         raise _fault_error(fault.status, headers)
 
@@ -348,8 +385,9 @@ class Emulator:
         if request.path.startswith("/_emulator"):
             return Response(404, {"error": f"no control route {request.method} {request.path}"})
         if allowed:
-            error = GraphError(405, "Request_BadRequest",
-                               "Specified HTTP method is not allowed for the request target.")
+            error = GraphError(
+                405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."
+            )
         else:
             segment = request.path.rstrip("/").rsplit("/", 1)[-1]
             error = GraphError(400, "BadRequest", f"Resource not found for the segment '{segment}'.")
@@ -381,11 +419,20 @@ _FAULT_MESSAGES = {
 
 def _fault_error(status, headers):
     if status == 429:
-        error = GraphError(429, "TooManyRequests", _FAULT_MESSAGES[429], headers=headers,
-                           inner={"code": "429", "message": "Please retry after", "status": "429"})
+        error = GraphError(
+            429,
+            "TooManyRequests",
+            _FAULT_MESSAGES[429],
+            headers=headers,
+            inner={"code": "429", "message": "Please retry after", "status": "429"},
+        )
     else:
-        error = GraphError(status, GRAPH_ERROR_CODES.get(status, "UnknownError"),
-                           _FAULT_MESSAGES.get(status, f"Injected fault {status}."), headers=headers)
+        error = GraphError(
+            status,
+            GRAPH_ERROR_CODES.get(status, "UnknownError"),
+            _FAULT_MESSAGES.get(status, f"Injected fault {status}."),
+            headers=headers,
+        )
     return error
 
 

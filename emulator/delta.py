@@ -94,8 +94,12 @@ class DeltaAPI:
     def _start(self, request, mailbox, view):
         refused = [name for name in UNSUPPORTED if name in request.query]
         if refused:
-            raise GraphError(400, "ErrorInvalidUrlQuery", "The following parameters are not supported with change "
-                             f"tracking over the 'Events' resource: '{', '.join(refused)}'.")
+            raise GraphError(
+                400,
+                "ErrorInvalidUrlQuery",
+                "The following parameters are not supported with change "
+                f"tracking over the 'Events' resource: '{', '.join(refused)}'.",
+            )
         since, until = window(request)
         state = SyncState(mailbox.address, since, until)
         mine = [s for s in self.states.values() if s.address == state.address]
@@ -111,8 +115,11 @@ class DeltaAPI:
         if state is None or state.address != mailbox.address.lower() or generation not in state.snapshots:
             kept = "".join(f"[{g}]" for g in (state.snapshots if state else []))
             highest = state.highest if state else generation
-            raise GraphError(410, "SyncStateNotFound", f"The sync state generation is not found; "
-                                                       f"generation={generation};[highest={highest}]{kept}")
+            raise GraphError(
+                410,
+                "SyncStateNotFound",
+                f"The sync state generation is not found; generation={generation};[highest={highest}]{kept}",
+            )
         return state, generation, (parts[2] if len(parts) == 3 else 0)
 
     def _new_round(self, state, mailbox, previous, view):
@@ -178,8 +185,10 @@ class DeltaAPI:
         pages = state.pages[generation]
         if not 0 <= page < len(pages):
             raise GraphError(400, "ErrorInvalidParameter", "The sync state token is not valid.")
-        body = {"@odata.context": f"{self.emu.graph_url}/$metadata#Collection(event)",
-                "value": [self._entry(entry, view) for entry in pages[page]]}
+        body = {
+            "@odata.context": f"{self.emu.graph_url}/$metadata#Collection(event)",
+            "value": [self._entry(entry, view) for entry in pages[page]],
+        }
         base = f"{self.emu.link_base}{request.path}"
         if page + 1 < len(pages):
             body["@odata.nextLink"] = f"{base}?$skiptoken={_encode(state.id, generation, page + 1)}"

@@ -31,26 +31,54 @@ RESERVED_SCOPES = ("openid", "profile", "offline_access", "email")
 MULTI_TENANTS = ("common", "organizations", "consumers")
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 HTML = "text/html; charset=utf-8"
-READ_SCOPES = {"calendars.read", "calendars.readwrite", "calendars.read.shared", "calendars.readwrite.shared",
-               ".default"}
+READ_SCOPES = {
+    "calendars.read",
+    "calendars.readwrite",
+    "calendars.read.shared",
+    "calendars.readwrite.shared",
+    ".default",
+}
 WRITE_SCOPES = {"calendars.readwrite", "calendars.readwrite.shared", ".default"}
 USER_SCOPES = {"user.read", "user.readwrite", "user.readbasic.all", "user.read.all", "user.readwrite.all", ".default"}
 # Revocation codes the emulator can produce on refresh (graph-reference J): error, suberror, description.
 REVOCATIONS = {
-    700082: ("invalid_grant", None, "The refresh token has expired due to inactivity. The token was issued on "
-             "{issued} and was inactive for 90.00:00:00."),
-    70008: ("invalid_grant", None, "The provided authorization code or refresh token has expired due to inactivity. "
-            "Send a new interactive authorization request for this user and resource."),
-    50173: ("invalid_grant", None, "The provided grant has expired due to it being revoked, a fresh auth token is "
-            "needed. The user might have changed or reset their password. The grant was issued on '{issued}' and the "
-            "TokensValidFrom date (before which tokens are not valid) for this user is '{now}'."),
-    65001: ("invalid_grant", "consent_required", "The user or administrator has not consented to use the application "
-            "with ID '{client_id}' named '{app_name}'. Send an interactive authorization request for this user and "
-            "resource."),
-    50076: ("invalid_grant", "basic_action", "Due to a configuration change made by your administrator, or because "
-            "you moved to a new location, you must use multi-factor authentication to access '" + GRAPH_APP_ID + "'."),
-    53003: ("invalid_grant", None, "Access has been blocked by Conditional Access policies. The access policy does "
-            "not allow token issuance."),
+    700082: (
+        "invalid_grant",
+        None,
+        "The refresh token has expired due to inactivity. The token was issued on "
+        "{issued} and was inactive for 90.00:00:00.",
+    ),
+    70008: (
+        "invalid_grant",
+        None,
+        "The provided authorization code or refresh token has expired due to inactivity. "
+        "Send a new interactive authorization request for this user and resource.",
+    ),
+    50173: (
+        "invalid_grant",
+        None,
+        "The provided grant has expired due to it being revoked, a fresh auth token is "
+        "needed. The user might have changed or reset their password. The grant was issued on '{issued}' and the "
+        "TokensValidFrom date (before which tokens are not valid) for this user is '{now}'.",
+    ),
+    65001: (
+        "invalid_grant",
+        "consent_required",
+        "The user or administrator has not consented to use the application "
+        "with ID '{client_id}' named '{app_name}'. Send an interactive authorization request for this user and "
+        "resource.",
+    ),
+    50076: (
+        "invalid_grant",
+        "basic_action",
+        "Due to a configuration change made by your administrator, or because "
+        "you moved to a new location, you must use multi-factor authentication to access '" + GRAPH_APP_ID + "'.",
+    ),
+    53003: (
+        "invalid_grant",
+        None,
+        "Access has been blocked by Conditional Access policies. The access policy does not allow token issuance.",
+    ),
 }
 
 
@@ -63,13 +91,14 @@ def normalize_scope(scope):
     lowered = scope.lower()
     for prefix in ("https://graph.microsoft.com/", GRAPH_APP_ID + "/"):
         if lowered.startswith(prefix):
-            return lowered[len(prefix):]
+            return lowered[len(prefix) :]
     return lowered
 
 
 def _missing(name):
-    return EntraError(400, "invalid_request", 900144,
-                      f"The request body must contain the following parameter: '{name}'.")
+    return EntraError(
+        400, "invalid_request", 900144, f"The request body must contain the following parameter: '{name}'."
+    )
 
 
 class App:
@@ -147,7 +176,9 @@ class Entra:
 
     def _tenant_error(self, tenant):
         return EntraError(
-            400, "invalid_tenant", 90002,
+            400,
+            "invalid_tenant",
+            90002,
             f"Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into "
             "the correct cloud. Check with your subscription administrator, this may happen if there are no active "
             "subscriptions for the tenant.",
@@ -160,38 +191,66 @@ class Entra:
             raise self._tenant_error(tenant)
         base = f"{self.emu.base_url}/{tenant}"
         issuer_tenant = "{tenantid}" if tenant.lower() in MULTI_TENANTS else self.emu.tenant_id
-        return json_response({
-            "token_endpoint": f"{base}/oauth2/v2.0/token",
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-            "jwks_uri": f"{base}/discovery/v2.0/keys",
-            "response_modes_supported": ["query", "fragment", "form_post"],
-            "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["RS256"],
-            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-            "scopes_supported": ["openid", "profile", "email", "offline_access"],
-            "issuer": f"{self.emu.base_url}/{issuer_tenant}/v2.0",
-            "request_uri_parameter_supported": False,
-            "userinfo_endpoint": f"{self.emu.base_url}/oidc/userinfo",
-            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
-            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
-            "http_logout_supported": True,
-            "frontchannel_logout_supported": True,
-            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
-            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username",
-                                 "name", "tid", "ver", "at_hash", "c_hash", "email"],
-            "tenant_region_scope": "EU",
-            "cloud_instance_name": "microsoftonline.com",
-            "cloud_graph_host_name": "graph.windows.net",
-            "msgraph_host": "graph.microsoft.com",
-            "rbac_url": "https://pas.windows.net",
-        })
+        return json_response(
+            {
+                "token_endpoint": f"{base}/oauth2/v2.0/token",
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "client_secret_basic",
+                ],
+                "jwks_uri": f"{base}/discovery/v2.0/keys",
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "subject_types_supported": ["pairwise"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+                "scopes_supported": ["openid", "profile", "email", "offline_access"],
+                "issuer": f"{self.emu.base_url}/{issuer_tenant}/v2.0",
+                "request_uri_parameter_supported": False,
+                "userinfo_endpoint": f"{self.emu.base_url}/oidc/userinfo",
+                "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+                "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+                "http_logout_supported": True,
+                "frontchannel_logout_supported": True,
+                "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+                "claims_supported": [
+                    "sub",
+                    "iss",
+                    "aud",
+                    "exp",
+                    "iat",
+                    "auth_time",
+                    "acr",
+                    "nonce",
+                    "preferred_username",
+                    "name",
+                    "tid",
+                    "ver",
+                    "at_hash",
+                    "c_hash",
+                    "email",
+                ],
+                "tenant_region_scope": "EU",
+                "cloud_instance_name": "microsoftonline.com",
+                "cloud_graph_host_name": "graph.windows.net",
+                "msgraph_host": "graph.microsoft.com",
+                "rbac_url": "https://pas.windows.net",
+            }
+        )
 
     def keys(self, request, tenant):
         numbers = self.signing_key.public_key().public_numbers()
         n = numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")
         e = numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")
-        key = {"kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": b64url(n), "e": b64url(e),
-               "issuer": f"{self.emu.base_url}/{self.emu.tenant_id}/v2.0"}
+        key = {
+            "kty": "RSA",
+            "use": "sig",
+            "kid": self.kid,
+            "x5t": self.kid,
+            "n": b64url(n),
+            "e": b64url(e),
+            "issuer": f"{self.emu.base_url}/{self.emu.tenant_id}/v2.0",
+        }
         return json_response({"keys": [key]})
 
     def logout(self, request, tenant):
@@ -204,8 +263,15 @@ class Entra:
     def userinfo(self, request):
         """OIDC userinfo (``https://graph.microsoft.com/oidc/userinfo`` in Entra) for a delegated token."""
         mailbox = request.context["mailbox"]
-        return json_response({"sub": mailbox.id, "name": mailbox.display_name, "family_name": mailbox.surname,
-                              "given_name": mailbox.given_name, "email": mailbox.address})
+        return json_response(
+            {
+                "sub": mailbox.id,
+                "name": mailbox.display_name,
+                "family_name": mailbox.surname,
+                "given_name": mailbox.given_name,
+                "email": mailbox.address,
+            }
+        )
 
     # ------------------------------------------------------------------ authorize
 
@@ -231,34 +297,48 @@ class Entra:
         if not redirect_uri:
             return self._page(400, 900144, "The request body must contain the following parameter: 'redirect_uri'.")
         if app.redirect_uris is not None and redirect_uri not in app.redirect_uris:
-            return self._page(400, 50011, (
-                f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs "
-                f"configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches "
-                "one added to your application in the Azure portal. Navigate to "
-                "https://aka.ms/redirectUriMismatchError to learn more about how to fix this."))
+            return self._page(
+                400,
+                50011,
+                (
+                    f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs "
+                    f"configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches "
+                    "one added to your application in the Azure portal. Navigate to "
+                    "https://aka.ms/redirectUriMismatchError to learn more about how to fix this."
+                ),
+            )
         mode = params.get("response_mode") or "query"
         error = self._authorize_param_error(params, mode)
         if error:
-            return self._redirect(redirect_uri, "query" if mode not in ("fragment", "form_post") else mode,
-                                  dict(error, state=params.get("state", "")))
+            return self._redirect(
+                redirect_uri,
+                "query" if mode not in ("fragment", "form_post") else mode,
+                dict(error, state=params.get("state", "")),
+            )
         return self._consent_or_silent(params, app, tenant, redirect_uri, mode)
 
     @staticmethod
     def _authorize_param_error(params, mode):
         response_type = params.get("response_type")
         if not response_type:
-            return _redirect_error("invalid_request", 900144,
-                                   "The request body must contain the following parameter: 'response_type'.")
+            return _redirect_error(
+                "invalid_request", 900144, "The request body must contain the following parameter: 'response_type'."
+            )
         if response_type != "code":
-            return _redirect_error("unsupported_response_type", 700054,
-                                   f"response_type '{response_type}' is not enabled for the application.")
+            return _redirect_error(
+                "unsupported_response_type",
+                700054,
+                f"response_type '{response_type}' is not enabled for the application.",
+            )
         if not params.get("scope"):
-            return _redirect_error("invalid_request", 900144,
-                                   "The request body must contain the following parameter: 'scope'.")
+            return _redirect_error(
+                "invalid_request", 900144, "The request body must contain the following parameter: 'scope'."
+            )
         method = params.get("code_challenge_method")
         if (method and method not in ("S256", "plain")) or (method and not params.get("code_challenge")):
-            return _redirect_error("invalid_request", 9002313,
-                                   "Invalid request. Request is malformed or invalid. (code_challenge)")
+            return _redirect_error(
+                "invalid_request", 9002313, "Invalid request. Request is malformed or invalid. (code_challenge)"
+            )
         if mode not in ("query", "fragment", "form_post"):
             return _redirect_error("invalid_request", 9002313, f"Invalid request. Unsupported response_mode '{mode}'.")
         return None
@@ -269,15 +349,27 @@ class Entra:
         fixed = next((a for a in mailboxes if a.lower() == hint), None)
         if params.get("prompt") == "none":
             if not fixed:
-                return self._redirect(redirect_uri, mode, dict(_redirect_error(
-                    "login_required", 50058, "A silent sign-in request was sent but no user is signed in."),
-                    state=params.get("state", "")))
+                return self._redirect(
+                    redirect_uri,
+                    mode,
+                    dict(
+                        _redirect_error(
+                            "login_required", 50058, "A silent sign-in request was sent but no user is signed in."
+                        ),
+                        state=params.get("state", ""),
+                    ),
+                )
             return self._accept(self._pending_entry(params, app, tenant, redirect_uri, mode), fixed)
         if not mailboxes:
-            return self._page(400, 50034, (
-                f"The user account {params.get('login_hint') or '(none)'} does not exist in the {tenant} directory. "
-                "To sign into this application, the account must be added to the directory. (The emulator has no "
-                "mailbox: add one with add_mailbox.)"))
+            return self._page(
+                400,
+                50034,
+                (
+                    f"The user account {params.get('login_hint') or '(none)'} does not exist in the {tenant} directory. "
+                    "To sign into this application, the account must be added to the directory. (The emulator has no "
+                    "mailbox: add one with add_mailbox.)"
+                ),
+            )
         request_id = secrets.token_urlsafe(24)
         with self.emu.lock:
             self._prune(self.pending)
@@ -288,9 +380,14 @@ class Entra:
 
     def _pending_entry(self, params, app, tenant, redirect_uri, mode):
         return {
-            "client_id": app.client_id, "tenant": tenant, "redirect_uri": redirect_uri, "mode": mode,
-            "scopes": [s for s in params["scope"].split() if s], "state": params.get("state"),
-            "nonce": params.get("nonce"), "challenge": params.get("code_challenge"),
+            "client_id": app.client_id,
+            "tenant": tenant,
+            "redirect_uri": redirect_uri,
+            "mode": mode,
+            "scopes": [s for s in params["scope"].split() if s],
+            "state": params.get("state"),
+            "nonce": params.get("nonce"),
+            "challenge": params.get("code_challenge"),
             "challenge_method": params.get("code_challenge_method")
             or ("plain" if params.get("code_challenge") else None),
             "expires": time.time() + float(self.emu.settings["consent_request_ttl"]),
@@ -300,12 +397,18 @@ class Entra:
         with self.emu.lock:
             entry = self.pending.pop(form.get("request_id", ""), None)
         if not entry or entry["expires"] < time.time():
-            return self._page(400, 9002313, "Invalid request. Request is malformed or invalid. (The consent request "
-                                            "expired or was already answered: start the sign-in again.)")
+            return self._page(
+                400,
+                9002313,
+                "Invalid request. Request is malformed or invalid. (The consent request "
+                "expired or was already answered: start the sign-in again.)",
+            )
         decision = form.get("decision", "")
         if decision == "decline":
-            fields = {"error": "access_denied",
-                      "error_description": "AADSTS65004: User declined to consent to access the app."}
+            fields = {
+                "error": "access_denied",
+                "error_description": "AADSTS65004: User declined to consent to access the app.",
+            }
             if entry["state"] is not None:
                 fields["state"] = entry["state"]
             return self._redirect(entry["redirect_uri"], entry["mode"], fields)
@@ -313,16 +416,20 @@ class Entra:
             return self._page(400, 9002313, "Invalid request. The decision must be 'accept' or 'decline'.")
         account = next((a for a in self.emu.store.addresses() if a.lower() == form.get("account", "").lower()), None)
         if not account:
-            return self._page(400, 50034, f"The user account {form.get('account', '')} does not exist in the "
-                                          f"{entry['tenant']} directory.")
+            return self._page(
+                400,
+                50034,
+                f"The user account {form.get('account', '')} does not exist in the {entry['tenant']} directory.",
+            )
         return self._accept(entry, account)
 
     def _accept(self, entry, account):
         code = "0.A" + secrets.token_urlsafe(48)
         with self.emu.lock:
             self._prune(self.codes)
-            self.codes[code] = dict(entry, address=account, used=False,
-                                    expires=time.time() + float(self.emu.settings["auth_code_ttl"]))
+            self.codes[code] = dict(
+                entry, address=account, used=False, expires=time.time() + float(self.emu.settings["auth_code_ttl"])
+            )
         fields = {"code": code}
         if entry["state"] is not None:
             fields["state"] = entry["state"]
@@ -342,9 +449,11 @@ class Entra:
 
     @staticmethod
     def _unknown_app_text(client_id, tenant):
-        return (f"Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen "
-                "if the application has not been installed by the administrator of the tenant or consented to by any "
-                "user in the tenant. You may have sent your authentication request to the wrong tenant.")
+        return (
+            f"Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen "
+            "if the application has not been installed by the administrator of the tenant or consented to by any "
+            "user in the tenant. You may have sent your authentication request to the wrong tenant."
+        )
 
     @staticmethod
     def _prune(entries):
@@ -365,10 +474,16 @@ class Entra:
             raise _missing("grant_type")
         if grant == "client_credentials" and tenant.lower() in MULTI_TENANTS:
             # Entra's "Use a tenant-specific endpoint" answer (AADSTS50194) for app-only tokens on /common.
-            raise EntraError(400, "invalid_request", 50194, (
-                f"Application '{form.get('client_id', '')}' is not configured as a multitenant application. Usage of "
-                "the /common endpoint is not supported for such applications created after '10/15/2018'. Use a "
-                "tenant-specific endpoint or configure the application to be multitenant."))
+            raise EntraError(
+                400,
+                "invalid_request",
+                50194,
+                (
+                    f"Application '{form.get('client_id', '')}' is not configured as a multitenant application. Usage of "
+                    "the /common endpoint is not supported for such applications created after '10/15/2018'. Use a "
+                    "tenant-specific endpoint or configure the application to be multitenant."
+                ),
+            )
         app = self._client(request, form, tenant)
         if grant == "authorization_code":
             payload = self._redeem_code(app, form, tenant)
@@ -377,8 +492,9 @@ class Entra:
         elif grant == "client_credentials":
             payload = self._client_credentials(app, form)
         else:
-            raise EntraError(400, "unsupported_grant_type", 70003,
-                             f"The app requested an unsupported grant type '{grant}'.")
+            raise EntraError(
+                400, "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'."
+            )
         return json_response(payload, headers={"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"})
 
     def _client(self, request, form, tenant):
@@ -398,13 +514,22 @@ class Entra:
             raise EntraError(400, "unauthorized_client", 700016, self._unknown_app_text(client_id, tenant))
         if not secret:
             # Entra answers AADSTS7000218 (not 7000215) when no credential is sent at all.
-            raise EntraError(401, "invalid_client", 7000218,
-                             "The request body must contain the following parameter: 'client_assertion' or "
-                             "'client_secret'.")
+            raise EntraError(
+                401,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            )
         if not hmac.compare_digest(secret.encode("utf-8"), app.client_secret.encode("utf-8")):
-            raise EntraError(401, "invalid_client", 7000215, (
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
-                f"value, not the client secret ID, for a secret added to app '{client_id}'."))
+            raise EntraError(
+                401,
+                "invalid_client",
+                7000215,
+                (
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret "
+                    f"value, not the client secret ID, for a secret added to app '{client_id}'."
+                ),
+            )
         return app
 
     def _redeem_code(self, app, form, tenant):
@@ -416,21 +541,37 @@ class Entra:
             if not entry or entry["client_id"] != app.client_id:
                 raise EntraError(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
             if entry["used"]:
-                raise EntraError(400, "invalid_grant", 54005, (
-                    "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an "
-                    "existing refresh token."))
+                raise EntraError(
+                    400,
+                    "invalid_grant",
+                    54005,
+                    (
+                        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an "
+                        "existing refresh token."
+                    ),
+                )
             if entry["expires"] <= time.time():
                 raise EntraError(400, "invalid_grant", 70008, REVOCATIONS[70008][2])
             redirect_uri = form.get("redirect_uri", "")
             if redirect_uri != entry["redirect_uri"]:
                 # AADSTS500112: "The reply address ... does not match the reply address ... provided when requesting
                 # Authorization code." (Entra error-code reference, graph-reference J source).
-                raise EntraError(400, "invalid_grant", 500112, (
-                    f"The reply address '{redirect_uri}' does not match the reply address '{entry['redirect_uri']}' "
-                    "provided when requesting Authorization code."))
+                raise EntraError(
+                    400,
+                    "invalid_grant",
+                    500112,
+                    (
+                        f"The reply address '{redirect_uri}' does not match the reply address '{entry['redirect_uri']}' "
+                        "provided when requesting Authorization code."
+                    ),
+                )
             if entry["challenge"] and not _pkce_ok(entry, form.get("code_verifier")):
-                raise EntraError(400, "invalid_grant", 501481, (
-                    "The Code_Verifier does not match the code_challenge supplied in the authorization request."))
+                raise EntraError(
+                    400,
+                    "invalid_grant",
+                    501481,
+                    ("The Code_Verifier does not match the code_challenge supplied in the authorization request."),
+                )
             entry["used"] = True
         scopes = (form.get("scope") or " ".join(entry["scopes"])).split()
         return self._issue(app, entry["address"], scopes, tenant, nonce=entry["nonce"], granted=entry["scopes"])
@@ -447,19 +588,33 @@ class Entra:
                 raise self._revocation_error(entry["revoked"] or 700082, entry, app)
         scopes = (form.get("scope") or " ".join(entry["granted"])).split()
         granted = {normalize_scope(s) for s in entry["granted"]}
-        missing = [s for s in scopes if s not in RESERVED_SCOPES and normalize_scope(s) not in granted
-                   and ".default" not in granted]
+        missing = [
+            s
+            for s in scopes
+            if s not in RESERVED_SCOPES and normalize_scope(s) not in granted and ".default" not in granted
+        ]
         if missing:
-            raise EntraError(400, "invalid_grant", 65001, REVOCATIONS[65001][2].format(
-                client_id=app.client_id, app_name=app.name), suberror="consent_required")
+            raise EntraError(
+                400,
+                "invalid_grant",
+                65001,
+                REVOCATIONS[65001][2].format(client_id=app.client_id, app_name=app.name),
+                suberror="consent_required",
+            )
         return self._issue(app, entry["address"], scopes, tenant, granted=entry["granted"])
 
     def _client_credentials(self, app, form):
         scope = form.get("scope") or ""
         if not scope.strip().endswith("/.default"):
-            raise EntraError(400, "invalid_scope", 1002012, (
-                f"The provided value for scope {scope} is not valid. Client credential flows must have a scope value "
-                "with /.default suffixed to the resource identifier (application ID URI)."))
+            raise EntraError(
+                400,
+                "invalid_scope",
+                1002012,
+                (
+                    f"The provided value for scope {scope} is not valid. Client credential flows must have a scope value "
+                    "with /.default suffixed to the resource identifier (application ID URI)."
+                ),
+            )
         ttl = int(self.emu.settings["access_token_ttl"])
         access_token = self._new_access_token(app.client_id, None, [scope.strip()], ttl)
         return {"token_type": "Bearer", "expires_in": ttl, "ext_expires_in": ttl, "access_token": access_token}
@@ -479,15 +634,21 @@ class Entra:
         plain = [s for s in scopes if s not in RESERVED_SCOPES]
         echoed = _transform_scopes(plain, settings) + ["openid", "profile"] + (["email"] if "email" in scopes else [])
         payload = {
-            "token_type": "Bearer", "scope": " ".join(echoed), "expires_in": ttl, "ext_expires_in": ttl,
+            "token_type": "Bearer",
+            "scope": " ".join(echoed),
+            "expires_in": ttl,
+            "ext_expires_in": ttl,
             "access_token": self._new_access_token(app.client_id, mailbox.address, plain, ttl),
         }
         if "offline_access" in scopes:
             refresh_token = "1.A" + secrets.token_urlsafe(64)
             with self.emu.lock:
                 self.refresh_tokens[refresh_token] = {
-                    "client_id": app.client_id, "address": mailbox.address, "revoked": None,
-                    "granted": list(granted) or plain, "issued": time.time(),
+                    "client_id": app.client_id,
+                    "address": mailbox.address,
+                    "revoked": None,
+                    "granted": list(granted) or plain,
+                    "issued": time.time(),
                     "expires": time.time() + float(settings["refresh_token_ttl"]),
                 }
             payload["refresh_token"] = refresh_token
@@ -500,8 +661,12 @@ class Entra:
         token = "EwA" + secrets.token_urlsafe(48)
         with self.emu.lock:
             self._prune(self.access_tokens)
-            self.access_tokens[token] = {"client_id": client_id, "address": address, "scopes": list(scopes),
-                                         "expires": time.time() + ttl}
+            self.access_tokens[token] = {
+                "client_id": client_id,
+                "address": address,
+                "scopes": list(scopes),
+                "expires": time.time() + ttl,
+            }
         if count:
             self.emu.record_token()
         return token
@@ -509,17 +674,26 @@ class Entra:
     def mint_access_token(self, address, client_id, scopes):
         """A delegated access token without the OAuth dance (test helper; not counted in ``tokens_issued``)."""
         mailbox = self.emu.store.require(address)
-        return self._new_access_token(client_id, mailbox.address, list(scopes),
-                                      int(self.emu.settings["access_token_ttl"]), count=False)
+        return self._new_access_token(
+            client_id, mailbox.address, list(scopes), int(self.emu.settings["access_token_ttl"]), count=False
+        )
 
     def _id_token(self, app, mailbox, nonce):
         now = int(time.time())
         claims = {
-            "aud": app.client_id, "iss": f"{self.emu.base_url}/{self.emu.tenant_id}/v2.0",
-            "iat": now, "nbf": now, "exp": now + 3600, "name": mailbox.display_name, "oid": mailbox.id,
-            "preferred_username": mailbox.address, "rh": "0.A" + secrets.token_urlsafe(16),
+            "aud": app.client_id,
+            "iss": f"{self.emu.base_url}/{self.emu.tenant_id}/v2.0",
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "name": mailbox.display_name,
+            "oid": mailbox.id,
+            "preferred_username": mailbox.address,
+            "rh": "0.A" + secrets.token_urlsafe(16),
             "sub": b64url(hashlib.sha256(f"{mailbox.id}:{app.client_id}".encode()).digest()),
-            "tid": self.emu.tenant_id, "uti": secrets.token_urlsafe(16), "ver": "2.0",
+            "tid": self.emu.tenant_id,
+            "uti": secrets.token_urlsafe(16),
+            "ver": "2.0",
         }
         if nonce:
             claims["nonce"] = nonce
@@ -584,8 +758,11 @@ def _same(left, right):
 
 
 def _redirect_error(error, aadsts, text):
-    return {"error": error, "error_description": f"AADSTS{aadsts}: {text}",
-            "error_uri": f"https://login.microsoftonline.com/error?code={aadsts}"}
+    return {
+        "error": error,
+        "error_description": f"AADSTS{aadsts}: {text}",
+        "error_uri": f"https://login.microsoftonline.com/error?code={aadsts}",
+    }
 
 
 def _pkce_ok(entry, verifier):
@@ -606,6 +783,12 @@ def _transform_scopes(scopes, settings):
 
 
 def _unauthorized(message):
-    return GraphError(401, "InvalidAuthenticationToken", message, headers={
-        "WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
-                            f'authorize", client_id="{GRAPH_APP_ID}"'})
+    return GraphError(
+        401,
+        "InvalidAuthenticationToken",
+        message,
+        headers={
+            "WWW-Authenticate": 'Bearer realm="", authorization_uri="https://login.microsoftonline.com/common/oauth2/'
+            f'authorize", client_id="{GRAPH_APP_ID}"'
+        },
+    )

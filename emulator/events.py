@@ -18,17 +18,59 @@ from . import timezones
 from .errors import GraphError
 
 WRITABLE = {
-    "subject", "body", "attendees", "categories", "start", "end", "hideAttendees", "importance", "isAllDay",
-    "isOnlineMeeting", "isReminderOn", "location", "locations", "onlineMeetingProvider", "recurrence",
-    "reminderMinutesBeforeStart", "responseRequested", "sensitivity", "showAs", "allowNewTimeProposals",
-    "singleValueExtendedProperties", "transactionId",
+    "subject",
+    "body",
+    "attendees",
+    "categories",
+    "start",
+    "end",
+    "hideAttendees",
+    "importance",
+    "isAllDay",
+    "isOnlineMeeting",
+    "isReminderOn",
+    "location",
+    "locations",
+    "onlineMeetingProvider",
+    "recurrence",
+    "reminderMinutesBeforeStart",
+    "responseRequested",
+    "sensitivity",
+    "showAs",
+    "allowNewTimeProposals",
+    "singleValueExtendedProperties",
+    "transactionId",
 }
 READ_ONLY = {
-    "id", "createdDateTime", "lastModifiedDateTime", "changeKey", "iCalUId", "uid", "type", "seriesMasterId",
-    "originalStart", "originalStartTimeZone", "originalEndTimeZone", "isCancelled", "isDraft", "isOrganizer",
-    "onlineMeeting", "onlineMeetingUrl", "responseStatus", "bodyPreview", "webLink", "hasAttachments", "organizer",
-    "occurrenceId", "calendar", "instances", "attachments", "extensions", "multiValueExtendedProperties",
-    "exceptionOccurrences", "cancelledOccurrences",
+    "id",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "changeKey",
+    "iCalUId",
+    "uid",
+    "type",
+    "seriesMasterId",
+    "originalStart",
+    "originalStartTimeZone",
+    "originalEndTimeZone",
+    "isCancelled",
+    "isDraft",
+    "isOrganizer",
+    "onlineMeeting",
+    "onlineMeetingUrl",
+    "responseStatus",
+    "bodyPreview",
+    "webLink",
+    "hasAttachments",
+    "organizer",
+    "occurrenceId",
+    "calendar",
+    "instances",
+    "attachments",
+    "extensions",
+    "multiValueExtendedProperties",
+    "exceptionOccurrences",
+    "cancelledOccurrences",
 }
 ENUMS = {
     "showAs": ["free", "tentative", "busy", "oof", "workingElsewhere", "unknown"],
@@ -38,11 +80,32 @@ ENUMS = {
 }
 ATTENDEE_TYPES = ["required", "optional", "resource"]
 # Fields the organizer owns (copied to attendees' copies); the rest is local to each mailbox.
-SHARED = {"subject", "body", "attendees", "start", "end", "isAllDay", "location", "locations", "importance",
-          "sensitivity", "isOnlineMeeting", "onlineMeetingProvider", "recurrence", "responseRequested",
-          "allowNewTimeProposals", "hideAttendees"}
-LOCAL_ONLY = {"categories", "reminderMinutesBeforeStart", "isReminderOn", "showAs", "singleValueExtendedProperties",
-              "transactionId"}
+SHARED = {
+    "subject",
+    "body",
+    "attendees",
+    "start",
+    "end",
+    "isAllDay",
+    "location",
+    "locations",
+    "importance",
+    "sensitivity",
+    "isOnlineMeeting",
+    "onlineMeetingProvider",
+    "recurrence",
+    "responseRequested",
+    "allowNewTimeProposals",
+    "hideAttendees",
+}
+LOCAL_ONLY = {
+    "categories",
+    "reminderMinutesBeforeStart",
+    "isReminderOn",
+    "showAs",
+    "singleValueExtendedProperties",
+    "transactionId",
+}
 ALL_DAY_MESSAGE = "The duration of an event marked as All day must be at least 24 hours."
 _PROPERTY_ID = re.compile(r"^\s*(\w+)\s+\{([0-9a-fA-F-]{36})\}\s+(Name|Id)\s+(.+?)\s*$", re.IGNORECASE)
 _PROPTAG_ID = re.compile(r"^\s*(\w+)\s+(0x[0-9a-fA-F]+)\s*$")
@@ -56,10 +119,21 @@ def empty_location():
 def defaults():
     """Values a freshly created event has before its payload is applied."""
     return {
-        "subject": "", "body": {"contentType": "html", "content": ""}, "importance": "normal",
-        "sensitivity": "normal", "showAs": "busy", "isReminderOn": True, "reminderMinutesBeforeStart": 15,
-        "responseRequested": True, "allowNewTimeProposals": True, "hideAttendees": False, "categories": [],
-        "attendees": [], "location": empty_location(), "locations": [], "isOnlineMeeting": False,
+        "subject": "",
+        "body": {"contentType": "html", "content": ""},
+        "importance": "normal",
+        "sensitivity": "normal",
+        "showAs": "busy",
+        "isReminderOn": True,
+        "reminderMinutesBeforeStart": 15,
+        "responseRequested": True,
+        "allowNewTimeProposals": True,
+        "hideAttendees": False,
+        "categories": [],
+        "attendees": [],
+        "location": empty_location(),
+        "locations": [],
+        "isOnlineMeeting": False,
         "onlineMeetingProvider": "unknown",
     }
 
@@ -88,8 +162,10 @@ def _check_keys(payload):
     for key in payload:
         if key.startswith("@odata") or key in WRITABLE or key in READ_ONLY:
             continue
-        raise _bad(f"The property '{key}' does not exist on type 'microsoft.graph.event'. Make sure to only use "
-                   "property names that are defined by the type or mark the type as open type.")
+        raise _bad(
+            f"The property '{key}' does not exist on type 'microsoft.graph.event'. Make sure to only use "
+            "property names that are defined by the type or mark the type as open type."
+        )
 
 
 def _enum(field, value):
@@ -130,15 +206,22 @@ def _attendees(value, previous):
         email = item.get("emailAddress") or {}
         address = email.get("address")
         if not isinstance(address, str) or not address.strip():
-            raise GraphError(400, "ErrorInvalidRecipients", "At least one recipient isn't valid., A message can't be "
-                                                            "sent because it contains no recipients.")
+            raise GraphError(
+                400,
+                "ErrorInvalidRecipients",
+                "At least one recipient isn't valid., A message can't be sent because it contains no recipients.",
+            )
         kind = item.get("type") or "required"
         if kind not in ATTENDEE_TYPES:
             raise _bad(f"Requested value '{kind}' was not found.")
-        status = copy.deepcopy(known[address.lower()]["status"]) if address.lower() in known else \
-            {"response": "none", "time": NO_TIME}
-        result.append({"type": kind, "status": status,
-                       "emailAddress": {"name": email.get("name") or address, "address": address}})
+        status = (
+            copy.deepcopy(known[address.lower()]["status"])
+            if address.lower() in known
+            else {"response": "none", "time": NO_TIME}
+        )
+        result.append(
+            {"type": kind, "status": status, "emailAddress": {"name": email.get("name") or address, "address": address}}
+        )
     return result
 
 
@@ -216,8 +299,9 @@ def _convert(key, value, event):
 def validate_times(start, end, is_all_day):
     start_utc, end_utc = timezones.to_utc(*start), timezones.to_utc(*end)
     if end_utc < start_utc:
-        raise GraphError(400, "ErrorCalendarEndDateIsEarlierThanStartDate",
-                         "The end date occurs before the start date.")
+        raise GraphError(
+            400, "ErrorCalendarEndDateIsEarlierThanStartDate", "The end date occurs before the start date."
+        )
     if is_all_day:
         midnight = start[0].time() == datetime.time(0) and end[0].time() == datetime.time(0)
         same_zone = start[1].lower() == end[1].lower()
@@ -244,19 +328,26 @@ def apply(event, payload, creating=False):
     _check_keys(payload)
     if "transactionId" in payload and not isinstance(payload["transactionId"], (str, type(None))):
         raise _bad("Cannot convert a primitive value to the expected type 'Edm.String' (transactionId).")
-    updates = {key: _convert(key, value, event) for key, value in payload.items()
-               if key in WRITABLE and key not in ("start", "end", "isAllDay", "recurrence",
-                                                  "singleValueExtendedProperties", "transactionId")}
+    updates = {
+        key: _convert(key, value, event)
+        for key, value in payload.items()
+        if key in WRITABLE
+        and key not in ("start", "end", "isAllDay", "recurrence", "singleValueExtendedProperties", "transactionId")
+    }
     start = _all_day_input(payload["start"], "start", payload) if "start" in payload else event.start
     end = _all_day_input(payload["end"], "end", payload) if "end" in payload else event.end
     is_all_day = _bool("isAllDay", payload["isAllDay"]) if "isAllDay" in payload else event.is_all_day
     if start is None or end is None:
-        raise GraphError(400, "ErrorInvalidRequest", "Your request can't be completed. The event start and end must "
-                                                     "be specified.")
+        raise GraphError(
+            400, "ErrorInvalidRequest", "Your request can't be completed. The event start and end must be specified."
+        )
     validate_times(start, end, is_all_day)
     recurrence = _new_recurrence(event, payload, start)
-    extended = _extended(payload["singleValueExtendedProperties"], event.extended) \
-        if "singleValueExtendedProperties" in payload else event.extended
+    extended = (
+        _extended(payload["singleValueExtendedProperties"], event.extended)
+        if "singleValueExtendedProperties" in payload
+        else event.extended
+    )
     before = (event.start_utc, event.end_utc, event.is_all_day)
     old_recurrence = event.recurrence
     _apply_locations(updates)
@@ -326,10 +417,12 @@ def _online_meeting(event, payload):
     body = fields.get("body") or {"contentType": "html", "content": ""}
     join = event.online_meeting["joinUrl"]
     if body["contentType"] == "html":
-        blob = ("<div style=\"width:100%\"><span style=\"white-space:nowrap\">________________________________________"
-                "________________________________________</span></div><div><b>Microsoft Teams meeting</b></div>"
-                f"<div><a href=\"{join}\">Join the meeting now</a></div><div>Meeting ID: "
-                f"{event.online_meeting['conferenceId']}</div>")
+        blob = (
+            '<div style="width:100%"><span style="white-space:nowrap">________________________________________'
+            "________________________________________</span></div><div><b>Microsoft Teams meeting</b></div>"
+            f'<div><a href="{join}">Join the meeting now</a></div><div>Meeting ID: '
+            f"{event.online_meeting['conferenceId']}</div>"
+        )
         fields["body"] = {"contentType": "html", "content": body["content"] + blob}
     else:
         fields["body"] = {"contentType": "text", "content": body["content"] + f"\n\nMicrosoft Teams meeting\n{join}\n"}
@@ -345,6 +438,12 @@ def make_online_meeting(event, provider):
         join = f"https://join.skype.com/{thread[:12]}"
     else:
         join = f"https://meet.lync.com/{event.mailbox.address.split('@')[1]}/{thread[:8]}"
-    return {"joinUrl": join, "conferenceId": str(secrets.randbelow(10 ** 9)).zfill(9),
-            "tollNumber": "+1 323-555-0166", "tollFreeNumbers": [], "quickDial": None, "phones": [],
-            "tollNumbers": None}
+    return {
+        "joinUrl": join,
+        "conferenceId": str(secrets.randbelow(10**9)).zfill(9),
+        "tollNumber": "+1 323-555-0166",
+        "tollFreeNumbers": [],
+        "quickDial": None,
+        "phones": [],
+        "tollNumbers": None,
+    }

@@ -14,15 +14,51 @@ from .render import render, select
 from .server import Response, json_response
 from .timezones import parse_query_instant
 
-WINDOW_MESSAGE = ("This request requires a time window specified by the query string parameters StartDateTime and "
-                  "EndDateTime.")
+WINDOW_MESSAGE = (
+    "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."
+)
 EVENT_PROPERTIES = {
-    "id", "createdDateTime", "lastModifiedDateTime", "changeKey", "categories", "transactionId",
-    "originalStartTimeZone", "originalEndTimeZone", "iCalUId", "reminderMinutesBeforeStart", "isReminderOn",
-    "hasAttachments", "subject", "bodyPreview", "importance", "sensitivity", "isAllDay", "isCancelled", "isOrganizer",
-    "responseRequested", "seriesMasterId", "showAs", "type", "webLink", "onlineMeetingUrl", "isOnlineMeeting",
-    "onlineMeetingProvider", "allowNewTimeProposals", "isDraft", "hideAttendees", "responseStatus", "body", "start",
-    "end", "location", "locations", "recurrence", "attendees", "organizer", "onlineMeeting", "originalStart",
+    "id",
+    "createdDateTime",
+    "lastModifiedDateTime",
+    "changeKey",
+    "categories",
+    "transactionId",
+    "originalStartTimeZone",
+    "originalEndTimeZone",
+    "iCalUId",
+    "reminderMinutesBeforeStart",
+    "isReminderOn",
+    "hasAttachments",
+    "subject",
+    "bodyPreview",
+    "importance",
+    "sensitivity",
+    "isAllDay",
+    "isCancelled",
+    "isOrganizer",
+    "responseRequested",
+    "seriesMasterId",
+    "showAs",
+    "type",
+    "webLink",
+    "onlineMeetingUrl",
+    "isOnlineMeeting",
+    "onlineMeetingProvider",
+    "allowNewTimeProposals",
+    "isDraft",
+    "hideAttendees",
+    "responseStatus",
+    "body",
+    "start",
+    "end",
+    "location",
+    "locations",
+    "recurrence",
+    "attendees",
+    "organizer",
+    "onlineMeeting",
+    "originalStart",
     "singleValueExtendedProperties",
 }
 RESPONSES = {"accept": "accepted", "tentativelyAccept": "tentativelyAccepted", "decline": "declined"}
@@ -54,8 +90,9 @@ def window(request, required=True):
         return None, None
     since, until = parse_query_instant(start, "startDateTime"), parse_query_instant(end, "endDateTime")
     if until < since:
-        raise GraphError(400, "ErrorInvalidParameter", "The parameter 'EndDateTime' must be later than "
-                                                       "'StartDateTime'.")
+        raise GraphError(
+            400, "ErrorInvalidParameter", "The parameter 'EndDateTime' must be later than 'StartDateTime'."
+        )
     return since, until
 
 
@@ -95,12 +132,14 @@ class EventsAPI:
             if tree is not None:
                 pairs = [(i, d) for i, d in pairs if odata.evaluate(tree, self._filter_view(i, d))]
             rendered = odata.sort_items([d for _i, d in pairs], order)
-            total, chosen = len(rendered), rendered[skip:skip + size]
+            total, chosen = len(rendered), rendered[skip : skip + size]
         else:
             total = len(items)
-            chosen = [render(item, view, view.expand_filter) for item in items[skip:skip + size]]
-        body = {"@odata.context": context_url(self.emu, mailbox, "events"),
-                "value": [select(data, view.select) for data in chosen]}
+            chosen = [render(item, view, view.expand_filter) for item in items[skip : skip + size]]
+        body = {
+            "@odata.context": context_url(self.emu, mailbox, "events"),
+            "value": [select(data, view.select) for data in chosen],
+        }
         if skip + size < total:
             body["@odata.nextLink"] = page_link(self.emu, request, **{"_skip": skip + size})
         return json_response(body, 200, view.headers())
@@ -158,12 +197,16 @@ class EventsAPI:
             body = request.json() if request.body.strip() else {}
             send = body.get("sendResponse", True)
             if not isinstance(send, bool):
-                raise GraphError(400, "RequestBodyRead", "Cannot convert a primitive value to the expected type "
-                                                         "'Edm.Boolean' (sendResponse).")
+                raise GraphError(
+                    400,
+                    "RequestBodyRead",
+                    "Cannot convert a primitive value to the expected type 'Edm.Boolean' (sendResponse).",
+                )
             with self.emu.lock:
                 item = self.meetings.resolve(mailbox, event_id)
-                self.meetings.respond(mailbox, item, RESPONSES[action], "app", body.get("comment"), send,
-                                      body.get("proposedNewTime"))
+                self.meetings.respond(
+                    mailbox, item, RESPONSES[action], "app", body.get("comment"), send, body.get("proposedNewTime")
+                )
             return Response(202)
 
         handler.__name__ = action

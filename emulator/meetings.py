@@ -122,8 +122,9 @@ class Meetings:
     @staticmethod
     def _make_attendee_item(event, organizer, ical_uid, response):
         event.is_organizer = False
-        event.organizer = {"emailAddress": {"name": organizer.get("name") or organizer["address"],
-                                            "address": organizer["address"]}}
+        event.organizer = {
+            "emailAddress": {"name": organizer.get("name") or organizer["address"], "address": organizer["address"]}
+        }
         event.response = {"response": response or "notResponded", "time": ev.NO_TIME}
         if ical_uid:
             event.ical_uid = ical_uid
@@ -146,9 +147,13 @@ class Meetings:
             return
         key = item.master.change_key if isinstance(item, Occurrence) else item.change_key
         if if_match.strip() not in (f'W/"{key}"', f'"{key}"', key):
-            raise GraphError(412, "ErrorIrresolvableConflict", "The send or update operation could not be performed "
-                             "because the change key passed in the request does not match the current change key for "
-                             "the item.")
+            raise GraphError(
+                412,
+                "ErrorIrresolvableConflict",
+                "The send or update operation could not be performed "
+                "because the change key passed in the request does not match the current change key for "
+                "the item.",
+            )
 
     def _update_item(self, event, patch, actor):
         before_recipients = self.recipients(event)
@@ -211,10 +216,22 @@ class Meetings:
             exception.set_times((slot.local_start, tz), (slot.local_end, tz), True)
         else:
             start_tz, end_tz = master.start[1], master.end[1]
-            exception.set_times((timezones.from_utc(slot.start_utc, start_tz), start_tz),
-                                (timezones.from_utc(slot.end_utc, end_tz), end_tz), False)
-        for name in ("is_organizer", "organizer", "response", "online_meeting", "online_meeting_provider",
-                     "original_start_tz", "original_end_tz", "is_cancelled", "created"):
+            exception.set_times(
+                (timezones.from_utc(slot.start_utc, start_tz), start_tz),
+                (timezones.from_utc(slot.end_utc, end_tz), end_tz),
+                False,
+            )
+        for name in (
+            "is_organizer",
+            "organizer",
+            "response",
+            "online_meeting",
+            "online_meeting_provider",
+            "original_start_tz",
+            "original_end_tz",
+            "is_cancelled",
+            "created",
+        ):
             setattr(exception, name, copy.deepcopy(getattr(master, name)))
         exception.ical_uid = master.ical_uid
         return exception
@@ -227,10 +244,14 @@ class Meetings:
             moved = master.exceptions.get(stamp(slot.original_start))
             return moved.start_utc if moved is not None else slot.start_utc
 
-        if (previous and exception.start_utc <= effective_start(previous)) or \
-                (following and exception.start_utc >= effective_start(following)):
-            raise GraphError(400, "ErrorOccurrenceCrossingBoundary",
-                             "Modified occurrence is crossing or overlapping adjacent occurrence.")
+        if (previous and exception.start_utc <= effective_start(previous)) or (
+            following and exception.start_utc >= effective_start(following)
+        ):
+            raise GraphError(
+                400,
+                "ErrorOccurrenceCrossingBoundary",
+                "Modified occurrence is crossing or overlapping adjacent occurrence.",
+            )
 
     # ------------------------------------------------------------------ delete / cancel
 
@@ -250,8 +271,11 @@ class Meetings:
         """``POST …/cancel``: organizer only (else 400, H), then like an organizer DELETE."""
         source = item.master if isinstance(item, Occurrence) else item
         if not source.is_organizer:
-            raise GraphError(400, "ErrorInvalidRequest",
-                             "Your request can't be completed. You need to be an organizer to cancel a meeting.")
+            raise GraphError(
+                400,
+                "ErrorInvalidRequest",
+                "Your request can't be completed. You need to be an organizer to cancel a meeting.",
+            )
         self.delete(mailbox, item, actor, comment)
 
     def _cancel_occurrence(self, item, actor):
@@ -273,11 +297,18 @@ class Meetings:
         with self.emu.lock:
             source = item.master if isinstance(item, Occurrence) else item
             if source.is_organizer:
-                raise GraphError(400, "ErrorInvalidRequest", "Your request can't be completed. You can't respond to "
-                                                             "a meeting that you organized.")
+                raise GraphError(
+                    400,
+                    "ErrorInvalidRequest",
+                    "Your request can't be completed. You can't respond to a meeting that you organized.",
+                )
             if proposed is not None and (not send_response or not source.fields.get("allowNewTimeProposals", True)):
-                raise GraphError(400, "ErrorInvalidRequest", "Your request can't be completed. A new time can only be "
-                                 "proposed with sendResponse true when the organizer allows new time proposals.")
+                raise GraphError(
+                    400,
+                    "ErrorInvalidRequest",
+                    "Your request can't be completed. A new time can only be "
+                    "proposed with sendResponse true when the organizer allows new time proposals.",
+                )
             target = item
             if isinstance(item, Occurrence):
                 target = self._materialize(item)
@@ -289,8 +320,14 @@ class Meetings:
                 target.master.touch(target.modified)
             if send_response:
                 organizer = (source.organizer.get("emailAddress") or {}).get("address", "")
-                self._record(actor, "response", mailbox.address, organizer,
-                             RESPONSE_PREFIX[response] + source.fields.get("subject", ""), target)
+                self._record(
+                    actor,
+                    "response",
+                    mailbox.address,
+                    organizer,
+                    RESPONSE_PREFIX[response] + source.fields.get("subject", ""),
+                    target,
+                )
                 if target.kind != "exception":
                     self._update_organizer_status(source, mailbox.address, target.response)
 
@@ -298,8 +335,9 @@ class Meetings:
         organizer = self.emu.store.mailbox((copy_item.organizer.get("emailAddress") or {}).get("address"))
         if organizer is None:
             return
-        original = next((e for e in organizer.events.values()
-                         if e.ical_uid == copy_item.ical_uid and e.is_organizer), None)
+        original = next(
+            (e for e in organizer.events.values() if e.ical_uid == copy_item.ical_uid and e.is_organizer), None
+        )
         if original is None:
             return
         for attendee in original.attendees():
@@ -341,8 +379,14 @@ class Meetings:
                 self._record(actor, kind, event.mailbox.address, address, subject, event)
 
     def _record(self, actor, kind, sender, recipient, subject, event):
-        message = {"kind": kind, "from": sender, "to": recipient, "subject": subject, "event_id": event.id(True),
-                   "time": timezones.format_utc(now_utc())}
+        message = {
+            "kind": kind,
+            "from": sender,
+            "to": recipient,
+            "subject": subject,
+            "event_id": event.id(True),
+            "time": timezones.format_utc(now_utc()),
+        }
         self.emu.record_message(message, by_app=actor == "app")
 
     # ------------------------------------------------------------------ attendee copies
@@ -380,9 +424,23 @@ def _instant(value):
 
 
 def _snapshot(event):
-    return copy.deepcopy({k: getattr(event, k) for k in (
-        "fields", "start", "end", "start_utc", "end_utc", "is_all_day", "recurrence", "extended",
-        "online_meeting", "online_meeting_provider")})
+    return copy.deepcopy(
+        {
+            k: getattr(event, k)
+            for k in (
+                "fields",
+                "start",
+                "end",
+                "start_utc",
+                "end_utc",
+                "is_all_day",
+                "recurrence",
+                "extended",
+                "online_meeting",
+                "online_meeting_provider",
+            )
+        }
+    )
 
 
 def _restore(event, state):
@@ -411,8 +469,11 @@ def _sync_copy(original, mailbox, copy_item):
         copy_item.response = {"response": "notResponded", "time": ev.NO_TIME}
         copy_item.source_generation = None
         mailbox.events[copy_item.core] = copy_item
-    moved = (copy_item.start_utc, copy_item.end_utc, copy_item.recurrence) != \
-        (original.start_utc, original.end_utc, original.recurrence)
+    moved = (copy_item.start_utc, copy_item.end_utc, copy_item.recurrence) != (
+        original.start_utc,
+        original.end_utc,
+        original.recurrence,
+    )
     if moved and copy_item.start_utc is not None:
         copy_item.response = {"response": "notResponded", "time": ev.NO_TIME}
         copy_item.fields["showAs"] = "tentative"
@@ -427,11 +488,13 @@ def _sync_copy(original, mailbox, copy_item):
     same_series = getattr(copy_item, "source_generation", None) == original.generation
     if not same_series:
         copy_item.generation, copy_item.source_generation = new_generation(), original.generation
-    own_exceptions = {k: e for k, e in copy_item.exceptions.items() if k not in original.exceptions} \
-        if same_series else {}
+    own_exceptions = (
+        {k: e for k, e in copy_item.exceptions.items() if k not in original.exceptions} if same_series else {}
+    )
     copy_item.cancelled = set(original.cancelled) | (copy_item.cancelled if same_series else set())
-    copy_item.exceptions = {key: _copy_exception(exc, copy_item, copy_item.exceptions.get(key))
-                            for key, exc in original.exceptions.items()}
+    copy_item.exceptions = {
+        key: _copy_exception(exc, copy_item, copy_item.exceptions.get(key)) for key, exc in original.exceptions.items()
+    }
     copy_item.exceptions.update(own_exceptions)
     copy_item.touch()
     return copy_item
@@ -479,8 +542,9 @@ class OutlookSide:
             organizer = organizer.get("emailAddress", organizer)
         if organizer is not None and not isinstance((organizer or {}).get("address"), str):
             raise ValueError("organizer must be an address or {'emailAddress': {'address': ...}}")
-        event, _created = self.meetings.create(self._mailbox(address), payload, "outlook", organizer=organizer,
-                                               ical_uid=ical_uid, response=response)
+        event, _created = self.meetings.create(
+            self._mailbox(address), payload, "outlook", organizer=organizer, ical_uid=ical_uid, response=response
+        )
         with self.emu.lock:
             return self._render(event)
 
@@ -500,8 +564,9 @@ class OutlookSide:
 
     def respond(self, address, event_id, response, comment=None, send_response=True):
         mailbox = self._mailbox(address)
-        self.meetings.respond(mailbox, self.meetings.resolve(mailbox, event_id), response, "outlook", comment,
-                              send_response)
+        self.meetings.respond(
+            mailbox, self.meetings.resolve(mailbox, event_id), response, "outlook", comment, send_response
+        )
 
     def get(self, address, event_id):
         mailbox = self._mailbox(address)
@@ -523,6 +588,7 @@ class OutlookSide:
             result = []
             for event in sorted(mailbox.events.values(), key=lambda e: (e.start_utc, e.core)):
                 result.append(self._render(event))
-                result.extend(self._render(e) for e in sorted(event.exceptions.values(),
-                                                               key=lambda e: e.original_start))
+                result.extend(
+                    self._render(e) for e in sorted(event.exceptions.values(), key=lambda e: e.original_start)
+                )
             return result

@@ -20,8 +20,15 @@ from .errors import GraphError
 
 FAULT_KINDS = ("status", "latency", "drop", "malformed", "item_malformed")
 # change notifications (graph-reference E): items delivered / dropped after retries, POST attempts, handshakes
-NOTIFICATION_COUNTERS = ("notifications_sent", "notifications_failed", "notification_posts", "validations",
-                         "validations_failed", "lifecycle_sent", "lifecycle_failed")
+NOTIFICATION_COUNTERS = (
+    "notifications_sent",
+    "notifications_failed",
+    "notification_posts",
+    "validations",
+    "validations_failed",
+    "lifecycle_sent",
+    "lifecycle_failed",
+)
 
 
 class Counters:
@@ -93,8 +100,18 @@ class Counters:
 class Fault:
     _ids = itertools.count(1)
 
-    def __init__(self, kind, method=None, path=None, mailbox=None, count=1, status=None, retry_after=None,
-                 delay=None, when="before"):
+    def __init__(
+        self,
+        kind,
+        method=None,
+        path=None,
+        mailbox=None,
+        count=1,
+        status=None,
+        retry_after=None,
+        delay=None,
+        when="before",
+    ):
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         if when not in ("before", "after"):
@@ -124,8 +141,15 @@ class Fault:
 
     def describe(self):
         return {
-            "id": self.id, "kind": self.kind, "method": self.method, "path": self.path_text, "mailbox": self.mailbox,
-            "count": self.count, "status": self.status, "retry_after": self.retry_after, "delay": self.delay,
+            "id": self.id,
+            "kind": self.kind,
+            "method": self.method,
+            "path": self.path_text,
+            "mailbox": self.mailbox,
+            "count": self.count,
+            "status": self.status,
+            "retry_after": self.retry_after,
+            "delay": self.delay,
             "when": self.when,
         }
 
@@ -224,7 +248,10 @@ def _throttled(retry_after, code):
         error.headers["Retry-After"] = str(retry_after)
     else:
         error = GraphError(
-            429, "TooManyRequests", "Please retry again later.", headers={"Retry-After": str(retry_after)},
+            429,
+            "TooManyRequests",
+            "Please retry again later.",
+            headers={"Retry-After": str(retry_after)},
             inner={"code": "429", "message": "Please retry after", "status": "429"},
         )
     error.throttled = True

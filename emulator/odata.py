@@ -13,14 +13,17 @@ import re
 from .errors import GraphError
 from .events import normalize_property_id
 
-_TOKEN = re.compile(r"""
+_TOKEN = re.compile(
+    r"""
     \s*(?:
       (?P<string>'(?:[^']|'')*')
     | (?P<datetime>\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?)
     | (?P<number>-?\d+(?:\.\d+)?)
     | (?P<name>[A-Za-z_@$][\w.@]*)
     | (?P<punct>[(),:/])
-    )""", re.VERBOSE)
+    )""",
+    re.VERBOSE,
+)
 COMPARISONS = {"eq", "ne", "gt", "ge", "lt", "le"}
 FUNCTIONS = {"contains", "startswith", "endswith", "tolower", "toupper"}
 
@@ -224,13 +227,21 @@ def evaluate(node, item, scope=None):
 def _call(name, args):
     if name in ("tolower", "toupper"):
         value = args[0] if args else None
-        return value.lower() if isinstance(value, str) and name == "tolower" else \
-            value.upper() if isinstance(value, str) else value
+        return (
+            value.lower()
+            if isinstance(value, str) and name == "tolower"
+            else value.upper()
+            if isinstance(value, str)
+            else value
+        )
     if len(args) != 2 or not isinstance(args[0], str) or not isinstance(args[1], str):
         return False
     haystack, needle = args[0].lower(), args[1].lower()
-    return {"contains": needle in haystack, "startswith": haystack.startswith(needle),
-            "endswith": haystack.endswith(needle)}[name]
+    return {
+        "contains": needle in haystack,
+        "startswith": haystack.startswith(needle),
+        "endswith": haystack.endswith(needle),
+    }[name]
 
 
 def parse_select(text, known):
@@ -239,8 +250,12 @@ def parse_select(text, known):
     names = [part.strip() for part in text.split(",") if part.strip()]
     for name in names:
         if name not in known:
-            raise GraphError(400, "BadRequest", "Parsing OData Select and Expand failed: Could not find a property "
-                                                f"named '{name}' on type 'microsoft.graph.event'.")
+            raise GraphError(
+                400,
+                "BadRequest",
+                "Parsing OData Select and Expand failed: Could not find a property "
+                f"named '{name}' on type 'microsoft.graph.event'.",
+            )
     return names
 
 
@@ -261,13 +276,21 @@ def parse_expand(text):
         if name.lower() == "singlevalueextendedproperties":
             match = _EXPAND.match(part)
             if not match:
-                raise GraphError(400, "ErrorInvalidRequest", "The singleValueExtendedProperties expansion needs a "
-                                                             "$filter on id: you cannot list all extended properties.")
+                raise GraphError(
+                    400,
+                    "ErrorInvalidRequest",
+                    "The singleValueExtendedProperties expansion needs a "
+                    "$filter on id: you cannot list all extended properties.",
+                )
             tree = parse_filter(match.group(1))
             predicate = (lambda node: lambda prop: bool(evaluate(node, prop)))(tree)
         elif name.lower() not in _IGNORED_EXPANDS:
-            raise GraphError(400, "BadRequest", "Parsing OData Select and Expand failed: Could not find a property "
-                                                f"named '{name}' on type 'microsoft.graph.event'.")
+            raise GraphError(
+                400,
+                "BadRequest",
+                "Parsing OData Select and Expand failed: Could not find a property "
+                f"named '{name}' on type 'microsoft.graph.event'.",
+            )
     return predicate
 
 

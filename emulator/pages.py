@@ -13,9 +13,9 @@ _STYLE = (
 
 def _page(title, inner):
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><div class=\"box\">{inner}</div></body></html>"
+        f'<body><div class="box">{inner}</div></body></html>'
     )
 
 
@@ -24,23 +24,24 @@ def consent_page(action, request_id, app_name, scopes, accounts, fixed_account, 
     scope_items = "".join(f"<li>{escape(scope)}</li>" for scope in scopes)
     if fixed_account:
         account_html = (
-            f"<p id=\"account\">Signed in as <b>{escape(fixed_account)}</b></p>"
-            f"<input type=\"hidden\" name=\"account\" value=\"{escape(fixed_account)}\">"
+            f'<p id="account">Signed in as <b>{escape(fixed_account)}</b></p>'
+            f'<input type="hidden" name="account" value="{escape(fixed_account)}">'
         )
     else:
-        options = "".join(f"<option value=\"{escape(a)}\">{escape(a)}</option>" for a in accounts)
-        account_html = ("<label for=\"account\">Pick an account</label>"
-                        f"<select id=\"account\" name=\"account\">{options}</select>")
+        options = "".join(f'<option value="{escape(a)}">{escape(a)}</option>' for a in accounts)
+        account_html = (
+            f'<label for="account">Pick an account</label><select id="account" name="account">{options}</select>'
+        )
     inner = (
         "<h1>Permissions requested</h1>"
-        f"<p><b id=\"app-name\">{escape(app_name)}</b> (emulated tenant {escape(tenant)}) would like to:</p>"
-        f"<ul id=\"scopes\">{scope_items}</ul>"
-        f"<form method=\"post\" action=\"{escape(action)}\">"
-        f"<input type=\"hidden\" name=\"request_id\" value=\"{escape(request_id)}\">"
+        f'<p><b id="app-name">{escape(app_name)}</b> (emulated tenant {escape(tenant)}) would like to:</p>'
+        f'<ul id="scopes">{scope_items}</ul>'
+        f'<form method="post" action="{escape(action)}">'
+        f'<input type="hidden" name="request_id" value="{escape(request_id)}">'
         f"{account_html}"
-        "<button type=\"submit\" name=\"decision\" value=\"accept\" id=\"accept\">Accept</button>"
-        "<button type=\"submit\" name=\"decision\" value=\"decline\" id=\"decline\">Decline</button>"
-        "</form><p class=\"muted\">Local Microsoft Entra ID emulator - no password is asked.</p>"
+        '<button type="submit" name="decision" value="accept" id="accept">Accept</button>'
+        '<button type="submit" name="decision" value="decline" id="decline">Decline</button>'
+        '</form><p class="muted">Local Microsoft Entra ID emulator - no password is asked.</p>'
     )
     return _page("Permissions requested", inner)
 
@@ -49,24 +50,22 @@ def error_page(aadsts, message):
     """Entra's sign-in error screen ("Sorry, but we're having trouble signing you in.")."""
     inner = (
         "<h1>Sorry, but we're having trouble signing you in.</h1>"
-        f"<p class=\"err\" id=\"error\">AADSTS{aadsts}: {escape(message)}</p>"
+        f'<p class="err" id="error">AADSTS{aadsts}: {escape(message)}</p>'
     )
     return _page("Sign in error", inner)
 
 
 def form_post_page(redirect_uri, fields):
     """``response_mode=form_post``: an auto-submitting form to the redirect URI."""
-    inputs = "".join(
-        f"<input type=\"hidden\" name=\"{escape(k)}\" value=\"{escape(v)}\" />" for k, v in fields.items()
-    )
+    inputs = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}" />' for k, v in fields.items())
     return (
         "<html><head><title>Working...</title></head><body>"
-        f"<form method=\"POST\" name=\"hiddenform\" action=\"{escape(redirect_uri)}\">{inputs}"
-        "<noscript><p>Script is disabled. Click Submit to continue.</p><input type=\"submit\" value=\"Submit\" />"
-        "</noscript></form><script language=\"javascript\">document.forms[0].submit();</script></body></html>"
+        f'<form method="POST" name="hiddenform" action="{escape(redirect_uri)}">{inputs}'
+        '<noscript><p>Script is disabled. Click Submit to continue.</p><input type="submit" value="Submit" />'
+        '</noscript></form><script language="javascript">document.forms[0].submit();</script></body></html>'
     )
 
 
 def message_page(title, message):
     """A plain information page (e.g. after sign-out)."""
-    return _page(title, f"<h1>{escape(title)}</h1><p id=\"message\">{escape(message)}</p>")
+    return _page(title, f'<h1>{escape(title)}</h1><p id="message">{escape(message)}</p>')

@@ -40,8 +40,11 @@ def _date(value, field):
     try:
         return datetime.date.fromisoformat(str(value)[:10])
     except ValueError as exc:
-        raise GraphError(400, "RequestBodyRead", f"Cannot convert the literal '{value}' to the expected type "
-                                                 f"'Edm.Date' (recurrence {field}).") from exc
+        raise GraphError(
+            400,
+            "RequestBodyRead",
+            f"Cannot convert the literal '{value}' to the expected type 'Edm.Date' (recurrence {field}).",
+        ) from exc
 
 
 def normalize(recurrence, start_utc, start_tz):
@@ -50,17 +53,26 @@ def normalize(recurrence, start_utc, start_tz):
     :param start_utc: the master's start (UTC) -- default ``range.startDate``
     :param start_tz: the master's start time zone -- default ``recurrenceTimeZone``
     """
-    if not isinstance(recurrence, dict) or not isinstance(recurrence.get("pattern"), dict) \
-            or not isinstance(recurrence.get("range"), dict):
+    if (
+        not isinstance(recurrence, dict)
+        or not isinstance(recurrence.get("pattern"), dict)
+        or not isinstance(recurrence.get("range"), dict)
+    ):
         raise _invalid("The recurrence must have a pattern and a range.")
     pattern, rng = _normalize_pattern(recurrence["pattern"]), dict(recurrence["range"])
     tz = rng.get("recurrenceTimeZone") or start_tz
     timezones.resolve(tz)
     range_type = _enum(rng.get("type"), RANGE_TYPES, "range type")
-    start_date = _date(rng["startDate"], "startDate") if rng.get("startDate") else \
-        timezones.from_utc(start_utc, tz).date()
-    out_range = {"type": range_type, "startDate": start_date.isoformat(), "endDate": NO_DATE,
-                 "recurrenceTimeZone": tz, "numberOfOccurrences": 0}
+    start_date = (
+        _date(rng["startDate"], "startDate") if rng.get("startDate") else timezones.from_utc(start_utc, tz).date()
+    )
+    out_range = {
+        "type": range_type,
+        "startDate": start_date.isoformat(),
+        "endDate": NO_DATE,
+        "recurrenceTimeZone": tz,
+        "numberOfOccurrences": 0,
+    }
     if range_type == "endDate":
         if not rng.get("endDate"):
             raise _invalid("The recurrence range of type endDate needs an endDate.")
@@ -81,8 +93,15 @@ def _normalize_pattern(raw):
     interval = raw.get("interval", 1)
     if not isinstance(interval, int) or interval < 1 or interval > 999:
         raise _invalid("The recurrence pattern interval must be an integer between 1 and 999.")
-    out = {"type": kind, "interval": interval, "month": 0, "dayOfMonth": 0, "daysOfWeek": [],
-           "firstDayOfWeek": _enum(raw.get("firstDayOfWeek") or "sunday", DAYS, "firstDayOfWeek"), "index": "first"}
+    out = {
+        "type": kind,
+        "interval": interval,
+        "month": 0,
+        "dayOfMonth": 0,
+        "daysOfWeek": [],
+        "firstDayOfWeek": _enum(raw.get("firstDayOfWeek") or "sunday", DAYS, "firstDayOfWeek"),
+        "index": "first",
+    }
     if kind in ("weekly", "relativeMonthly", "relativeYearly"):
         days = raw.get("daysOfWeek") or []
         if not isinstance(days, list) or not days:

@@ -46,8 +46,10 @@ def text_to_html(content):
 
 
 def _document(inner):
-    return ("<html>\r\n<head>\r\n<meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">\r\n"
-            f"</head>\r\n<body>\r\n{inner}\r\n</body>\r\n</html>\r\n")
+    return (
+        '<html>\r\n<head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\r\n'
+        f"</head>\r\n<body>\r\n{inner}\r\n</body>\r\n</html>\r\n"
+    )
 
 
 def render_body(body, as_text):
@@ -76,18 +78,28 @@ def _time(view, utc, local, all_day):
 def _times(item, view):
     if isinstance(item, Occurrence):
         master = item.master
-        return (_time(view, item.start_utc, item.slot.local_start, master.is_all_day),
-                _time(view, item.end_utc, item.slot.local_end, master.is_all_day))
-    return (_time(view, item.start_utc, item.start[0], item.is_all_day),
-            _time(view, item.end_utc, item.end[0], item.is_all_day))
+        return (
+            _time(view, item.start_utc, item.slot.local_start, master.is_all_day),
+            _time(view, item.end_utc, item.slot.local_end, master.is_all_day),
+        )
+    return (
+        _time(view, item.start_utc, item.start[0], item.is_all_day),
+        _time(view, item.end_utc, item.end[0], item.is_all_day),
+    )
 
 
 def bare(item, view):
     """Delta shape of an occurrence (B.4): type, etag, id, seriesMasterId, type, start, end."""
     start, end = _times(item, view)
-    return {"@odata.type": "#microsoft.graph.event", "@odata.etag": f'W/"{item.master.change_key}"',
-            "id": item.id(view.immutable), "seriesMasterId": item.master.id(view.immutable), "type": "occurrence",
-            "start": start, "end": end}
+    return {
+        "@odata.type": "#microsoft.graph.event",
+        "@odata.etag": f'W/"{item.master.change_key}"',
+        "id": item.id(view.immutable),
+        "seriesMasterId": item.master.id(view.immutable),
+        "type": "occurrence",
+        "start": start,
+        "end": end,
+    }
 
 
 def render(item, view, extended_filter=None):
@@ -99,34 +111,53 @@ def render(item, view, extended_filter=None):
     start, end = _times(item, view)
     rest_id = item.id(False)
     data = {
-        "@odata.etag": f'W/"{source.change_key}"', "id": item.id(view.immutable),
+        "@odata.etag": f'W/"{source.change_key}"',
+        "id": item.id(view.immutable),
         "createdDateTime": timezones.format_utc(source.created),
         "lastModifiedDateTime": timezones.format_utc(source.modified),
-        "changeKey": source.change_key, "categories": list(fields.get("categories") or []),
+        "changeKey": source.change_key,
+        "categories": list(fields.get("categories") or []),
     }
     if source.transaction_id:
         data["transactionId"] = source.transaction_id
-    data.update({
-        "originalStartTimeZone": source.original_start_tz, "originalEndTimeZone": source.original_end_tz,
-        "iCalUId": _ical_uid(item, master), "reminderMinutesBeforeStart": fields.get("reminderMinutesBeforeStart", 15),
-        "isReminderOn": fields.get("isReminderOn", True), "hasAttachments": False, "subject": fields.get("subject", ""),
-        "bodyPreview": body_preview(body), "importance": fields.get("importance", "normal"),
-        "sensitivity": fields.get("sensitivity", "normal"), "isAllDay": source.is_all_day,
-        "isCancelled": source.is_cancelled, "isOrganizer": source.is_organizer,
-        "responseRequested": fields.get("responseRequested", True),
-        "seriesMasterId": master.id(view.immutable) if master else None, "showAs": fields.get("showAs", "busy"),
-        "type": item.kind,
-        "webLink": f"https://outlook.office365.com/owa/?itemid={quote(rest_id, safe='')}&exvsurl=1&path=/calendar/item",
-        "onlineMeetingUrl": None, "isOnlineMeeting": bool(fields.get("isOnlineMeeting")),
-        "onlineMeetingProvider": fields.get("onlineMeetingProvider", "unknown"),
-        "allowNewTimeProposals": fields.get("allowNewTimeProposals", True), "isDraft": False,
-        "hideAttendees": fields.get("hideAttendees", False), "responseStatus": dict(source.response),
-        "body": render_body(body, view.text_body), "start": start, "end": end,
-        "location": fields.get("location"), "locations": list(fields.get("locations") or []),
-        "recurrence": source.recurrence if item.kind == "seriesMaster" else None,
-        "attendees": _attendees(source, view), "organizer": source.organizer,
-        "onlineMeeting": source.online_meeting,
-    })
+    data.update(
+        {
+            "originalStartTimeZone": source.original_start_tz,
+            "originalEndTimeZone": source.original_end_tz,
+            "iCalUId": _ical_uid(item, master),
+            "reminderMinutesBeforeStart": fields.get("reminderMinutesBeforeStart", 15),
+            "isReminderOn": fields.get("isReminderOn", True),
+            "hasAttachments": False,
+            "subject": fields.get("subject", ""),
+            "bodyPreview": body_preview(body),
+            "importance": fields.get("importance", "normal"),
+            "sensitivity": fields.get("sensitivity", "normal"),
+            "isAllDay": source.is_all_day,
+            "isCancelled": source.is_cancelled,
+            "isOrganizer": source.is_organizer,
+            "responseRequested": fields.get("responseRequested", True),
+            "seriesMasterId": master.id(view.immutable) if master else None,
+            "showAs": fields.get("showAs", "busy"),
+            "type": item.kind,
+            "webLink": f"https://outlook.office365.com/owa/?itemid={quote(rest_id, safe='')}&exvsurl=1&path=/calendar/item",
+            "onlineMeetingUrl": None,
+            "isOnlineMeeting": bool(fields.get("isOnlineMeeting")),
+            "onlineMeetingProvider": fields.get("onlineMeetingProvider", "unknown"),
+            "allowNewTimeProposals": fields.get("allowNewTimeProposals", True),
+            "isDraft": False,
+            "hideAttendees": fields.get("hideAttendees", False),
+            "responseStatus": dict(source.response),
+            "body": render_body(body, view.text_body),
+            "start": start,
+            "end": end,
+            "location": fields.get("location"),
+            "locations": list(fields.get("locations") or []),
+            "recurrence": source.recurrence if item.kind == "seriesMaster" else None,
+            "attendees": _attendees(source, view),
+            "organizer": source.organizer,
+            "onlineMeeting": source.online_meeting,
+        }
+    )
     if item.kind in ("occurrence", "exception"):
         data["originalStart"] = timezones.format_utc(item.original_start, 0)
     if extended_filter is not None:
@@ -147,8 +178,9 @@ def _attendees(source, view):
     if source.fields.get("hideAttendees") and not source.is_organizer:
         own = source.mailbox.address.lower()
         attendees = [a for a in attendees if a["emailAddress"]["address"].lower() == own]
-    return [{"type": a["type"], "status": dict(a["status"]), "emailAddress": dict(a["emailAddress"])}
-            for a in attendees]
+    return [
+        {"type": a["type"], "status": dict(a["status"]), "emailAddress": dict(a["emailAddress"])} for a in attendees
+    ]
 
 
 def select(data, names):

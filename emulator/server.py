@@ -191,8 +191,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _title(key):
-    special = {"request-id": "request-id", "client-request-id": "client-request-id",
-               "www-authenticate": "WWW-Authenticate"}
+    special = {
+        "request-id": "request-id",
+        "client-request-id": "client-request-id",
+        "www-authenticate": "WWW-Authenticate",
+    }
     return special.get(key, "-".join(part.capitalize() for part in key.split("-")))
 
 

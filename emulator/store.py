@@ -46,7 +46,7 @@ def occurrence_ical_uid(master_uid, original_local_date):
     """Per-occurrence iCalUId: the master's global object id with the instance date in bytes 16-19 (A.1)."""
     date_hex = f"{original_local_date.year:04X}{original_local_date.month:02X}{original_local_date.day:02X}"
     if master_uid.startswith(ICAL_PREFIX) and len(master_uid) > len(ICAL_PREFIX) + 8:
-        return ICAL_PREFIX + date_hex + master_uid[len(ICAL_PREFIX) + 8:]
+        return ICAL_PREFIX + date_hex + master_uid[len(ICAL_PREFIX) + 8 :]
     return f"{master_uid}-{date_hex}"
 
 
@@ -74,7 +74,7 @@ def parse_id(text):
         return None
     for prefix in (IMMUTABLE_PREFIX, REST_PREFIX):
         if text.startswith(prefix):
-            body = text[len(prefix):]
+            body = text[len(prefix) :]
             core, tail = body[:CORE_LENGTH], body[CORE_LENGTH:]
             if len(core) != CORE_LENGTH:
                 return None
@@ -118,18 +118,35 @@ class Mailbox:
 
     def user_json(self):
         return {
-            "businessPhones": [], "displayName": self.display_name, "givenName": self.given_name,
-            "jobTitle": None, "mail": self.address, "mobilePhone": None, "officeLocation": None,
-            "preferredLanguage": "en-US", "surname": self.surname, "userPrincipalName": self.address, "id": self.id,
+            "businessPhones": [],
+            "displayName": self.display_name,
+            "givenName": self.given_name,
+            "jobTitle": None,
+            "mail": self.address,
+            "mobilePhone": None,
+            "officeLocation": None,
+            "preferredLanguage": "en-US",
+            "surname": self.surname,
+            "userPrincipalName": self.address,
+            "id": self.id,
         }
 
     def calendar_json(self):
         return {
-            "id": self.calendar_id, "name": "Calendar", "color": "auto", "hexColor": "", "groupClassId":
-            "0006f0b7-0000-0000-c000-000000000046", "isDefaultCalendar": True, "changeKey": self.calendar_change_key,
-            "canShare": True, "canViewPrivateItems": True, "canEdit": True,
-            "allowedOnlineMeetingProviders": ["teamsForBusiness"], "defaultOnlineMeetingProvider": "teamsForBusiness",
-            "isTallyingResponses": True, "isRemovable": False,
+            "id": self.calendar_id,
+            "name": "Calendar",
+            "color": "auto",
+            "hexColor": "",
+            "groupClassId": "0006f0b7-0000-0000-c000-000000000046",
+            "isDefaultCalendar": True,
+            "changeKey": self.calendar_change_key,
+            "canShare": True,
+            "canViewPrivateItems": True,
+            "canEdit": True,
+            "allowedOnlineMeetingProviders": ["teamsForBusiness"],
+            "defaultOnlineMeetingProvider": "teamsForBusiness",
+            "isTallyingResponses": True,
+            "isRemovable": False,
             "owner": {"name": self.display_name, "address": self.address},
         }
 
@@ -231,7 +248,8 @@ class Store:
         """``/users/{id|userPrincipalName}`` -> Mailbox, else 404 ``ErrorInvalidUser``."""
         with self.emu.lock:
             mailbox = self.mailboxes.get(segment.lower()) or next(
-                (m for m in self.mailboxes.values() if m.id == segment.lower()), None)
+                (m for m in self.mailboxes.values() if m.id == segment.lower()), None
+            )
         if mailbox is None:
             raise GraphError(404, "ErrorInvalidUser", f"The requested user '{segment}' is invalid.")
         return mailbox

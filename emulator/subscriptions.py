@@ -45,8 +45,9 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 MIN_LIFETIME = timedelta(minutes=45)
 MAX_CLIENT_STATE = 128
 MAX_ITEMS_PER_POST = 100
-VALIDATION_FAILED = ("Subscription validation request failed. Notification endpoint must respond with 200 OK to "
-                     "validation request.")
+VALIDATION_FAILED = (
+    "Subscription validation request failed. Notification endpoint must respond with 200 OK to validation request."
+)
 USER_AGENT = "Microsoft-Graph-Change-Tracking (emulator)"
 LOG_SIZE = 500
 
@@ -67,8 +68,10 @@ def loopback_url(value, field):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _invalid(f"{field} must be an absolute http(s) URL.")
     if parts.hostname.lower() not in LOOPBACK_HOSTS:
-        raise _invalid(f"{field} must point to a loopback address (127.0.0.1, ::1 or localhost): the emulator "
-                       "never calls other hosts.")
+        raise _invalid(
+            f"{field} must point to a loopback address (127.0.0.1, ::1 or localhost): the emulator "
+            "never calls other hosts."
+        )
     return value.strip()
 
 
@@ -85,8 +88,19 @@ def _change_types(value):
 class Subscription:
     """One change-notification subscription on one mailbox's events."""
 
-    def __init__(self, client_id, owner, address, resource, change_types, notification_url, lifecycle_url,
-                 expiration, client_state, immutable):
+    def __init__(
+        self,
+        client_id,
+        owner,
+        address,
+        resource,
+        change_types,
+        notification_url,
+        lifecycle_url,
+        expiration,
+        client_state,
+        immutable,
+    ):
         self.id = str(uuid.uuid4())
         self.client_id = client_id
         self.owner = owner  # delegated: the signed-in address; app-only: None
@@ -126,8 +140,14 @@ class Subscription:
 
     def control_json(self, emu):
         """What the control API shows: the Graph view plus the emulator's bookkeeping."""
-        return dict(self.json(emu), mailbox=self.address, owner=self.owner, expired=self.expired(),
-                    reauthorizationRequired=self.reauthorization_required, immutableIds=self.immutable)
+        return dict(
+            self.json(emu),
+            mailbox=self.address,
+            owner=self.owner,
+            expired=self.expired(),
+            reauthorizationRequired=self.reauthorization_required,
+            immutableIds=self.immutable,
+        )
 
 
 class Subscriptions:
@@ -148,8 +168,9 @@ class Subscriptions:
         router.add("GET", base + "/{subscription_id}", self.get, "graph", need="read", tenant_wide=True)
         router.add("PATCH", base + "/{subscription_id}", self.update, "graph", need="read", tenant_wide=True)
         router.add("DELETE", base + "/{subscription_id}", self.delete, "graph", need="read", tenant_wide=True)
-        router.add("POST", base + "/{subscription_id}/reauthorize", self.reauthorize, "graph", need="read",
-                   tenant_wide=True)
+        router.add(
+            "POST", base + "/{subscription_id}/reauthorize", self.reauthorize, "graph", need="read", tenant_wide=True
+        )
 
     def _context(self, entity=True):
         return f"{self.emu.graph_url}/$metadata#subscriptions" + ("/$entity" if entity else "")
@@ -172,14 +193,24 @@ class Subscriptions:
         if client_state is not None and (not isinstance(client_state, str) or len(client_state) > MAX_CLIENT_STATE):
             raise _invalid(f"clientState must be a string of at most {MAX_CLIENT_STATE} characters.")
         if body.get("includeResourceData"):
-            raise _invalid("includeResourceData needs an encryptionCertificate; the emulator sends basic "
-                           "notifications only.")
+            raise _invalid(
+                "includeResourceData needs an encryptionCertificate; the emulator sends basic notifications only."
+            )
         expiration = self._expiration(body.get("expirationDateTime"))
         for url in filter(None, (notification_url, lifecycle_url)):  # outside the lock: Odoo may be slow
             self._validate(url)
-        subscription = Subscription(principal.client_id, principal.address, address, resource, change_types,
-                                    notification_url, lifecycle_url, expiration, client_state,
-                                    View(request).immutable)
+        subscription = Subscription(
+            principal.client_id,
+            principal.address,
+            address,
+            resource,
+            change_types,
+            notification_url,
+            lifecycle_url,
+            expiration,
+            client_state,
+            View(request).immutable,
+        )
         with self.emu.lock:
             self.items[subscription.id] = subscription
             mailbox = self.emu.store.require(address)
@@ -242,11 +273,16 @@ class Subscriptions:
         if len(parts) == 3 and parts[0].lower() == "users" and parts[2].lower() == "events":
             target = self.emu.store.lookup_user(parts[1])
             if not principal.app_only and target.address.lower() != principal.address.lower():
-                raise GraphError(403, "ExtensionError", "Operation: Create; Exception: [Status Code: Forbidden; "
-                                 "Reason: Access is denied. Check credentials and try again.]")
+                raise GraphError(
+                    403,
+                    "ExtensionError",
+                    "Operation: Create; Exception: [Status Code: Forbidden; "
+                    "Reason: Access is denied. Check credentials and try again.]",
+                )
             return target.address, value
-        raise _invalid(f"The resource '{value}' is not supported by the emulator: use /me/events or "
-                       "/users/{id}/events.")
+        raise _invalid(
+            f"The resource '{value}' is not supported by the emulator: use /me/events or /users/{{id}}/events."
+        )
 
     def _expiration(self, value):
         if not isinstance(value, str) or not value.strip():
@@ -264,13 +300,17 @@ class Subscriptions:
         target = f"{url}{'&' if '?' in url else '?'}validationToken={quote(token, safe='')}"
         self.emu.record_notification("validations")
         try:
-            status, content_type, body = post(self.emu, target, b"", "text/plain; charset=utf-8",
-                                               int(self.emu.settings["validation_timeout"]))
+            status, content_type, body = post(
+                self.emu, target, b"", "text/plain; charset=utf-8", int(self.emu.settings["validation_timeout"])
+            )
         except (OSError, http.client.HTTPException) as exc:
             _logger.info("emulator: validation of %s failed: %s", url, exc)
             status, content_type, body = None, "", b""
-        ok = status == 200 and content_type.split(";")[0].strip().lower() == "text/plain" and \
-            body.decode("utf-8", "replace") == token
+        ok = (
+            status == 200
+            and content_type.split(";")[0].strip().lower() == "text/plain"
+            and body.decode("utf-8", "replace") == token
+        )
         if not ok:
             self.emu.record_notification("validations_failed")
             _logger.info("emulator: validation of %s refused (status %s, %s)", url, status, content_type)
@@ -311,11 +351,12 @@ class Subscriptions:
                     for core, kind, change_key in changes:
                         if kind in subscription.change_types:
                             jobs[subscription.notification_url].append(
-                                self._notification(subscription, mailbox, core, kind, change_key))
+                                self._notification(subscription, mailbox, core, kind, change_key)
+                            )
         count = sum(len(items) for items in jobs.values())
         for url, items in jobs.items():
             for start in range(0, len(items), MAX_ITEMS_PER_POST):
-                self.dispatcher.enqueue(url, items[start:start + MAX_ITEMS_PER_POST], "change")
+                self.dispatcher.enqueue(url, items[start : start + MAX_ITEMS_PER_POST], "change")
         return count
 
     def _notification(self, subscription, mailbox, core, kind, change_key):
@@ -326,8 +367,12 @@ class Subscriptions:
             "subscriptionExpirationDateTime": format_utc(subscription.expiration),
             "changeType": kind,
             "resource": resource,
-            "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": resource,
-                             "@odata.etag": f'W/"{change_key}"', "id": event_id},
+            "resourceData": {
+                "@odata.type": "#Microsoft.Graph.Event",
+                "@odata.id": resource,
+                "@odata.etag": f'W/"{change_key}"',
+                "id": event_id,
+            },
             "clientState": subscription.client_state,
             "tenantId": self.emu.tenant_id,
         }
@@ -353,10 +398,13 @@ class Subscriptions:
             subscription = self._require(subscription_id)
             if not subscription.lifecycle_url:
                 raise ValueError("this subscription has no lifecycleNotificationUrl")
-            item = {"subscriptionId": subscription.id,
-                    "subscriptionExpirationDateTime": format_utc(subscription.expiration),
-                    "tenantId": self.emu.tenant_id, "clientState": subscription.client_state,
-                    "lifecycleEvent": event}
+            item = {
+                "subscriptionId": subscription.id,
+                "subscriptionExpirationDateTime": format_utc(subscription.expiration),
+                "tenantId": self.emu.tenant_id,
+                "clientState": subscription.client_state,
+                "lifecycleEvent": event,
+            }
             if event == "reauthorizationRequired":
                 subscription.reauthorization_required = True
             elif event == "subscriptionRemoved":
@@ -422,8 +470,12 @@ def post(emu, url, body, content_type, timeout):
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        connection.request("POST", path, body=body, headers={
-            "Content-Type": content_type, "User-Agent": USER_AGENT, "Connection": "close"})
+        connection.request(
+            "POST",
+            path,
+            body=body,
+            headers={"Content-Type": content_type, "User-Agent": USER_AGENT, "Connection": "close"},
+        )
         response = connection.getresponse()
         return response.status, response.getheader("Content-Type") or "", response.read(1024 * 1024)
     finally:
@@ -498,15 +550,25 @@ class Dispatcher:
         self.emu.record_notification("notification_posts")
         status, error = None, None
         try:
-            status, _type, _body = post(self.emu, job.url, body, "application/json; charset=utf-8",
-                                        int(settings["notification_timeout"]))
+            status, _type, _body = post(
+                self.emu, job.url, body, "application/json; charset=utf-8", int(settings["notification_timeout"])
+            )
         except (OSError, http.client.HTTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
         delivered = status is not None and 200 <= status < 300
         retry = not delivered and job.attempt <= int(settings["notification_retries"])
         outcome = "delivered" if delivered else ("retry" if retry else "dropped")
-        self._log.append({"url": job.url, "kind": job.kind, "items": job.items, "attempt": job.attempt,
-                          "status": status, "error": error, "outcome": outcome})
+        self._log.append(
+            {
+                "url": job.url,
+                "kind": job.kind,
+                "items": job.items,
+                "attempt": job.attempt,
+                "status": status,
+                "error": error,
+                "outcome": outcome,
+            }
+        )
         counter = "lifecycle" if job.kind == "lifecycle" else "notifications"
         if delivered:
             self.emu.record_notification(f"{counter}_sent", len(job.items))
@@ -516,8 +578,13 @@ class Dispatcher:
                 self._jobs.append(job)
         else:
             self.emu.record_notification(f"{counter}_failed", len(job.items))
-            _logger.info("emulator: dropped %s notification(s) for %s after %s attempts (%s)", len(job.items),
-                         job.url, job.attempt, error or status)
+            _logger.info(
+                "emulator: dropped %s notification(s) for %s after %s attempts (%s)",
+                len(job.items),
+                job.url,
+                job.attempt,
+                error or status,
+            )
 
     def pause(self):
         with self._cond:

@@ -17,19 +17,28 @@ from .errors import GraphError
 UTC = datetime.timezone.utc
 
 # CLDR windowsZones.xml, territory "001", shared with the sync engine (one table: engine/windows_zones.json).
-WINDOWS_TO_IANA = json.loads((Path(__file__).resolve().parent.parent / "engine" / "windows_zones.json").read_text())["zones"]
+WINDOWS_TO_IANA = json.loads((Path(__file__).resolve().parent.parent / "engine" / "windows_zones.json").read_text())[
+    "zones"
+]
 _BY_LOWER = {name.lower(): iana for name, iana in WINDOWS_TO_IANA.items()}
 _ALIASES = {"tzone://microsoft/utc": "Etc/UTC", "z": "Etc/UTC", "gmt": "Etc/UTC", "etc/gmt": "Etc/UTC"}
-_FALLBACKS = {"Europe/Kiev": "Europe/Kyiv", "America/Nuuk": "America/Godthab", "Asia/Kolkata": "Asia/Calcutta",
-              "Asia/Kathmandu": "Asia/Katmandu", "Asia/Yangon": "Asia/Rangoon"}
+_FALLBACKS = {
+    "Europe/Kiev": "Europe/Kyiv",
+    "America/Nuuk": "America/Godthab",
+    "Asia/Kolkata": "Asia/Calcutta",
+    "Asia/Kathmandu": "Asia/Katmandu",
+    "Asia/Yangon": "Asia/Rangoon",
+}
 _CACHE = {}
 _WIRE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 
 
 def unsupported(name):
-    return GraphError(400, "TimeZoneNotSupportedException",
-                      f"A valid TimeZone value must be specified. The following TimeZone value is not supported: "
-                      f"'{name}'.")
+    return GraphError(
+        400,
+        "TimeZoneNotSupportedException",
+        f"A valid TimeZone value must be specified. The following TimeZone value is not supported: '{name}'.",
+    )
 
 
 def resolve(name):
@@ -83,12 +92,22 @@ def parse_datetime(text, field="dateTime"):
     """
     match = _WIRE.match(text.strip()) if isinstance(text, str) else None
     if not match:
-        raise GraphError(400, "BadRequest", f"Cannot convert the literal '{text}' to the expected type "
-                                            f"'Edm.DateTimeOffset' for {field}.")
+        raise GraphError(
+            400,
+            "BadRequest",
+            f"Cannot convert the literal '{text}' to the expected type 'Edm.DateTimeOffset' for {field}.",
+        )
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     try:
-        value = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0),
-                                  int(second or 0), int((fraction or "0")[:6].ljust(6, "0")))
+        value = datetime.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((fraction or "0")[:6].ljust(6, "0")),
+        )
     except ValueError as exc:
         raise GraphError(400, "BadRequest", f"Cannot convert the literal '{text}' for {field}: {exc}") from exc
     offset = None

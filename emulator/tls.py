@@ -54,8 +54,9 @@ def _write(path, data, private=False):
 
 
 def _pem_key(key):
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def _load_ca(state_dir):
@@ -153,8 +154,12 @@ def _write_bundle(state_dir, ca_path):
     """System CAs + the emulator CA in one file: point ``REQUESTS_CA_BUNDLE`` at it when a process must trust both
     (graph-reference K: a session-level ``verify`` path is overridden by ``REQUESTS_CA_BUNDLE``)."""
     parts = []
-    candidates = [os.environ.get("REQUESTS_CA_BUNDLE"), os.environ.get("SSL_CERT_FILE"),
-                  ssl.get_default_verify_paths().cafile, "/etc/ssl/certs/ca-certificates.crt"]
+    candidates = [
+        os.environ.get("REQUESTS_CA_BUNDLE"),
+        os.environ.get("SSL_CERT_FILE"),
+        ssl.get_default_verify_paths().cafile,
+        "/etc/ssl/certs/ca-certificates.crt",
+    ]
     bundle = os.path.abspath(os.path.join(state_dir, BUNDLE_FILE))
     for candidate in candidates:
         if candidate and os.path.isfile(candidate) and os.path.abspath(candidate) != bundle:

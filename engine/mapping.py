@@ -87,7 +87,7 @@ def _object(value, where):
     if value is None:
         return {}
     if not isinstance(value, dict):
-        raise MappingError("%s is not an object" % where)
+        raise MappingError(f"{where} is not an object")
     return value
 
 
@@ -96,7 +96,7 @@ def _text(value, where):
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise MappingError("%s is not a string" % where)
+        raise MappingError(f"{where} is not a string")
     return value
 
 
@@ -105,28 +105,28 @@ def _flag(value, where):
     if value is None:
         return False
     if not isinstance(value, bool):
-        raise MappingError("%s is not a boolean" % where)
+        raise MappingError(f"{where} is not a boolean")
     return value
 
 
 def parse_graph_datetime(value, tz_name, where):
     """A Graph ``dateTimeTimeZone`` as a UTC naive datetime."""
     if not isinstance(value, str) or not value:
-        raise MappingError("%s has no dateTime" % where)
+        raise MappingError(f"{where} has no dateTime")
     try:
         moment = datetime.fromisoformat(value[:26].rstrip("Z"))
     except ValueError as exc:
-        raise MappingError("%s has an invalid dateTime %r" % (where, value)) from exc
+        raise MappingError(f"{where} has an invalid dateTime {value!r}") from exc
     return utc_naive(moment, tz_name, where)
 
 
 def parse_graph_date(value, where):
     if not isinstance(value, str) or len(value) < 10:
-        raise MappingError("%s has no date" % where)
+        raise MappingError(f"{where} has no date")
     try:
         return date.fromisoformat(value[:10])
     except ValueError as exc:
-        raise MappingError("%s has an invalid date %r" % (where, value)) from exc
+        raise MappingError(f"{where} has an invalid date {value!r}") from exc
 
 
 def _times(payload):
@@ -182,8 +182,9 @@ def _overflow_html(extra_attendees):
     if not extra_attendees:
         return ""
     names = ", ".join(
-        "%s &lt;%s&gt;" % (html.escape(a.name, quote=False), html.escape(a.email, quote=False))
-        if a.name != a.email else html.escape(a.email, quote=False)
+        f"{html.escape(a.name, quote=False)} &lt;{html.escape(a.email, quote=False)}&gt;"
+        if a.name != a.email
+        else html.escape(a.email, quote=False)
         for a in extra_attendees
     )
     return "<p><em>Other attendees (%d): %s</em></p>" % (len(extra_attendees), names)
@@ -197,7 +198,7 @@ def _description(body):
     if not content:
         return ""
     if str(body.get("contentType") or "").lower() == "text":
-        return "<p>%s</p>" % html.escape(content.replace("\r\n", "\n"), quote=False).replace("\n", "<br>")
+        return "<p>{}</p>".format(html.escape(content.replace("\r\n", "\n"), quote=False).replace("\n", "<br>"))
     document = _DOCUMENT_BODY.search(content)
     return document.group(1).strip() if document else content
 
@@ -264,17 +265,24 @@ def graph_times(data):
         return {
             "isAllDay": True,
             "start": {"dateTime": data.start_date.strftime("%Y-%m-%dT00:00:00.0000000"), "timeZone": data.timezone},
-            "end": {"dateTime": (data.stop_date + timedelta(days=1)).strftime("%Y-%m-%dT00:00:00.0000000"),
-                    "timeZone": data.timezone},
+            "end": {
+                "dateTime": (data.stop_date + timedelta(days=1)).strftime("%Y-%m-%dT00:00:00.0000000"),
+                "timeZone": data.timezone,
+            },
         }
-    return {"isAllDay": False, "start": _graph_moment(data.start, data.timezone),
-            "end": _graph_moment(data.stop, data.timezone)}
+    return {
+        "isAllDay": False,
+        "start": _graph_moment(data.start, data.timezone),
+        "end": _graph_moment(data.stop, data.timezone),
+    }
 
 
 def _graph_attendees(data):
     return [
-        {"type": "optional" if attendee.optional else "required",
-         "emailAddress": {"address": attendee.email, "name": attendee.name or attendee.email}}
+        {
+            "type": "optional" if attendee.optional else "required",
+            "emailAddress": {"address": attendee.email, "name": attendee.name or attendee.email},
+        }
         for attendee in data.attendees
         if attendee.email != data.organizer_email
     ]
@@ -357,8 +365,22 @@ def from_snapshot(values):
     return EventData(**values)
 
 
-MEETING_FIELDS = ("name", "start", "stop", "allday", "start_date", "stop_date", "description", "location",
-                  "videocall_location", "privacy", "show_as", "organizer_email", "alarm_minutes", "categories")
+MEETING_FIELDS = (
+    "name",
+    "start",
+    "stop",
+    "allday",
+    "start_date",
+    "stop_date",
+    "description",
+    "location",
+    "videocall_location",
+    "privacy",
+    "show_as",
+    "organizer_email",
+    "alarm_minutes",
+    "categories",
+)
 
 
 def fingerprint(data, *, with_attendee_states=False):

@@ -27,26 +27,26 @@ class SyncPolicy:
     private_events: str = PRIVATE_BUSY
     sync_internal: bool = True
     sync_unmatched: bool = True
-    initial_days: int = 30            # first import: today -> +1 month (ERP.net)
-    past_days: int = 183              # commencement: 6 months before enabling (Practifi)
-    future_days_in: int = 3650        # inbound future range, bounded by GRAPH_MAX_WINDOW_DAYS
-    future_days: int = 730            # outbound future range (24 months)
-    past_grace_days: int = 1          # changes of events ended longer ago are never pushed (ERP.net)
-    inactive_after_days: int = 30     # events ended longer ago stop syncing: status Inactive (Practifi)
+    initial_days: int = 30  # first import: today -> +1 month (ERP.net)
+    past_days: int = 183  # commencement: 6 months before enabling (Practifi)
+    future_days_in: int = 3650  # inbound future range, bounded by GRAPH_MAX_WINDOW_DAYS
+    future_days: int = 730  # outbound future range (24 months)
+    past_grace_days: int = 1  # changes of events ended longer ago are never pushed (ERP.net)
+    inactive_after_days: int = 30  # events ended longer ago stop syncing: status Inactive (Practifi)
     conflict_winner: str = MICROSOFT_WINS
     attendee_cap: int = 50
-    safe_description: bool = True     # only the first description goes out (Revenue Grid)
-    import_declined: bool = False     # Revenue Grid
+    safe_description: bool = True  # only the first description goes out (Revenue Grid)
+    import_declined: bool = False  # Revenue Grid
     import_not_responded: bool = True
-    push_existing: bool = False       # events created before the user connected
+    push_existing: bool = False  # events created before the user connected
     transaction_prefix: str = ""
-    category_mode: bool = False       # import only Outlook items with the category (Revenue Grid, Dynamics)
+    category_mode: bool = False  # import only Outlook items with the category (Revenue Grid, Dynamics)
     category: str = "Odoo"
     unsync_category: str = "Odoo: unsync"
     error_category: str = "Odoo sync error"
     synced_category: str = "Odoo: synced"
-    allow_copies: bool = False        # Dynamics: an Outlook copy of a synced item is ignored
-    filter_removal: str = DELETE      # an event leaving the sync filter: deleted (DELETE) or unlinked (KEEP)
+    allow_copies: bool = False  # Dynamics: an Outlook copy of a synced item is ignored
+    filter_removal: str = DELETE  # an event leaving the sync filter: deleted (DELETE) or unlinked (KEEP)
     control_categories: frozenset = field(default=frozenset(), compare=False)
 
     def __post_init__(self):
@@ -95,7 +95,7 @@ class SyncPolicy:
         """
         data = item.data
         if self.opted_out(item):
-            return "category mode: the item does not carry the %r category" % self.category
+            return f"category mode: the item does not carry the {self.category!r} category"
         if data.privacy == "private" and self.private_events == PRIVATE_SKIP:
             return "private events are not synced"
         if not item.is_organizer:
@@ -131,7 +131,9 @@ class SyncPolicy:
         if data is None:
             return data
         if any(name.lower() in self.control_categories for name in data.categories):
-            data = replace(data, categories=tuple(c for c in data.categories if c.lower() not in self.control_categories))
+            data = replace(
+                data, categories=tuple(c for c in data.categories if c.lower() not in self.control_categories)
+            )
         if data.privacy == "private" and self.private_events == PRIVATE_BUSY:
             return without_private_details(data)
         return data

@@ -26,10 +26,10 @@ class LocalEvent:
     active: bool = True
     recurrent: bool = False
     created_before_connect: bool = False
-    in_filter: bool = True          # matches the admin's sync filter (Dynamics)
-    with_invitations: bool = True   # the event's "Send invitations" checkbox (Practifi)
-    imported: bool = False          # created by Odoo's data import: not pushed (Practifi)
-    internal: bool = False          # every attendee is an Odoo user
+    in_filter: bool = True  # matches the admin's sync filter (Dynamics)
+    with_invitations: bool = True  # the event's "Send invitations" checkbox (Practifi)
+    imported: bool = False  # created by Odoo's data import: not pushed (Practifi)
+    internal: bool = False  # every attendee is an Odoo user
 
 
 @dataclass(frozen=True)

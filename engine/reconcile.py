@@ -42,7 +42,7 @@ def pushed_event_id(transaction_id, prefix):
     """The Odoo event id our own POST put in ``transactionId`` (``<prefix><id>``), or ``None``."""
     if not prefix or not transaction_id.startswith(prefix):
         return None
-    tail = transaction_id[len(prefix):]
+    tail = transaction_id[len(prefix) :]
     return int(tail) if tail.isascii() and tail.isdigit() else None
 
 
@@ -116,19 +116,35 @@ def _decide_linked(item, link, known, policy):
     if policy.opted_out(item):
         return Decision("remove", item, link=link, reason="the item left the opt-in category")
     if known.context and policy.ended_long_ago(item.data, known.context.now):
-        return Decision("inactive", item, link=link, event_id=link.event_id,
-                        reason="ended more than %d days ago" % policy.inactive_after_days)
+        return Decision(
+            "inactive",
+            item,
+            link=link,
+            event_id=link.event_id,
+            reason="ended more than %d days ago" % policy.inactive_after_days,
+        )
     authoritative = _authoritative(item, link.event_id, known)
     # each side is compared with its own state at the last sync: Odoo sanitizes HTML and Exchange
     # rewrites bodies, so the two sides' fingerprints are never compared with each other
     if not authoritative or fingerprint(item.data) == link.remote_hash:
         return Decision("refresh", item, link=link, event_id=link.event_id, authoritative=authoritative)
     if link.event_id in known.locked_events:
-        return Decision("locked", item, link=link, event_id=link.event_id,
-                        reason="the Odoo event is locked: Outlook's change was not applied")
+        return Decision(
+            "locked",
+            item,
+            link=link,
+            event_id=link.event_id,
+            reason="the Odoo event is locked: Outlook's change was not applied",
+        )
     if link.local_hash and link.local_hash != link.synced_hash:
-        return Decision("conflict", item, link=link, event_id=link.event_id, authoritative=True,
-                        reason=_conflict_winner(item, link, known, policy))
+        return Decision(
+            "conflict",
+            item,
+            link=link,
+            event_id=link.event_id,
+            authoritative=True,
+            reason=_conflict_winner(item, link, known, policy),
+        )
     return Decision("update", item, link=link, event_id=link.event_id, authoritative=True)
 
 

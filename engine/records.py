@@ -68,8 +68,9 @@ def remote_item(payload, attendee_cap=DEFAULT_ATTENDEE_CAP):
     try:
         return RemoteItem(data=from_graph(payload, attendee_cap=attendee_cap), **common)
     except MappingError as exc:
-        return RemoteItem(error="Outlook event %r could not be read: %s" % (payload.get("subject") or graph_id, exc),
-                          **common)
+        return RemoteItem(
+            error="Outlook event {!r} could not be read: {}".format(payload.get("subject") or graph_id, exc), **common
+        )
 
 
 @dataclass(frozen=True)
@@ -80,11 +81,11 @@ class LinkState:
     graph_id: str
     event_id: int
     change_key: str = ""
-    remote_hash: str = ""   # fingerprint of Outlook's copy at the last sync
-    synced_hash: str = ""   # fingerprint of the Odoo event at the last sync
-    local_hash: str = ""    # fingerprint of the Odoo event now
+    remote_hash: str = ""  # fingerprint of Outlook's copy at the last sync
+    synced_hash: str = ""  # fingerprint of the Odoo event at the last sync
+    local_hash: str = ""  # fingerprint of the Odoo event now
     is_organizer_copy: bool = False
-    failed: bool = False    # the copy could not be read last time
+    failed: bool = False  # the copy could not be read last time
     detached: bool = False  # removed in Odoo, Outlook's copy kept: never imported again
 
 
@@ -101,15 +102,15 @@ class Decision:
 
 
 ACTIONS = (
-    "create",   # a meeting Odoo does not know: create the event and its link
-    "attach",   # a meeting Odoo knows (another mailbox, or our own push): link this copy to it
-    "update",   # this copy changed and may change the meeting: write the event
-    "conflict", # both sides changed since the last sync: the policy's side wins
+    "create",  # a meeting Odoo does not know: create the event and its link
+    "attach",  # a meeting Odoo knows (another mailbox, or our own push): link this copy to it
+    "update",  # this copy changed and may change the meeting: write the event
+    "conflict",  # both sides changed since the last sync: the policy's side wins
     "refresh",  # nothing to write on the event: remember the new change key (and answers)
-    "remove",   # deleted or cancelled in Outlook: apply the deletion policy
-    "inactive", # ended long ago: no longer synced, the event shows Inactive
-    "locked",   # the Odoo event refuses Outlook's change: the copy is marked in conflict
-    "unlink",   # gone from this mailbox's window or calendar: forget the link only
-    "error",    # the item cannot be read: mark it, go on
-    "skip",     # drafts, series masters, unknown removals
+    "remove",  # deleted or cancelled in Outlook: apply the deletion policy
+    "inactive",  # ended long ago: no longer synced, the event shows Inactive
+    "locked",  # the Odoo event refuses Outlook's change: the copy is marked in conflict
+    "unlink",  # gone from this mailbox's window or calendar: forget the link only
+    "error",  # the item cannot be read: mark it, go on
+    "skip",  # drafts, series masters, unknown removals
 )

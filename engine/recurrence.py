@@ -18,15 +18,25 @@ ODOO_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 INDEX_TO_BYDAY = {"first": "1", "second": "2", "third": "3", "fourth": "4", "last": "-1"}
 BYDAY_TO_INDEX = {value: key for key, value in INDEX_TO_BYDAY.items()}
 ODOO_FOREVER_COUNT = 720  # Odoo stores "forever" as COUNT=720 in its rrule (calendar MAX_RECURRENT_EVENT)
-RULE_FIELDS = ("rrule_type", "interval", "month_by", "day", "weekday", "byday", "end_type", "count", "until",
-               "event_tz") + ODOO_DAY_FIELDS
+RULE_FIELDS = (
+    "rrule_type",
+    "interval",
+    "month_by",
+    "day",
+    "weekday",
+    "byday",
+    "end_type",
+    "count",
+    "until",
+    "event_tz",
+) + ODOO_DAY_FIELDS
 
 
 def _weekdays(pattern):
     days = [str(day).lower() for day in pattern.get("daysOfWeek") or []]
     unknown = [day for day in days if day not in WEEKDAYS]
     if unknown:
-        raise MappingError("unknown day of week %r in the recurrence" % unknown[0])
+        raise MappingError(f"unknown day of week {unknown[0]!r} in the recurrence")
     return [day for day in WEEKDAYS if day in days]
 
 
@@ -34,7 +44,7 @@ def _positive(value, name, default=1):
     if value in (None, 0, ""):
         return default
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise MappingError("the recurrence %s must be a positive number" % name)
+        raise MappingError(f"the recurrence {name} must be a positive number")
     return value
 
 
@@ -49,7 +59,7 @@ def _range_values(recurrence_range):
         return {"end_type": "count", "count": _positive(recurrence_range.get("numberOfOccurrences"), "count")}
     if kind == "noEnd":
         return {"end_type": "forever"}
-    raise MappingError("unknown recurrence range %r" % kind)
+    raise MappingError(f"unknown recurrence range {kind!r}")
 
 
 def to_odoo(recurrence, first_day=None):
@@ -79,15 +89,19 @@ def to_odoo(recurrence, first_day=None):
             raise MappingError("a relative recurrence without a day of week")
         index = str(pattern.get("index") or "first").lower()
         if index not in INDEX_TO_BYDAY:
-            raise MappingError("unknown recurrence index %r" % index)
-        values.update(rrule_type="monthly", month_by="day", weekday=ODOO_WEEKDAYS[WEEKDAYS.index(days[0])],
-                      byday=INDEX_TO_BYDAY[index])
+            raise MappingError(f"unknown recurrence index {index!r}")
+        values.update(
+            rrule_type="monthly",
+            month_by="day",
+            weekday=ODOO_WEEKDAYS[WEEKDAYS.index(days[0])],
+            byday=INDEX_TO_BYDAY[index],
+        )
         if kind == "relativeYearly":
             values["interval"] = 12 * interval
     elif kind == "absoluteYearly":
         values["rrule_type"] = "yearly"
     else:
-        raise MappingError("unknown recurrence pattern %r" % kind)
+        raise MappingError(f"unknown recurrence pattern {kind!r}")
     values.update(_range_values(recurrence_range))
     values["event_tz"] = to_iana(recurrence_range.get("recurrenceTimeZone"), default=False) or False
     return values
@@ -110,13 +124,18 @@ def to_graph(values, first_day, tz_name):
     if kind == "daily":
         pattern["type"] = "daily"
     elif kind == "weekly":
-        pattern.update(type="weekly", firstDayOfWeek="sunday",
-                       daysOfWeek=[WEEKDAYS[i] for i, name in enumerate(ODOO_DAY_FIELDS) if values.get(name)]
-                       or [WEEKDAYS[first_day.weekday()]])
+        pattern.update(
+            type="weekly",
+            firstDayOfWeek="sunday",
+            daysOfWeek=[WEEKDAYS[i] for i, name in enumerate(ODOO_DAY_FIELDS) if values.get(name)]
+            or [WEEKDAYS[first_day.weekday()]],
+        )
     elif kind == "monthly" and values.get("month_by") == "day":
         weekday = values.get("weekday") or ODOO_WEEKDAYS[first_day.weekday()]
-        pattern.update(daysOfWeek=[WEEKDAYS[ODOO_WEEKDAYS.index(weekday)]],
-                       index=BYDAY_TO_INDEX.get(str(values.get("byday") or "1"), "first"))
+        pattern.update(
+            daysOfWeek=[WEEKDAYS[ODOO_WEEKDAYS.index(weekday)]],
+            index=BYDAY_TO_INDEX.get(str(values.get("byday") or "1"), "first"),
+        )
         if interval % 12 == 0:
             pattern.update(type="relativeYearly", interval=interval // 12, month=first_day.month)
         else:
@@ -126,7 +145,7 @@ def to_graph(values, first_day, tz_name):
     elif kind == "yearly":
         pattern.update(type="absoluteYearly", dayOfMonth=first_day.day, month=first_day.month)
     else:
-        raise MappingError("unknown Odoo recurrence %r" % kind)
+        raise MappingError(f"unknown Odoo recurrence {kind!r}")
     rule_range = {"startDate": first_day.isoformat(), "recurrenceTimeZone": tz_name}
     end_type = values.get("end_type")
     if end_type == "count":

@@ -42,7 +42,7 @@ def zone(name):
     try:
         return ZoneInfo(iana)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise UnknownTimeZone("unknown time zone %r" % name) from exc
+        raise UnknownTimeZone(f"unknown time zone {name!r}") from exc
 
 
 def utc_naive(local, tz_name, where="dateTime"):
@@ -51,5 +51,5 @@ def utc_naive(local, tz_name, where="dateTime"):
         try:
             local = local.replace(tzinfo=zone(tz_name))
         except UnknownTimeZone as exc:
-            raise UnknownTimeZone("%s: %s" % (where, exc)) from exc
+            raise UnknownTimeZone(f"{where}: {exc}") from exc
     return local.astimezone(timezone.utc).replace(tzinfo=None)

@@ -56,14 +56,18 @@ class AuthSettings:
 
     def missing(self):
         """Names of the settings that must still be filled in, in the order of the form."""
-        return [label for label, value in (("Client ID", self.client_id), ("Client Secret", self.client_secret)) if not value]
+        return [
+            label
+            for label, value in (("Client ID", self.client_id), ("Client Secret", self.client_secret))
+            if not value
+        ]
 
     def check_complete(self):
         missing = self.missing()
         if missing:
             raise ConfigurationError(
-                "Outlook Calendar is not configured yet: an administrator must fill in %s in "
-                "Settings > General Settings > Integrations > Outlook Calendar." % " and ".join(missing)
+                "Outlook Calendar is not configured yet: an administrator must fill in {} in "
+                "Settings > General Settings > Integrations > Outlook Calendar.".format(" and ".join(missing))
             )
 
 
@@ -79,20 +83,20 @@ def token_error(result, *, during="sign-in"):
     detail = first_line(result.get("error_description")) or error
     if error in ("invalid_client", "unauthorized_client") or codes & CONFIG_AADSTS:
         return ConfigurationError(
-            "Microsoft rejected this database's Outlook app settings (%s). An administrator must check "
+            f"Microsoft rejected this database's Outlook app settings ({detail}). An administrator must check "
             "the Client ID, Client Secret and Tenant in Settings > General Settings > Integrations > "
-            "Outlook Calendar." % detail
+            "Outlook Calendar."
         )
     if error == "temporarily_unavailable":
-        return TransientError("The Microsoft sign-in service is temporarily unavailable (%s)." % detail)
+        return TransientError(f"The Microsoft sign-in service is temporarily unavailable ({detail}).")
     if error in ("invalid_grant", "interaction_required", "consent_required") or codes & REAUTH_AADSTS:
         return ReauthRequired(
-            "Your Outlook connection needs to be renewed (%s). Click the Outlook button in Calendar to "
-            "connect again." % detail,
+            f"Your Outlook connection needs to be renewed ({detail}). Click the Outlook button in Calendar to "
+            "connect again.",
             error=error,
             aadsts=min(codes) if codes else None,
         )
-    return OutlookError("Microsoft refused the %s (%s)." % (during, detail))
+    return OutlookError(f"Microsoft refused the {during} ({detail}).")
 
 
 class MailboxAuth:
@@ -128,13 +132,13 @@ class MailboxAuth:
             )
         except requests.RequestException as exc:
             raise ConfigurationError(
-                "Cannot reach the Microsoft sign-in service at %s (%s). Check the Authority URL in "
-                "Settings > General Settings > Integrations > Outlook Calendar." % (settings.authority, exc)
+                f"Cannot reach the Microsoft sign-in service at {settings.authority} ({exc}). Check the Authority URL in "
+                "Settings > General Settings > Integrations > Outlook Calendar."
             ) from exc
         except ValueError as exc:
             raise ConfigurationError(
-                "The sign-in authority %s is not valid (%s). Check the Tenant and Authority URL in "
-                "Settings > General Settings > Integrations > Outlook Calendar." % (settings.authority, exc)
+                f"The sign-in authority {settings.authority} is not valid ({exc}). Check the Tenant and Authority URL in "
+                "Settings > General Settings > Integrations > Outlook Calendar."
             ) from exc
 
     # ------------------------------------------------------------
@@ -161,11 +165,11 @@ class MailboxAuth:
             result = self.app.acquire_token_by_auth_code_flow(flow, params, scopes=list(SCOPES))
         except (ValueError, RuntimeError) as exc:
             # state mismatch, neither code nor error, or an id_token whose nonce is not ours
-            raise ReauthRequired("The answer from Microsoft does not belong to this sign-in (%s)." % exc) from exc
+            raise ReauthRequired(f"The answer from Microsoft does not belong to this sign-in ({exc}).") from exc
         except requests.RequestException as exc:
-            raise TransientError("Cannot reach the Microsoft sign-in service (%s)." % exc) from exc
+            raise TransientError(f"Cannot reach the Microsoft sign-in service ({exc}).") from exc
         except msal.exceptions.MsalServiceError as exc:
-            raise TransientError("The Microsoft sign-in service failed (%s)." % exc) from exc
+            raise TransientError(f"The Microsoft sign-in service failed ({exc}).") from exc
         if "error" in result:
             if result["error"] == "access_denied":
                 raise ReauthRequired(
@@ -190,11 +194,13 @@ class MailboxAuth:
         try:
             result = self.app.acquire_token_silent_with_error(list(SYNC_SCOPES), self.account())
         except requests.RequestException as exc:
-            raise TransientError("Cannot reach the Microsoft sign-in service (%s)." % exc) from exc
+            raise TransientError(f"Cannot reach the Microsoft sign-in service ({exc}).") from exc
         except msal.exceptions.MsalServiceError as exc:
-            raise TransientError("The Microsoft sign-in service failed (%s)." % exc) from exc
+            raise TransientError(f"The Microsoft sign-in service failed ({exc}).") from exc
         if not result:
-            raise ReauthRequired("Your Outlook sign-in has no refresh token left. Click the Outlook button in Calendar to connect again.")
+            raise ReauthRequired(
+                "Your Outlook sign-in has no refresh token left. Click the Outlook button in Calendar to connect again."
+            )
         if "access_token" not in result:
             raise token_error(result, during="token refresh")
         return result["access_token"]
@@ -211,9 +217,9 @@ class MailboxAuth:
         try:
             result = self.app.acquire_token_by_refresh_token(refresh_token, list(SYNC_SCOPES))
         except requests.RequestException as exc:
-            raise TransientError("Cannot reach the Microsoft sign-in service (%s)." % exc) from exc
+            raise TransientError(f"Cannot reach the Microsoft sign-in service ({exc}).") from exc
         except msal.exceptions.MsalServiceError as exc:
-            raise TransientError("The Microsoft sign-in service failed (%s)." % exc) from exc
+            raise TransientError(f"The Microsoft sign-in service failed ({exc}).") from exc
         if "error" in result:
             if result["error"] == "invalid_grant" and not aadsts_codes(result) & REAUTH_AADSTS:
                 # e.g. AADSTS9002313: a token of another app registration; the user connects once
@@ -243,9 +249,9 @@ class MailboxAuth:
         try:
             result = self.app.acquire_token_for_client(list(APP_SCOPES))
         except requests.RequestException as exc:
-            raise TransientError("Cannot reach the Microsoft sign-in service (%s)." % exc) from exc
+            raise TransientError(f"Cannot reach the Microsoft sign-in service ({exc}).") from exc
         except msal.exceptions.MsalServiceError as exc:
-            raise TransientError("The Microsoft sign-in service failed (%s)." % exc) from exc
+            raise TransientError(f"The Microsoft sign-in service failed ({exc}).") from exc
         if "error" in result:
             raise token_error(result, during="app credentials check")
         return True

@@ -40,17 +40,21 @@ def raise_for_graph_status(resp):
     if resp.status_code < 400:
         return resp
     code, message = graph_error_body(resp)
-    text = "%s %s (HTTP %s)" % (code or "Error", message, resp.status_code)
+    text = "{} {} (HTTP {})".format(code or "Error", message, resp.status_code)
     if resp.status_code == 401:
-        raise ReauthRequired("Microsoft Graph refused the access token: %s" % text, error=code)
+        raise ReauthRequired(f"Microsoft Graph refused the access token: {text}", error=code)
     if resp.status_code == 410 or (code or "").lower() in ("syncstatenotfound", "resyncrequired", "syncstateinvalid"):
-        raise DeltaExpired("The Outlook sync state expired: %s" % text, status=resp.status_code, code=code)
+        raise DeltaExpired(f"The Outlook sync state expired: {text}", status=resp.status_code, code=code)
     if resp.status_code == 429 or (resp.status_code == 503 and "Retry-After" in resp.headers):
-        raise Throttled("Microsoft Graph is throttling: %s" % text, retry_after=retry_after_seconds(resp),
-                        status=resp.status_code, code=code)
+        raise Throttled(
+            f"Microsoft Graph is throttling: {text}",
+            retry_after=retry_after_seconds(resp),
+            status=resp.status_code,
+            code=code,
+        )
     if resp.status_code >= 500:
-        raise TransientError("Microsoft Graph failed: %s" % text)
-    raise GraphError("Microsoft Graph rejected the request: %s" % text, status=resp.status_code, code=code)
+        raise TransientError(f"Microsoft Graph failed: {text}")
+    raise GraphError(f"Microsoft Graph rejected the request: {text}", status=resp.status_code, code=code)
 
 
 class GraphClient:
@@ -70,7 +74,7 @@ class GraphClient:
 
     def _headers(self, extra_prefer=()):
         return {
-            "Authorization": "Bearer %s" % self.get_token(),
+            "Authorization": f"Bearer {self.get_token()}",
             "Accept": "application/json",
             "Prefer": ", ".join((IMMUTABLE_ID, *extra_prefer)),
         }
@@ -78,7 +82,7 @@ class GraphClient:
     def _url(self, path_or_url):
         if path_or_url.startswith(("https://", "http://")):
             return path_or_url
-        return "%s/%s" % (self.graph_url, path_or_url.lstrip("/"))
+        return "{}/{}".format(self.graph_url, path_or_url.lstrip("/"))
 
     def request(self, method, path_or_url, *, prefer=(), **kwargs):
         """Send one Graph request; return the response or raise a typed error."""
@@ -88,7 +92,7 @@ class GraphClient:
                 method, self._url(path_or_url), headers=self._headers(prefer), timeout=self.timeout, **kwargs
             )
         except requests.RequestException as exc:
-            raise TransientError("Cannot reach Microsoft Graph (%s)." % exc) from exc
+            raise TransientError(f"Cannot reach Microsoft Graph ({exc}).") from exc
         return raise_for_graph_status(resp)
 
     def get_json(self, path_or_url, **kwargs):
@@ -120,13 +124,14 @@ class DeltaPage:
 
 
 EVENT_STAMP_GUID = "{66f5a359-4659-4830-9070-00047ec6ac6e}"  # a fixed GUID that names our property set
-EVENT_STAMP_ID = "String %s Name OdooEventId" % EVENT_STAMP_GUID
+EVENT_STAMP_ID = f"String {EVENT_STAMP_GUID} Name OdooEventId"
 
 
 def stamped_body(body, transaction_id, stamp):
     """A create body with its ``transactionId`` and our id stamp (graph-reference D.1, D.3)."""
-    return dict(body, transactionId=transaction_id,
-                singleValueExtendedProperties=[{"id": EVENT_STAMP_ID, "value": stamp}])
+    return dict(
+        body, transactionId=transaction_id, singleValueExtendedProperties=[{"id": EVENT_STAMP_ID, "value": stamp}]
+    )
 
 
 class CalendarClient(GraphClient):
@@ -134,8 +139,9 @@ class CalendarClient(GraphClient):
 
     def delta_url(self, start, end):
         """First request of a delta round over the window ``[start, end)`` (UTC naive datetimes)."""
-        return "/me/calendarView/delta?startDateTime=%s&endDateTime=%s" % (
-            start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        return "/me/calendarView/delta?startDateTime={}&endDateTime={}".format(
+            start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            end.strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
 
     def delta_page(self, url, page_size):
@@ -147,12 +153,14 @@ class CalendarClient(GraphClient):
         return DeltaPage(items, body.get("@odata.nextLink"), body.get("@odata.deltaLink"))
 
     def event(self, event_id):
-        return self.get_json("/me/events/%s" % event_id)
+        return self.get_json(f"/me/events/{event_id}")
 
     def instances(self, master_id, start, end):
         """Every occurrence and exception of a series inside ``[start, end)``, all pages."""
-        url = "/me/events/%s/instances?startDateTime=%s&endDateTime=%s&$top=1000" % (
-            master_id, start.strftime("%Y-%m-%dT%H:%M:%SZ"), end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        url = "/me/events/{}/instances?startDateTime={}&endDateTime={}&$top=1000".format(
+            master_id,
+            start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            end.strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
         found = []
         while url:
@@ -167,12 +175,12 @@ class CalendarClient(GraphClient):
         return self.request("POST", "/me/events", json=stamped_body(body, transaction_id, stamp)).json()
 
     def update_event(self, event_id, patch):
-        return self.request("PATCH", "/me/events/%s" % event_id, json=patch).json()
+        return self.request("PATCH", f"/me/events/{event_id}", json=patch).json()
 
     def delete_event(self, event_id):
         """DELETE; an event that is already gone (404/410) counts as deleted (graph-reference H)."""
         try:
-            self.request("DELETE", "/me/events/%s" % event_id)
+            self.request("DELETE", f"/me/events/{event_id}")
         except GraphError as exc:
             if exc.status not in (404, 410):
                 raise
@@ -180,19 +188,18 @@ class CalendarClient(GraphClient):
     def cancel_event(self, event_id, comment=""):
         """Organizer only: cancel the meeting, which mails a cancellation to every attendee."""
         try:
-            self.request("POST", "/me/events/%s/cancel" % event_id, json={"comment": comment})
+            self.request("POST", f"/me/events/{event_id}/cancel", json={"comment": comment})
         except GraphError as exc:
             if exc.status not in (404, 410):
                 raise
 
     def respond(self, event_id, action, send_response=True):
         """``action``: accept, tentativelyAccept or decline, on this mailbox's copy."""
-        self.request("POST", "/me/events/%s/%s" % (event_id, action), json={"sendResponse": bool(send_response)})
+        self.request("POST", f"/me/events/{event_id}/{action}", json={"sendResponse": bool(send_response)})
 
     def stamped_ids(self, prefix):
         """Ids of every event carrying a stamp of this database (Outlook copies of synced events keep it)."""
-        flt = "singleValueExtendedProperties/Any(ep: ep/id eq '%s' and startswith(ep/value, '%s'))" % (
-            EVENT_STAMP_ID, prefix)
+        flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{EVENT_STAMP_ID}' and startswith(ep/value, '{prefix}'))"
         url, found = "/me/events", []
         params = {"$filter": flt, "$select": "id", "$top": "1000"}
         while url:
@@ -211,8 +218,13 @@ class CalendarClient(GraphClient):
         :param lifecycle_url: where ``reauthorizationRequired``/``missed``/``subscriptionRemoved`` go (or None)
         :return: the subscription (``id``, ``expirationDateTime``, ...)
         """
-        body = {"changeType": "created,updated,deleted", "notificationUrl": notification_url, "resource": "/me/events",
-                "expirationDateTime": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"), "clientState": client_state}
+        body = {
+            "changeType": "created,updated,deleted",
+            "notificationUrl": notification_url,
+            "resource": "/me/events",
+            "expirationDateTime": expiration.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "clientState": client_state,
+        }
         if lifecycle_url:
             body["lifecycleNotificationUrl"] = lifecycle_url
         return self.request("POST", "/subscriptions", json=body).json()
@@ -220,16 +232,16 @@ class CalendarClient(GraphClient):
     def renew_subscription(self, subscription_id, expiration):
         """Extend a subscription (also answers a ``reauthorizationRequired``). A 404 means it is gone: create one."""
         body = {"expirationDateTime": expiration.strftime("%Y-%m-%dT%H:%M:%SZ")}
-        return self.request("PATCH", "/subscriptions/%s" % subscription_id, json=body).json()
+        return self.request("PATCH", f"/subscriptions/{subscription_id}", json=body).json()
 
     def reauthorize_subscription(self, subscription_id):
         """Answer a ``reauthorizationRequired`` lifecycle event without extending the subscription."""
-        self.request("POST", "/subscriptions/%s/reauthorize" % subscription_id)
+        self.request("POST", f"/subscriptions/{subscription_id}/reauthorize")
 
     def delete_subscription(self, subscription_id):
         """Stop the notifications; a subscription that is already gone (404) counts as deleted."""
         try:
-            self.request("DELETE", "/subscriptions/%s" % subscription_id)
+            self.request("DELETE", f"/subscriptions/{subscription_id}")
         except GraphError as exc:
             if exc.status != 404:
                 raise
@@ -240,7 +252,7 @@ class CalendarClient(GraphClient):
 
     def find_stamped(self, stamp):
         """Events carrying our stamp (after a create whose answer was lost)."""
-        flt = "singleValueExtendedProperties/Any(ep: ep/id eq '%s' and ep/value eq '%s')" % (EVENT_STAMP_ID, stamp)
+        flt = f"singleValueExtendedProperties/Any(ep: ep/id eq '{EVENT_STAMP_ID}' and ep/value eq '{stamp}')"
         return self.get_json("/me/events", params={"$filter": flt}).get("value") or []
 
 
@@ -270,14 +282,14 @@ class BatchResponse:
     def error(self):
         """The typed error of a failed item (gone items are answered by the caller)."""
         error = self.body.get("error") if isinstance(self.body.get("error"), dict) else {}
-        text = "%s %s (HTTP %s)" % (error.get("code") or "Error", error.get("message") or "", self.status)
+        text = "{} {} (HTTP {})".format(error.get("code") or "Error", error.get("message") or "", self.status)
         if self.status == 429:
-            return Throttled("Microsoft Graph is throttling: %s" % text, retry_after=self.retry_after or 5,
-                             code=error.get("code"))
+            return Throttled(
+                f"Microsoft Graph is throttling: {text}", retry_after=self.retry_after or 5, code=error.get("code")
+            )
         if self.status >= 500:
-            return TransientError("Microsoft Graph failed: %s" % text)
-        return GraphError("Microsoft Graph rejected the request: %s" % text, status=self.status,
-                          code=error.get("code"))
+            return TransientError(f"Microsoft Graph failed: {text}")
+        return GraphError(f"Microsoft Graph rejected the request: {text}", status=self.status, code=error.get("code"))
 
 
 def batch_calls(client, calls):
@@ -285,7 +297,7 @@ def batch_calls(client, calls):
     :class:`BatchResponse` per call, in the same order. Items are independent (no ``dependsOn``)."""
     answers = []
     for offset in range(0, len(calls), BATCH_MAX):
-        chunk = calls[offset:offset + BATCH_MAX]
+        chunk = calls[offset : offset + BATCH_MAX]
         requests_ = []
         for index, (method, url, body) in enumerate(chunk):
             item = {"id": str(index), "method": method, "url": url, "headers": {"Prefer": IMMUTABLE_ID}}

@@ -57,7 +57,7 @@ class GraphRetry(Retry):
         wait = self.get_retry_after(response) if response is not None else None
         if wait is not None and wait > MAX_RETRY_AFTER:
             # not inside this run: urllib3 hands the 429 back (raise_on_status=False), the sync parks
-            raise MaxRetryError(_pool, url, ResponseError("Retry-After of %s s" % wait))
+            raise MaxRetryError(_pool, url, ResponseError(f"Retry-After of {wait} s"))
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def get_backoff_time(self):

@@ -7,11 +7,27 @@ from odoo import _, api, fields, models
 from ..engine.mapping import Attendee, EventData
 
 # Fields whose change must reach Outlook (STYLE R12: marked dirty here, pushed by the sync cron).
-OUTLOOK_SYNCED_FIELDS = frozenset({
-    "name", "description", "start", "stop", "allday", "start_date", "stop_date", "location",
-    "videocall_location", "privacy", "show_as", "partner_ids", "attendee_ids", "alarm_ids", "categ_ids",
-    "user_id", "active",
-})
+OUTLOOK_SYNCED_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "start",
+        "stop",
+        "allday",
+        "start_date",
+        "stop_date",
+        "location",
+        "videocall_location",
+        "privacy",
+        "show_as",
+        "partner_ids",
+        "attendee_ids",
+        "alarm_ids",
+        "categ_ids",
+        "user_id",
+        "active",
+    }
+)
 # Context of every write the sync makes from Outlook's data: no push back, and no mail from Odoo either.
 INBOUND_CONTEXT = {
     "outlook_inbound": True,
@@ -29,29 +45,47 @@ class CalendarEvent(models.Model):
     _inherit = "calendar.event"
 
     outlook_ical_uid = fields.Char(
-        "Outlook iCalUId", index="btree_not_null", copy=False,
+        "Outlook iCalUId",
+        index="btree_not_null",
+        copy=False,
         help="Universal identity of the meeting, the same in every attendee's Outlook calendar",
     )
     outlook_organizer_email = fields.Char(
-        "Outlook Organizer", copy=False, help="Organizer's address when the organizer is not an Odoo user",
+        "Outlook Organizer",
+        copy=False,
+        help="Organizer's address when the organizer is not an Odoo user",
     )
     outlook_link_ids = fields.One2many("outlook.event.link", "event_id", string="Outlook Copies", copy=False)
     outlook_dirty = fields.Boolean("Outlook Push Pending", copy=False, index=True, readonly=True)
-    outlook_create_attempted = fields.Boolean(copy=False, readonly=True,
-                                              help="A POST was sent whose answer may have been lost")
+    outlook_create_attempted = fields.Boolean(
+        copy=False, readonly=True, help="A POST was sent whose answer may have been lost"
+    )
     outlook_sync_state = fields.Selection(
         [("not_synced", "Never"), ("synced", "Active"), ("inactive", "Inactive"), ("error", "Error")],
-        string="Outlook Sync", default="not_synced", copy=False, readonly=True,
+        string="Outlook Sync",
+        default="not_synced",
+        copy=False,
+        readonly=True,
     )
     outlook_last_error = fields.Text("Outlook Sync Message", copy=False, readonly=True)
     outlook_send_invitations = fields.Boolean(
-        "Send Outlook invitations", default=lambda self: self._outlook_default_invitations(), copy=False,
+        "Send Outlook invitations",
+        default=lambda self: self._outlook_default_invitations(),
+        copy=False,
         help="Off: the event goes to the organizer's Outlook calendar without attendees, so Exchange mails "
-             "nobody; the attendees stay in Odoo and are listed in the description.")
-    outlook_locked = fields.Boolean("Locked against Outlook changes", copy=False,
-                                    help="Outlook's changes to this event are refused and shown as a conflict")
-    outlook_imported = fields.Boolean("Created by a data import", copy=False, readonly=True,
-                                      help="Imported events are not sent to Outlook unless pushed explicitly")
+        "nobody; the attendees stay in Odoo and are listed in the description.",
+    )
+    outlook_locked = fields.Boolean(
+        "Locked against Outlook changes",
+        copy=False,
+        help="Outlook's changes to this event are refused and shown as a conflict",
+    )
+    outlook_imported = fields.Boolean(
+        "Created by a data import",
+        copy=False,
+        readonly=True,
+        help="Imported events are not sent to Outlook unless pushed explicitly",
+    )
     outlook_internal_note = fields.Html("Internal notes", copy=False, help="Never sent to Outlook")
 
     # ------------------------------------------------------------
@@ -147,25 +181,36 @@ class CalendarEvent(models.Model):
         if not self:
             return result
         # a connected user is known to Outlook by their mailbox address, not their partner's email
-        addresses = {user.partner_id.id: address
-                     for address, user in self.env["outlook.mailbox"]._outlook_users_by_address().items()}
+        addresses = {
+            user.partner_id.id: address
+            for address, user in self.env["outlook.mailbox"]._outlook_users_by_address().items()
+        }
         for event in self:
             organizer = event.user_id.partner_id
             organizer_email = (
-                addresses.get(organizer.id) or organizer.email_normalized or "" if organizer
+                addresses.get(organizer.id) or organizer.email_normalized or ""
+                if organizer
                 else event.outlook_organizer_email or ""
             )
-            attendees = tuple(sorted(
-                (Attendee(addresses.get(att.partner_id.id) or att.partner_id.email_normalized,
-                          att.partner_id.name or "", att.state or "needsAction")
-                 for att in event.attendee_ids
-                 if addresses.get(att.partner_id.id) or att.partner_id.email_normalized),
-                key=lambda attendee: attendee.email,
-            ))
+            attendees = tuple(
+                sorted(
+                    (
+                        Attendee(
+                            addresses.get(att.partner_id.id) or att.partner_id.email_normalized,
+                            att.partner_id.name or "",
+                            att.state or "needsAction",
+                        )
+                        for att in event.attendee_ids
+                        if addresses.get(att.partner_id.id) or att.partner_id.email_normalized
+                    ),
+                    key=lambda attendee: attendee.email,
+                )
+            )
             alarms = event.alarm_ids.filtered(lambda alarm: alarm.alarm_type == "notification")
             timing = (
                 {"allday": True, "start_date": event.start_date, "stop_date": event.stop_date}
-                if event.allday else {"start": event.start, "stop": event.stop}
+                if event.allday
+                else {"start": event.start, "stop": event.stop}
             )
             result[event.id] = EventData(
                 name=event.name or "",
@@ -188,8 +233,11 @@ class CalendarEvent(models.Model):
     def _outlook_time_values(self, data):
         """``start``/``stop``/``allday`` to write for ``data`` (Odoo keeps all-day events at 8:00-18:00)."""
         if data.allday:
-            return {"allday": True, "start": datetime.combine(data.start_date, ALLDAY_START),
-                    "stop": datetime.combine(data.stop_date, ALLDAY_STOP)}
+            return {
+                "allday": True,
+                "start": datetime.combine(data.start_date, ALLDAY_START),
+                "stop": datetime.combine(data.stop_date, ALLDAY_STOP),
+            }
         return {"allday": False, "start": data.start, "stop": data.stop}
 
     # ------------------------------------------------------------
@@ -207,19 +255,31 @@ class CalendarEvent(models.Model):
         if not rows:
             return
         body = Markup("<p>%s</p><ul>%s</ul>") % (
-            _("Outlook and Odoo both changed this event since the last sync; %(winner)s won. "
-              "The other side's values were:", winner=winner),
+            _(
+                "Outlook and Odoo both changed this event since the last sync; %(winner)s won. "
+                "The other side's values were:",
+                winner=winner,
+            ),
             Markup("").join(rows),
         )
         self.sudo().with_context(**INBOUND_CONTEXT).message_post(
-            body=body, message_type="comment", subtype_xmlid="mail.mt_note")
+            body=body, message_type="comment", subtype_xmlid="mail.mt_note"
+        )
 
 
 CONFLICT_LABELS = (
-    ("name", "Subject"), ("start", "Start"), ("stop", "End"), ("start_date", "Start date"),
-    ("stop_date", "End date"), ("location", "Location"), ("description", "Description"),
-    ("privacy", "Privacy"), ("show_as", "Show as"), ("alarm_minutes", "Reminder (minutes)"),
-    ("categories", "Categories"), ("videocall_location", "Meeting URL"),
+    ("name", "Subject"),
+    ("start", "Start"),
+    ("stop", "End"),
+    ("start_date", "Start date"),
+    ("stop_date", "End date"),
+    ("location", "Location"),
+    ("description", "Description"),
+    ("privacy", "Privacy"),
+    ("show_as", "Show as"),
+    ("alarm_minutes", "Reminder (minutes)"),
+    ("categories", "Categories"),
+    ("videocall_location", "Meeting URL"),
 )
 
 

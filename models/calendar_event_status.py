@@ -22,20 +22,31 @@ class CalendarEvent(models.Model):
     _inherit = "calendar.event"
 
     outlook_status = fields.Selection(
-        OUTLOOK_STATUS, compute="_compute_outlook_status",
+        OUTLOOK_STATUS,
+        compute="_compute_outlook_status",
         help="Never: not in Outlook. Active: in sync. Pending: waiting for the next run. Inactive: ended long "
-             "ago, no longer synced. Error: a side refused it (see the message). Conflict: Outlook changed an "
-             "event that is locked in Odoo.")
+        "ago, no longer synced. Error: a side refused it (see the message). Conflict: Outlook changed an "
+        "event that is locked in Odoo.",
+    )
     outlook_status_message = fields.Text(compute="_compute_outlook_status")
     outlook_can_resync = fields.Boolean(compute="_compute_outlook_status")
 
-    @api.depends("outlook_sync_state", "outlook_last_error", "outlook_dirty", "outlook_link_ids.state",
-                 "outlook_link_ids.last_error")
+    @api.depends(
+        "outlook_sync_state",
+        "outlook_last_error",
+        "outlook_dirty",
+        "outlook_link_ids.state",
+        "outlook_link_ids.last_error",
+    )
     @api.depends_context("uid")
     def _compute_outlook_status(self):
         # organizers whose mailbox will push their changes (a change of anybody else's event stays in Odoo)
-        pushing = set(self.env["outlook.mailbox"].sudo().search(
-            [("user_id", "in", self.user_id.ids), ("state", "!=", "disconnected")]).user_id.ids)
+        pushing = set(
+            self.env["outlook.mailbox"]
+            .sudo()
+            .search([("user_id", "in", self.user_id.ids), ("state", "!=", "disconnected")])
+            .user_id.ids
+        )
         # the copies the user may see: their own mailbox's (record rules), every copy for admins
         for event in self:
             links = event.outlook_link_ids
@@ -60,7 +71,7 @@ class CalendarEvent(models.Model):
     # ------------------------------------------------------------
 
     def action_outlook_retry(self):
-        """"Retry now": clear the error, mark the event for the next run, and ask for that run at once.
+        """ "Retry now": clear the error, mark the event for the next run, and ask for that run at once.
 
         :return: a ``display_notification`` action
         """
@@ -69,7 +80,8 @@ class CalendarEvent(models.Model):
         mailboxes_sudo._outlook_request_sync(force=True)
         if mailboxes_sudo and not mailboxes_sudo.filtered(lambda mailbox: mailbox.state == "connected"):
             return self._outlook_status_notification(
-                _("Marked for retry; it runs once Outlook is connected again (and not paused)."), "warning")
+                _("Marked for retry; it runs once Outlook is connected again (and not paused)."), "warning"
+            )
         return self._outlook_status_notification(_("Marked for retry: a sync has been scheduled."), "success")
 
     def _outlook_retry(self):
@@ -82,8 +94,11 @@ class CalendarEvent(models.Model):
         if not events_sudo:
             return self.env["outlook.mailbox"].sudo()
         directions = self.env["outlook.sync.log"]._outlook_last_directions(events_sudo)
-        mailboxes_sudo = self.env["outlook.mailbox"].sudo().search(
-            [("user_id", "in", events_sudo.user_id.ids), ("state", "!=", "disconnected")])
+        mailboxes_sudo = (
+            self.env["outlook.mailbox"]
+            .sudo()
+            .search([("user_id", "in", events_sudo.user_id.ids), ("state", "!=", "disconnected")])
+        )
         for event in events_sudo:
             links = event.outlook_link_ids
             failed = links.filtered(lambda link: link.state in ("error", "conflict"))
@@ -95,15 +110,18 @@ class CalendarEvent(models.Model):
             else:
                 failed.write({"state": "pending", "change_key": False, "last_error": False})
             mailboxes_sudo |= failed.mailbox_id
-            event.with_context(**INBOUND_CONTEXT).write({
-                "outlook_last_error": False,
-                "outlook_sync_state": "synced" if links.filtered(lambda link: link.state != "detached")
-                else "not_synced",
-            })
+            event.with_context(**INBOUND_CONTEXT).write(
+                {
+                    "outlook_last_error": False,
+                    "outlook_sync_state": "synced"
+                    if links.filtered(lambda link: link.state != "detached")
+                    else "not_synced",
+                }
+            )
         return mailboxes_sudo.filtered(lambda mailbox: mailbox.state != "disconnected")
 
     def action_outlook_resync(self):
-        """"Resync from Outlook": the next run reads the user's Outlook copy of these events again and
+        """ "Resync from Outlook": the next run reads the user's Outlook copy of these events again and
         applies it over Odoo's values (an attendee's copy brings their answer only; a locked event
         shows a conflict instead).
 
@@ -117,26 +135,44 @@ class CalendarEvent(models.Model):
         links_sudo = links.sudo()
         one_way = links_sudo.mailbox_id.filtered(lambda mailbox: not mailbox._outlook_policy().pulls)
         if one_way:
-            raise UserError(_("%(mailbox)s only sends Odoo's changes to Outlook: it never reads Outlook's copy.",
-                              mailbox=", ".join(one_way.mapped("address"))))
+            raise UserError(
+                _(
+                    "%(mailbox)s only sends Odoo's changes to Outlook: it never reads Outlook's copy.",
+                    mailbox=", ".join(one_way.mapped("address")),
+                )
+            )
         local = links_sudo.event_id.with_context(active_test=False)._outlook_event_data()
         for link in links_sudo:
             # Outlook's copy looks changed and Odoo's not: the next run applies Outlook's version
-            link.write({"state": "pending", "change_key": False, "remote_hash": False,
-                        "synced_hash": fingerprint(local[link.event_id.id]), "last_error": False})
+            link.write(
+                {
+                    "state": "pending",
+                    "change_key": False,
+                    "remote_hash": False,
+                    "synced_hash": fingerprint(local[link.event_id.id]),
+                    "last_error": False,
+                }
+            )
         links_sudo.event_id.with_context(**INBOUND_CONTEXT).write(
-            {"outlook_last_error": False, "outlook_sync_state": "synced"})
+            {"outlook_last_error": False, "outlook_sync_state": "synced"}
+        )
         links_sudo.mailbox_id._outlook_request_sync(force=True)
         return self._outlook_status_notification(
-            _("Outlook's version will be read again: a sync has been scheduled."), "success")
+            _("Outlook's version will be read again: a sync has been scheduled."), "success"
+        )
 
     @api.model
     def _outlook_status_notification(self, message, kind):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"title": _("Outlook Calendar"), "message": message, "type": kind, "sticky": False,
-                       "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+            "params": {
+                "title": _("Outlook Calendar"),
+                "message": message,
+                "type": kind,
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
         }
 
     # ------------------------------------------------------------

@@ -85,8 +85,14 @@ class OutlookDashboard(models.Model):
         self.ensure_one()
         if not self.mailbox_id:
             return False
-        return {"type": "ir.actions.act_window", "res_model": "outlook.mailbox", "res_id": self.mailbox_id.id,
-                "view_mode": "form", "views": [(False, "form")], "target": "current"}
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "outlook.mailbox",
+            "res_id": self.mailbox_id.id,
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "current",
+        }
 
     def action_outlook_pause(self):
         self._outlook_mailboxes().action_outlook_pause()

@@ -23,24 +23,32 @@ class OutlookEventLink(models.Model):
     graph_id = fields.Char("Outlook Event ID", required=True, copy=False, help="Immutable Graph id in this mailbox")
     change_key = fields.Char(copy=False, help="Graph changeKey when this link was last synced")
     last_modified = fields.Char("Outlook Last Modified", copy=False)
-    is_organizer_copy = fields.Boolean("Organizer's Copy", copy=False,
-                                       help="This mailbox organizes the meeting: its copy may change it")
+    is_organizer_copy = fields.Boolean(
+        "Organizer's Copy", copy=False, help="This mailbox organizes the meeting: its copy may change it"
+    )
     remote_hash = fields.Char(copy=False, help="Fingerprint of the Outlook copy at the last sync")
     synced_hash = fields.Char(copy=False, help="Fingerprint of the Odoo event at the last sync")
     synced_data = fields.Json(copy=False, help="The Odoo event as last synced: the base of the next PATCH")
     response_state = fields.Char(copy=False, help="The mailbox owner's answer as last synced")
-    attendees_capped = fields.Boolean(copy=False, help="Outlook lists more attendees than the cap Odoo keeps: "
-                                                       "the attendee list is never sent back")
+    attendees_capped = fields.Boolean(
+        copy=False, help="Outlook lists more attendees than the cap Odoo keeps: the attendee list is never sent back"
+    )
     seen_round = fields.Integer(copy=False, help="Last full delta round that returned this copy")
     state = fields.Selection(
-        [("synced", "Synced"), ("pending", "Pending"), ("error", "Error"), ("conflict", "Conflict"),
-         ("detached", "Detached")],
+        [
+            ("synced", "Synced"),
+            ("pending", "Pending"),
+            ("error", "Error"),
+            ("conflict", "Conflict"),
+            ("detached", "Detached"),
+        ],
         default="synced",
         required=True,
         help="Detached: removed in Odoo without touching Outlook; Outlook's copy is no longer imported",
     )
-    cancel_allowed = fields.Boolean(copy=False, help="The organizer removed the event in Odoo: Outlook's "
-                                                     "copy may be cancelled")
+    cancel_allowed = fields.Boolean(
+        copy=False, help="The organizer removed the event in Odoo: Outlook's copy may be cancelled"
+    )
     last_error = fields.Text(copy=False)
 
     _sql_constraints = [

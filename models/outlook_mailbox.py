@@ -62,8 +62,9 @@ class OutlookMailbox(models.Model):
     connected_at = fields.Datetime(readonly=True, copy=False)
     last_attempt_at = fields.Datetime("Last Sync Attempt", readonly=True, copy=False)
     sync_requested_at = fields.Datetime("Sync Requested", readonly=True, copy=False)
-    throttled_until = fields.Datetime(readonly=True, copy=False,
-                                      help="Microsoft asked to wait: the sync resumes from its last page then")
+    throttled_until = fields.Datetime(
+        readonly=True, copy=False, help="Microsoft asked to wait: the sync resumes from its last page then"
+    )
     last_sync_at = fields.Datetime("Last Successful Sync", readonly=True, copy=False)
     last_error = fields.Text(readonly=True, copy=False)
     link_ids = fields.One2many("outlook.event.link", "mailbox_id", string="Linked Events")
@@ -122,9 +123,12 @@ class OutlookMailbox(models.Model):
         )
         if taken_sudo:
             raise OutlookError(
-                _("The Outlook mailbox %(address)s is already connected to the Odoo user %(user)s. "
-                  "Each mailbox can be connected to one Odoo user only.",
-                  address=address, user=taken_sudo.user_id.name)
+                _(
+                    "The Outlook mailbox %(address)s is already connected to the Odoo user %(user)s. "
+                    "Each mailbox can be connected to one Odoo user only.",
+                    address=address,
+                    user=taken_sudo.user_id.name,
+                )
             )
         mailbox_sudo = self.sudo().with_context(mail_create_nosubscribe=True).search(
             [("user_id", "=", self.env.uid)], limit=1
@@ -194,9 +198,18 @@ class OutlookMailbox(models.Model):
         """Run the sync cron soon for these mailboxes: at once when asked (``force``), else only when
         neither a sync nor a request happened within :data:`OPEN_SYNC_DELAY` (opening the Calendar)."""
         recent = fields.Datetime.now() - OPEN_SYNC_DELAY
-        due = self.filtered(lambda m: m.state == "connected" and (force or (
-            (not m.last_attempt_at or m.last_attempt_at < recent)
-            and (not m.sync_requested_at or m.sync_requested_at < recent))))
+        due = self.filtered(
+            lambda m: (
+                m.state == "connected"
+                and (
+                    force
+                    or (
+                        (not m.last_attempt_at or m.last_attempt_at < recent)
+                        and (not m.sync_requested_at or m.sync_requested_at < recent)
+                    )
+                )
+            )
+        )
         if due:
             due.sudo().write({"sync_requested_at": fields.Datetime.now()})
             self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()._trigger()
@@ -232,9 +245,11 @@ class OutlookMailbox(models.Model):
     def _outlook_due_domain_sql(self):
         """Due: never tried, or not tried in this run and either stale (older than the cron's interval)
         or asked for since (the Outlook button, opening the Calendar)."""
-        return ("state = 'connected' AND (throttled_until IS NULL OR throttled_until <= %(started)s) "
-                "AND (last_attempt_at IS NULL OR (last_attempt_at < %(started)s "
-                "AND (last_attempt_at < %(stale)s OR sync_requested_at > last_attempt_at)))")
+        return (
+            "state = 'connected' AND (throttled_until IS NULL OR throttled_until <= %(started)s) "
+            "AND (last_attempt_at IS NULL OR (last_attempt_at < %(started)s "
+            "AND (last_attempt_at < %(stale)s OR sync_requested_at > last_attempt_at)))"
+        )
 
     @api.model
     def _outlook_due_params(self, started_at):
@@ -251,8 +266,8 @@ class OutlookMailbox(models.Model):
         """
         self.flush_model(["state", "last_attempt_at", "sync_requested_at"])
         self.env.cr.execute(
-            "SELECT id FROM outlook_mailbox WHERE %s ORDER BY sync_requested_at DESC NULLS LAST, "
-            "last_attempt_at NULLS FIRST, id LIMIT 20 FOR UPDATE SKIP LOCKED" % self._outlook_due_domain_sql(),
+            f"SELECT id FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()} ORDER BY sync_requested_at DESC NULLS LAST, "
+            "last_attempt_at NULLS FIRST, id LIMIT 20 FOR UPDATE SKIP LOCKED",
             self._outlook_due_params(started_at),
         )
         for (mailbox_id,) in self.env.cr.fetchall():
@@ -267,8 +282,10 @@ class OutlookMailbox(models.Model):
     @api.model
     def _outlook_due_count(self, started_at):
         self.flush_model(["state", "last_attempt_at", "sync_requested_at"])
-        self.env.cr.execute("SELECT count(*) FROM outlook_mailbox WHERE %s" % self._outlook_due_domain_sql(),
-                            self._outlook_due_params(started_at))
+        self.env.cr.execute(
+            f"SELECT count(*) FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()}",
+            self._outlook_due_params(started_at),
+        )
         return self.env.cr.fetchone()[0]
 
     def _outlook_sync_guarded(self, graph_run):
@@ -296,10 +313,13 @@ class OutlookMailbox(models.Model):
             self._outlook_mark_reconnect(error)
         except Throttled as exc:
             checkpoints.rollback()
-            error = _("Microsoft 365 asked to wait %(seconds)s seconds; the sync resumes from its last saved page "
-                      "then.", seconds=int(exc.retry_after))
-            self.sudo().write({"last_error": error,
-                               "throttled_until": fields.Datetime.now() + timedelta(seconds=exc.retry_after)})
+            error = _(
+                "Microsoft 365 asked to wait %(seconds)s seconds; the sync resumes from its last saved page then.",
+                seconds=int(exc.retry_after),
+            )
+            self.sudo().write(
+                {"last_error": error, "throttled_until": fields.Datetime.now() + timedelta(seconds=exc.retry_after)}
+            )
         except ConfigurationError as exc:
             checkpoints.rollback()
             error, config_ok = str(exc), False
@@ -317,7 +337,8 @@ class OutlookMailbox(models.Model):
             self.sudo().last_error = error
         finally:
             self.env["outlook.sync.log"]._outlook_record(
-                self, started_at, run.stats if run else {}, run.client.requests_sent if run else 0, error)
+                self, started_at, run.stats if run else {}, run.client.requests_sent if run else 0, error
+            )
             checkpoints.commit_and_close()
         return config_ok
 
@@ -355,7 +376,8 @@ class OutlookMailbox(models.Model):
         """What this run may have to do besides reading Outlook's changes, in one query, so that an idle
         cycle costs one Graph request and a handful of queries (issue "performance")."""
         self.env.flush_all()
-        self.env.cr.execute("""
+        self.env.cr.execute(
+            """
             SELECT EXISTS(SELECT 1 FROM outlook_event_link WHERE mailbox_id = %(mailbox)s
                                                              AND state IN ('error', 'pending')),
                    EXISTS(SELECT 1 FROM calendar_event WHERE outlook_dirty AND user_id = %(user)s),
@@ -368,8 +390,10 @@ class OutlookMailbox(models.Model):
                            WHERE link.mailbox_id = %(mailbox)s AND NOT COALESCE(link.is_organizer_copy, false)
                              AND attendee.state IN ('accepted', 'tentative', 'declined')
                              AND attendee.state IS DISTINCT FROM link.response_state)
-        """, {"mailbox": self.id, "user": self.user_id.id, "partner": self.user_id.partner_id.id})
-        return dict(zip(("failed", "dirty", "tombstones", "series", "answers"), self.env.cr.fetchone()))
+        """,
+            {"mailbox": self.id, "user": self.user_id.id, "partner": self.user_id.partner_id.id},
+        )
+        return dict(zip(("failed", "dirty", "tombstones", "series", "answers"), self.env.cr.fetchone(), strict=False))
 
     def _outlook_check_requirements(self):
         """What a user needs before syncing (ERP.net): a mailbox address and a default company."""
@@ -386,8 +410,11 @@ class OutlookMailbox(models.Model):
         failed = self.env["outlook.event.link"].sudo().search([("mailbox_id", "=", self.id), ("state", "=", "error")])
         if not failed:
             return False
-        return _("%(count)s Outlook item(s) could not be synced; they are retried at every run. First: %(error)s",
-                 count=len(failed), error=failed[0].last_error)
+        return _(
+            "%(count)s Outlook item(s) could not be synced; they are retried at every run. First: %(error)s",
+            count=len(failed),
+            error=failed[0].last_error,
+        )
 
 
 @dataclass

@@ -27,25 +27,40 @@ class OutlookMailbox(models.Model):
     _inherit = "outlook.mailbox"
 
     state = fields.Selection(selection_add=[("paused", "Paused")], ondelete={"paused": "set default"})
-    paused_by_admin = fields.Boolean(readonly=True, copy=False,
-                                     help="An administrator paused this mailbox: only an administrator resumes it")
-    import_running = fields.Boolean(readonly=True, copy=False,
-                                    help="A full listing of the Outlook calendar is in progress")
+    paused_by_admin = fields.Boolean(
+        readonly=True, copy=False, help="An administrator paused this mailbox: only an administrator resumes it"
+    )
+    import_running = fields.Boolean(
+        readonly=True, copy=False, help="A full listing of the Outlook calendar is in progress"
+    )
     import_done = fields.Integer("Items Imported", readonly=True, copy=False)
-    import_total = fields.Integer("Items Expected", readonly=True, copy=False,
-                                  help="An estimate: Graph does not say how many items a listing holds; while more "
-                                       "pages follow, the next page is counted as full as the last one")
+    import_total = fields.Integer(
+        "Items Expected",
+        readonly=True,
+        copy=False,
+        help="An estimate: Graph does not say how many items a listing holds; while more "
+        "pages follow, the next page is counted as full as the last one",
+    )
     linked_count = fields.Integer("Events Linked", compute="_compute_outlook_counts")
     errors_24h = fields.Integer("Errors (24 h)", compute="_compute_outlook_counts")
 
     def _compute_outlook_counts(self):
-        links = self.env["outlook.event.link"].sudo()._read_group(
-            [("mailbox_id", "in", self.ids), ("event_id", "!=", False)], ["mailbox_id"], ["__count"])
+        links = (
+            self.env["outlook.event.link"]
+            .sudo()
+            ._read_group([("mailbox_id", "in", self.ids), ("event_id", "!=", False)], ["mailbox_id"], ["__count"])
+        )
         linked = {mailbox.id: count for mailbox, count in links}
         since = fields.Datetime.now() - timedelta(hours=24)
-        errors = self.env["outlook.sync.log"].sudo()._read_group(
-            [("mailbox_id", "in", self.ids), ("state", "=", "error"), ("started_at", ">=", since)],
-            ["mailbox_id"], ["__count"])
+        errors = (
+            self.env["outlook.sync.log"]
+            .sudo()
+            ._read_group(
+                [("mailbox_id", "in", self.ids), ("state", "=", "error"), ("started_at", ">=", since)],
+                ["mailbox_id"],
+                ["__count"],
+            )
+        )
         failed = {mailbox.id: count for mailbox, count in errors}
         for mailbox in self:
             mailbox.linked_count = linked.get(mailbox.id, 0)
@@ -142,32 +157,52 @@ class OutlookMailbox(models.Model):
         for mailbox in self:
             self.env.cr.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [LOCK_NAMESPACE, mailbox.id])
             if not self.env.cr.fetchone()[0]:
-                raise UserError(_("A sync of %(mailbox)s is running; try again in a minute.",
-                                  mailbox=mailbox.address or mailbox.user_id.name))
+                raise UserError(
+                    _(
+                        "A sync of %(mailbox)s is running; try again in a minute.",
+                        mailbox=mailbox.address or mailbox.user_id.name,
+                    )
+                )
         removed_in_odoo = links_sudo.filtered(
-            lambda link: not link.event_id and link.state not in ("error", "detached"))
-        doomed = links_sudo.filtered(lambda link: link.event_id and link.is_organizer_copy
-                                     and link.state != "detached") if remove_remote else links_sudo.browse()
+            lambda link: not link.event_id and link.state not in ("error", "detached")
+        )
+        doomed = (
+            links_sudo.filtered(lambda link: link.event_id and link.is_organizer_copy and link.state != "detached")
+            if remove_remote
+            else links_sudo.browse()
+        )
         dropped = links_sudo - removed_in_odoo - doomed
         events = (dropped | doomed).event_id
         dropped.filtered(lambda link: link.state != "detached").unlink()
         for link in removed_in_odoo:
             link.write({"state": "detached", "outlook_remove_remote": remove_remote and link.is_organizer_copy})
-        doomed.write({"event_id": False, "state": "detached", "outlook_remove_remote": True,
-                      "cancel_allowed": True})
+        doomed.write({"event_id": False, "state": "detached", "outlook_remove_remote": True, "cancel_allowed": True})
         events.invalidate_recordset(["outlook_link_ids"])
         unlinked = events.sudo().with_context(active_test=False).filtered(lambda event: not event.outlook_link_ids)
         unlinked.with_context(**INBOUND_CONTEXT).write(
-            {"outlook_sync_state": "not_synced", "outlook_last_error": False})
-        self.sudo().write({
-            "delta_link": False, "delta_window_start": False, "delta_window_end": False,
-            "delta_round_full": False, "last_error": False,
-            "import_running": False, "import_done": 0, "import_total": 0,
-        })
+            {"outlook_sync_state": "not_synced", "outlook_last_error": False}
+        )
+        self.sudo().write(
+            {
+                "delta_link": False,
+                "delta_window_start": False,
+                "delta_window_end": False,
+                "delta_round_full": False,
+                "last_error": False,
+                "import_running": False,
+                "import_done": 0,
+                "import_total": 0,
+            }
+        )
         if remove_remote:
             self.sudo()._outlook_request_sync(force=True)
-        _logger.info("outlook: user %s reset mailboxes %s (%s links, %s removed in Outlook)",
-                     self.env.uid, self.ids, len(links_sudo), len(doomed) if remove_remote else 0)
+        _logger.info(
+            "outlook: user %s reset mailboxes %s (%s links, %s removed in Outlook)",
+            self.env.uid,
+            self.ids,
+            len(links_sudo),
+            len(doomed) if remove_remote else 0,
+        )
         return len(doomed)
 
     def _outlook_push(self, run):
@@ -176,15 +211,24 @@ class OutlookMailbox(models.Model):
         return super()._outlook_push(run)
 
     def _outlook_push_reset_removals(self, run):
-        links_sudo = self.env["outlook.event.link"].sudo().search(
-            [("mailbox_id", "=", self.id), ("outlook_remove_remote", "=", True)], order="id")
+        links_sudo = (
+            self.env["outlook.event.link"]
+            .sudo()
+            .search([("mailbox_id", "=", self.id), ("outlook_remove_remote", "=", True)], order="id")
+        )
         if not links_sudo:
             return
         policy = replace(run.policy, direction=rules.BOTH, delete_from_odoo=rules.DELETE)
         now = fields.Datetime.now()
         for link in links_sudo:
-            push_link = PushLink(link.id, link.graph_id, link._outlook_synced_data(), link.is_organizer_copy,
-                                 cancel_allowed=True, attendees_capped=link.attendees_capped)
+            push_link = PushLink(
+                link.id,
+                link.graph_id,
+                link._outlook_synced_data(),
+                link.is_organizer_copy,
+                cancel_allowed=True,
+                attendees_capped=link.attendees_capped,
+            )
             action = plan_push(LocalEvent(), push_link, policy, now).action
             try:
                 if action == "cancel":
@@ -213,9 +257,15 @@ class OutlookMailbox(models.Model):
         return super()._outlook_retry_failed(run, limit=limit)
 
     def _outlook_reread_pending(self, run, limit):
-        links_sudo = self.env["outlook.event.link"].sudo().search(
-            [("mailbox_id", "=", self.id), ("state", "=", "pending"), ("event_id", "!=", False)],
-            limit=limit, order="write_date")
+        links_sudo = (
+            self.env["outlook.event.link"]
+            .sudo()
+            .search(
+                [("mailbox_id", "=", self.id), ("state", "=", "pending"), ("event_id", "!=", False)],
+                limit=limit,
+                order="write_date",
+            )
+        )
         if not links_sudo:
             return
         payloads = []
@@ -247,15 +297,19 @@ class OutlookMailbox(models.Model):
         running = bool(page.next_link)
         total = done + len(page.items) if running else done
         mailbox_sudo.write({"import_done": done, "import_total": total, "import_running": running})
-        self.env["bus.bus"]._sendone(mailbox_sudo.user_id.partner_id, PROGRESS_NOTIFICATION,
-                                     mailbox_sudo._outlook_progress())
+        self.env["bus.bus"]._sendone(
+            mailbox_sudo.user_id.partner_id, PROGRESS_NOTIFICATION, mailbox_sudo._outlook_progress()
+        )
 
     def _outlook_progress(self):
         """What the Calendar's button shows: ``{"running", "done", "total"}``."""
         self.ensure_one()
         mailbox_sudo = self.sudo()
-        return {"running": mailbox_sudo.import_running, "done": mailbox_sudo.import_done,
-                "total": max(mailbox_sudo.import_total, mailbox_sudo.import_done)}
+        return {
+            "running": mailbox_sudo.import_running,
+            "done": mailbox_sudo.import_done,
+            "total": max(mailbox_sudo.import_total, mailbox_sudo.import_done),
+        }
 
     # ------------------------------------------------------------
     # WHAT USERS MAY CHOOSE (the admin's settings)
@@ -270,7 +324,10 @@ class OutlookMailbox(models.Model):
             company["direction"] = params_sudo.get_param("outlook_calendar_sync.direction") or rules.BOTH
         if params_sudo.get_param(PARAM_FIXED_CATEGORIES) and self.user_id.outlook_category_mode != "company":
             company["category_mode"] = params_sudo.get_param("outlook_calendar_sync.category_mode") in (
-                "True", "true", "1")
+                "True",
+                "true",
+                "1",
+            )
         return replace(policy, **company) if company else policy
 
 
@@ -278,6 +335,8 @@ class OutlookEventLink(models.Model):
     _inherit = "outlook.event.link"
 
     outlook_remove_remote = fields.Boolean(
-        "Remove in Outlook", copy=False, readonly=True,
-        help="A reset asked to remove this Outlook copy; the next run of its mailbox does it")
-
+        "Remove in Outlook",
+        copy=False,
+        readonly=True,
+        help="A reset asked to remove this Outlook copy; the next run of its mailbox does it",
+    )

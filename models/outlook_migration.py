@@ -27,15 +27,19 @@ from .outlook_config import PARAM_CLIENT_ID, PARAM_CLIENT_SECRET, get_auth_setti
 
 _logger = logging.getLogger(__name__)
 
-BUILTIN_PARAMS = {"microsoft_calendar_client_id": PARAM_CLIENT_ID,
-                  "microsoft_calendar_client_secret": PARAM_CLIENT_SECRET}
+BUILTIN_PARAMS = {
+    "microsoft_calendar_client_id": PARAM_CLIENT_ID,
+    "microsoft_calendar_client_secret": PARAM_CLIENT_SECRET,
+}
 
 
 class OutlookMailbox(models.Model):
     _inherit = "outlook.mailbox"
 
     builtin_refresh_token = fields.Char(
-        "Refresh token of the former Outlook module", groups="base.group_system", copy=False,
+        "Refresh token of the former Outlook module",
+        groups="base.group_system",
+        copy=False,
         help="Kept from Odoo's microsoft_calendar until the next sync takes the connection over",
     )
 
@@ -53,16 +57,21 @@ class OutlookMailbox(models.Model):
         if not table_exists(cr, "outlook_builtin_event"):
             return {}
         counts = {"events": 0, "recurrences": 0, "mailboxes": 0, "settings": 0}
-        for model, table, key in (("calendar.event", "calendar_event", "events"),
-                                  ("calendar.recurrence", "calendar_recurrence", "recurrences")):
+        for model, table, key in (
+            ("calendar.event", "calendar_event", "events"),
+            ("calendar.recurrence", "calendar_recurrence", "recurrences"),
+        ):
             self.env[model].flush_model(["outlook_ical_uid"])
             # the table names are the two constants above, never input
-            cr.execute(f"""
+            cr.execute(
+                f"""
                 UPDATE {table} AS rec SET outlook_ical_uid = kept.ical_uid
                   FROM outlook_builtin_event AS kept
                  WHERE kept.model = %s AND kept.res_id = rec.id
                    AND kept.ical_uid IS NOT NULL AND rec.outlook_ical_uid IS NULL
-            """, [model])  # pylint: disable=sql-injection
+            """,
+                [model],
+            )  # pylint: disable=sql-injection
             counts[key] = cr.rowcount
             self.env[model].invalidate_model(["outlook_ical_uid"])
         counts["settings"] = self._outlook_take_builtin_settings()
@@ -99,14 +108,22 @@ class OutlookMailbox(models.Model):
         rows = self.env.cr.fetchall()
         mailboxes_sudo = self.sudo().with_context(mail_create_nosubscribe=True, tracking_disable=True)
         known = set(mailboxes_sudo.search([]).user_id.ids)
-        vals_list = [{
-            "user_id": user_id,
-            "state": "reconnect",
-            "builtin_refresh_token": token or False,
-            "last_error": _("Synced by Odoo's former Outlook Calendar module: the next sync takes the connection "
-                            "over.") if token else
-            _("Synced by Odoo's former Outlook Calendar module: click the Outlook button in Calendar to connect."),
-        } for user_id, token in rows if user_id not in known]
+        vals_list = [
+            {
+                "user_id": user_id,
+                "state": "reconnect",
+                "builtin_refresh_token": token or False,
+                "last_error": _(
+                    "Synced by Odoo's former Outlook Calendar module: the next sync takes the connection over."
+                )
+                if token
+                else _(
+                    "Synced by Odoo's former Outlook Calendar module: click the Outlook button in Calendar to connect."
+                ),
+            }
+            for user_id, token in rows
+            if user_id not in known
+        ]
         mailboxes_sudo.create(vals_list)
         # the tokens now live in a system-only field; the plain table keeps no secret
         self.env.cr.execute("UPDATE outlook_builtin_user SET refresh_token = NULL WHERE refresh_token IS NOT NULL")
@@ -168,7 +185,8 @@ class OutlookMailbox(models.Model):
         result = auth.redeem_refresh_token(mailbox_sudo.builtin_refresh_token)
         me = self._outlook_builtin_identity(run, auth, result)
         self.env["outlook.mailbox"].with_user(mailbox_sudo.user_id)._outlook_store_connection(
-            me, auth.cache.serialize())
+            me, auth.cache.serialize()
+        )
         mailbox_sudo.builtin_refresh_token = False
         _logger.info("outlook: mailbox %s: connection of microsoft_calendar taken over", self.id)
 
@@ -182,5 +200,8 @@ class OutlookMailbox(models.Model):
             if exc.status != 403:
                 raise
         claims = result.get("id_token_claims") or {}
-        return {"id": claims.get("oid") or "", "mail": claims.get("email") or "",
-                "userPrincipalName": claims.get("preferred_username") or ""}
+        return {
+            "id": claims.get("oid") or "",
+            "mail": claims.get("email") or "",
+            "userPrincipalName": claims.get("preferred_username") or "",
+        }

@@ -26,8 +26,9 @@ class OutlookMailbox(models.Model):
     delta_window_start = fields.Datetime(readonly=True, copy=False)
     delta_window_end = fields.Datetime(readonly=True, copy=False)
     delta_round = fields.Integer(readonly=True, copy=False, help="Number of full delta rounds started")
-    delta_round_full = fields.Boolean(readonly=True, copy=False,
-                                      help="The current round lists every event of the window")
+    delta_round_full = fields.Boolean(
+        readonly=True, copy=False, help="The current round lists every event of the window"
+    )
 
     # ------------------------------------------------------------
     # Delta rounds and checkpoints
@@ -35,7 +36,7 @@ class OutlookMailbox(models.Model):
 
     def _outlook_transaction_prefix(self):
         """``transactionId`` prefix of the events this database creates in Outlook (graph-reference D.1)."""
-        return "odoo-%s-" % self.env["ir.config_parameter"].sudo().get_param("database.uuid")
+        return "odoo-{}-".format(self.env["ir.config_parameter"].sudo().get_param("database.uuid"))
 
     def _outlook_window(self, policy):
         return policy.window(fields.Date.context_today(self), self.sudo().first_connected_at)
@@ -46,8 +47,10 @@ class OutlookMailbox(models.Model):
         policy = run.policy
         mailbox_sudo = self.sudo()
         start, end = self._outlook_window(policy)
-        moved = (mailbox_sudo.delta_window_start != start
-                 or (end - (mailbox_sudo.delta_window_end or end)).days >= WINDOW_REANCHOR_DAYS)
+        moved = (
+            mailbox_sudo.delta_window_start != start
+            or (end - (mailbox_sudo.delta_window_end or end)).days >= WINDOW_REANCHOR_DAYS
+        )
         if mailbox_sudo.delta_link and not moved:
             return mailbox_sudo.delta_link
         return self._outlook_new_round(run)
@@ -56,10 +59,15 @@ class OutlookMailbox(models.Model):
         """Start listing the whole window again; links already known are matched, never duplicated."""
         client, policy = run.client, run.policy
         start, end = self._outlook_window(policy)
-        self.sudo().write({
-            "delta_link": False, "delta_window_start": start, "delta_window_end": end,
-            "delta_round": self.sudo().delta_round + 1, "delta_round_full": True,
-        })
+        self.sudo().write(
+            {
+                "delta_link": False,
+                "delta_window_start": start,
+                "delta_window_end": end,
+                "delta_round": self.sudo().delta_round + 1,
+                "delta_round_full": True,
+            }
+        )
         return client.delta_url(start, end)
 
     def _outlook_pull(self, run):
@@ -96,8 +104,13 @@ class OutlookMailbox(models.Model):
         """Read again the copies that could not be read before: delta will not list them until they
         change, so they would be lost otherwise."""
         client = run.client
-        failed = self.env["outlook.event.link"].sudo().search(
-            [("mailbox_id", "=", self.id), ("state", "in", ("error", "pending"))], limit=limit, order="write_date")
+        failed = (
+            self.env["outlook.event.link"]
+            .sudo()
+            .search(
+                [("mailbox_id", "=", self.id), ("state", "in", ("error", "pending"))], limit=limit, order="write_date"
+            )
+        )
         payloads = []
         for link in failed:
             try:
@@ -113,7 +126,9 @@ class OutlookMailbox(models.Model):
         """After a complete listing, copies the round did not return are gone from the window."""
         policy = run.policy
         mailbox_sudo = self.sudo()
-        missing = mailbox_sudo.link_ids.filtered(lambda link: link.event_id and link.seen_round < mailbox_sudo.delta_round)
+        missing = mailbox_sudo.link_ids.filtered(
+            lambda link: link.event_id and link.seen_round < mailbox_sudo.delta_round
+        )
         start, end = mailbox_sudo.delta_window_start, mailbox_sudo.delta_window_end
         inside = missing.filtered(lambda link: link.event_id.stop > start and link.event_id.start < end)
         self._outlook_remove_copies(inside, policy)
@@ -144,9 +159,12 @@ class OutlookMailbox(models.Model):
         removed = {item.graph_id for item in items if item.removed}
         if not removed:
             return items
-        linked = set(self.env["outlook.event.link"].sudo().search(
-            [("mailbox_id", "=", self.id), ("graph_id", "in", list(removed)), ("event_id", "!=", False)]
-        ).mapped("graph_id"))
+        linked = set(
+            self.env["outlook.event.link"]
+            .sudo()
+            .search([("mailbox_id", "=", self.id), ("graph_id", "in", list(removed)), ("event_id", "!=", False)])
+            .mapped("graph_id")
+        )
         verified = []
         for item in items:
             if item.removed and item.graph_id in linked:
@@ -175,8 +193,10 @@ class OutlookMailbox(models.Model):
         for item in items:
             if item.bare:
                 payload = full.get(item.graph_id)
-                item = remote_item(payload, attendee_cap=policy.attendee_cap) if payload else remote_item(
-                    {"id": item.graph_id, "@removed": {"reason": "deleted"}}
+                item = (
+                    remote_item(payload, attendee_cap=policy.attendee_cap)
+                    if payload
+                    else remote_item({"id": item.graph_id, "@removed": {"reason": "deleted"}})
                 )
             completed.append(item)
         return completed
@@ -188,8 +208,12 @@ class OutlookMailbox(models.Model):
         wanted = {item.series_master_id for item in items if item.series_master_id and not item.removed} - in_page
         if not wanted:
             return items
-        known = set(self.env["outlook.series.link"].sudo().search(
-            [("mailbox_id", "=", self.id), ("graph_id", "in", list(wanted))]).mapped("graph_id"))
+        known = set(
+            self.env["outlook.series.link"]
+            .sudo()
+            .search([("mailbox_id", "=", self.id), ("graph_id", "in", list(wanted))])
+            .mapped("graph_id")
+        )
         masters = []
         for master_id in sorted(wanted - known):
             try:
@@ -201,8 +225,12 @@ class OutlookMailbox(models.Model):
 
     def _outlook_known(self, items, run):
         policy = run.policy
-        links = self.env["outlook.event.link"].sudo().search(
-            [("mailbox_id", "=", self.id), ("graph_id", "in", [item.graph_id for item in items if item.graph_id])]
+        links = (
+            self.env["outlook.event.link"]
+            .sudo()
+            .search(
+                [("mailbox_id", "=", self.id), ("graph_id", "in", [item.graph_id for item in items if item.graph_id])]
+            )
         )
         events = links.event_id.with_context(active_test=False)
         local_hashes = {event_id: fingerprint(data) for event_id, data in events._outlook_event_data().items()}
@@ -211,10 +239,16 @@ class OutlookMailbox(models.Model):
         prefix = self._outlook_transaction_prefix()
         pushed_ids = {pushed_event_id(item.transaction_id, prefix) for item in items} - {None}
         pushed = self.env["calendar.event"].sudo().with_context(active_test=False).browse(pushed_ids).exists()
-        organizer_links = self.env["outlook.event.link"].sudo().search([
-            ("event_id", "in", list(events_by_uid.values()) + links.event_id.ids + pushed.ids),
-            ("is_organizer_copy", "=", True),
-        ])
+        organizer_links = (
+            self.env["outlook.event.link"]
+            .sudo()
+            .search(
+                [
+                    ("event_id", "in", list(events_by_uid.values()) + links.event_id.ids + pushed.ids),
+                    ("is_organizer_copy", "=", True),
+                ]
+            )
+        )
         new_items = [item for item in items if item.data is not None and item.graph_id not in links.mapped("graph_id")]
         return Known(
             links={link.graph_id: link._outlook_state(local_hashes) for link in links},
@@ -223,7 +257,8 @@ class OutlookMailbox(models.Model):
             pushed_events=frozenset(pushed.ids),
             locked_events=frozenset(events.filtered(lambda event: event._outlook_is_locked()).ids),
             local_modified={event.id: event.write_date.isoformat() for event in events}
-            if policy.conflict_winner == NEWEST_WINS else None,
+            if policy.conflict_winner == NEWEST_WINS
+            else None,
             context=self._outlook_import_context(new_items, run),
         )
 
@@ -231,8 +266,11 @@ class OutlookMailbox(models.Model):
         """What the import policy needs to know about the addresses of the page's new items (only the
         clock and the owner when there is none)."""
         client, policy = run.client, run.policy
-        base = {"now": fields.Datetime.now(), "owner_email": (self.sudo().address or "").lower(),
-                "first_connected": self.sudo().first_connected_at}
+        base = {
+            "now": fields.Datetime.now(),
+            "owner_email": (self.sudo().address or "").lower(),
+            "first_connected": self.sudo().first_connected_at,
+        }
         if not new_items:
             return ImportContext(**base)
         internal, known, stamped = frozenset(), frozenset(), frozenset()
@@ -245,8 +283,12 @@ class OutlookMailbox(models.Model):
             internal = {user.email_normalized for user in internal_users if user.email_normalized}
             internal = frozenset(internal | {address for address, user in mailbox_users.items() if not user.share})
         if not policy.sync_unmatched:
-            known = set(self.env["res.partner"].sudo().search([("email_normalized", "in", list(emails))])
-                        .mapped("email_normalized"))
+            known = set(
+                self.env["res.partner"]
+                .sudo()
+                .search([("email_normalized", "in", list(emails))])
+                .mapped("email_normalized")
+            )
             known = frozenset(known | (emails & set(mailbox_users)))
         if not policy.allow_copies:
             if run.stamped is None:  # once per run: the ids of every Outlook item carrying our stamp
@@ -259,8 +301,11 @@ class OutlookMailbox(models.Model):
     def _outlook_events_by_uid(self, uids):
         if not uids:
             return {}
-        events = self.env["calendar.event"].sudo().with_context(active_test=False).search(
-            [("outlook_ical_uid", "in", list(uids))], order="id"
+        events = (
+            self.env["calendar.event"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("outlook_ical_uid", "in", list(uids))], order="id")
         )
         found = {}
         for event in events:
@@ -276,15 +321,21 @@ class OutlookMailbox(models.Model):
         by_action = {}
         for decision in decisions:
             by_action.setdefault(decision.action, []).append(decision)
-            run.stats["pull_%s" % decision.action] += 1
-        values = OdooValues(self.env, [d.item.data for d in decisions if d.action in ("create", "attach", "update",
-                                                                                        "conflict", "refresh")])
+            run.stats[f"pull_{decision.action}"] += 1
+        values = OdooValues(
+            self.env,
+            [d.item.data for d in decisions if d.action in ("create", "attach", "update", "conflict", "refresh")],
+        )
         values.series = run.series
         retried = [d.item.graph_id for d in by_action.get("create", []) + by_action.get("attach", [])]
         if retried:  # copies that failed before and now import: their error stubs make room
-            self.env["outlook.event.link"].sudo().search([
-                ("mailbox_id", "=", self.id), ("graph_id", "in", retried), ("event_id", "=", False),
-            ]).unlink()
+            self.env["outlook.event.link"].sudo().search(
+                [
+                    ("mailbox_id", "=", self.id),
+                    ("graph_id", "in", retried),
+                    ("event_id", "=", False),
+                ]
+            ).unlink()
         self._outlook_apply_creates(by_action.get("create", []), values)
         for decision in by_action.get("attach", []):
             self._outlook_attach(decision, values)
@@ -343,15 +394,19 @@ class OutlookMailbox(models.Model):
         for decision in decisions:
             event_id = existing.get(decision.item.ical_uid)
             if event_id:  # another mailbox created it meanwhile: this copy joins it
-                organizer_copy = self.env["outlook.event.link"].sudo().search_count(
-                    [("event_id", "=", event_id), ("is_organizer_copy", "=", True)], limit=1)
+                organizer_copy = (
+                    self.env["outlook.event.link"]
+                    .sudo()
+                    .search_count([("event_id", "=", event_id), ("is_organizer_copy", "=", True)], limit=1)
+                )
                 authoritative = decision.item.is_organizer or not organizer_copy
-                self._outlook_attach(replace(decision, action="attach", event_id=event_id,
-                                             authoritative=authoritative), values)
-        events = self._outlook_events().create([
-            self._outlook_event_vals(values, d.item) for d in fresh
-        ])
-        self._outlook_link_many([(decision.item, event, True) for decision, event in zip(fresh, events)], values)
+                self._outlook_attach(
+                    replace(decision, action="attach", event_id=event_id, authoritative=authoritative), values
+                )
+        events = self._outlook_events().create([self._outlook_event_vals(values, d.item) for d in fresh])
+        self._outlook_link_many(
+            [(decision.item, event, True) for decision, event in zip(fresh, events, strict=False)], values
+        )
         for recurrence in events.sudo().recurrence_id.filtered(lambda r: not r.base_event_id):
             recurrence.base_event_id = recurrence._get_first_event()
 
@@ -375,17 +430,25 @@ class OutlookMailbox(models.Model):
         batched writes whatever their number (STYLE R3)."""
         if not rows:
             return
-        states = [values.attendee_states(item.data, item, self.user_id, authoritative)
-                  for item, _event, authoritative in rows]
-        self._outlook_set_attendee_states([(event, event_states) for (_item, event, _a), event_states
-                                           in zip(rows, states)])
+        states = [
+            values.attendee_states(item.data, item, self.user_id, authoritative) for item, _event, authoritative in rows
+        ]
+        self._outlook_set_attendee_states(
+            [(event, event_states) for (_item, event, _a), event_states in zip(rows, states, strict=False)]
+        )
         events = self.env["calendar.event"].browse([event.id for _item, event, _a in rows])
         local = events.with_context(active_test=False)._outlook_event_data()
-        self.env["outlook.event.link"].sudo().create([
-            {"event_id": event.id, "mailbox_id": self.id, "graph_id": item.graph_id,
-             **self._outlook_link_values(item, local[event.id], event_states)}
-            for (item, event, _a), event_states in zip(rows, states)
-        ])
+        self.env["outlook.event.link"].sudo().create(
+            [
+                {
+                    "event_id": event.id,
+                    "mailbox_id": self.id,
+                    "graph_id": item.graph_id,
+                    **self._outlook_link_values(item, local[event.id], event_states),
+                }
+                for (item, event, _a), event_states in zip(rows, states, strict=False)
+            ]
+        )
 
     def _outlook_link_values(self, item, local, states):
         """Link values after a sync: ``local`` is the event's :class:`EventData` as Odoo now holds it."""
@@ -408,14 +471,14 @@ class OutlookMailbox(models.Model):
         if not decisions:
             return
         events = self._outlook_events().browse([decision.event_id for decision in decisions])
-        for decision, event in zip(decisions, events):
+        for decision, event in zip(decisions, events, strict=False):
             if decision.action == "update" or decision.authoritative and decision.action == "conflict":
                 event.write(self._outlook_event_vals(values, decision.item))
         states = [values.attendee_states(d.item.data, d.item, self.user_id, d.authoritative) for d in decisions]
-        self._outlook_set_attendee_states(list(zip(events, states)))
+        self._outlook_set_attendee_states(list(zip(events, states, strict=False)))
         local = events.with_context(active_test=False)._outlook_event_data()
         links = self.env["outlook.event.link"].sudo().browse([decision.link.link_id for decision in decisions])
-        for decision, link, event_states in zip(decisions, links, states):
+        for decision, link, event_states in zip(decisions, links, states, strict=False):
             link.write(self._outlook_link_values(decision.item, local[decision.event_id], event_states))
 
     def _outlook_conflict(self, decision, values):
@@ -430,9 +493,15 @@ class OutlookMailbox(models.Model):
         event._outlook_note_lost_values(remote, local, winner=_("Odoo"))
         link = self.env["outlook.event.link"].sudo().browse(decision.link.link_id)
         # the next push sends Odoo's values over Outlook's current ones
-        link.write({"change_key": decision.item.change_key, "remote_hash": fingerprint(remote),
-                    "synced_data": snapshot(remote), "synced_hash": fingerprint(remote),
-                    "seen_round": self.sudo().delta_round})
+        link.write(
+            {
+                "change_key": decision.item.change_key,
+                "remote_hash": fingerprint(remote),
+                "synced_data": snapshot(remote),
+                "synced_hash": fingerprint(remote),
+                "seen_round": self.sudo().delta_round,
+            }
+        )
         event.sudo().outlook_dirty = True
 
     def _outlook_set_attendee_states(self, pairs):
@@ -468,7 +537,7 @@ class OutlookMailbox(models.Model):
     def _outlook_apply_inactive(self, decisions):
         """Events that ended long ago stop syncing (Practifi's "Inactive")."""
         links = self.env["outlook.event.link"].sudo().browse([d.link.link_id for d in decisions])
-        for link, decision in zip(links, decisions):
+        for link, decision in zip(links, decisions, strict=False):
             link.write({"change_key": decision.item.change_key, "seen_round": self.sudo().delta_round})
         links.event_id.with_context(**INBOUND_CONTEXT).write({"outlook_sync_state": "inactive"})
 
@@ -482,8 +551,14 @@ class OutlookMailbox(models.Model):
             if policy.error_category and policy.error_category not in categories:
                 updated = client.update_event(link.graph_id, {"categories": categories + [policy.error_category]})
                 decision = replace(decision, item=replace(decision.item, change_key=updated.get("changeKey", "")))
-            link.write({"state": "conflict", "last_error": decision.reason, "change_key": decision.item.change_key,
-                        "seen_round": self.sudo().delta_round})
+            link.write(
+                {
+                    "state": "conflict",
+                    "last_error": decision.reason,
+                    "change_key": decision.item.change_key,
+                    "seen_round": self.sudo().delta_round,
+                }
+            )
 
     def _outlook_record_errors(self, decisions):
         if not decisions:
@@ -499,8 +574,12 @@ class OutlookMailbox(models.Model):
             elif decision.item.graph_id:  # remembered so the next run reads it again
                 links_sudo.create(dict(values, mailbox_id=self.id, graph_id=decision.item.graph_id))
             self.env["outlook.sync.log"]._outlook_record_item(
-                self, "in", decision.reason, link=links_sudo.browse(decision.link and decision.link.link_id),
-                graph_id=decision.item.graph_id)
+                self,
+                "in",
+                decision.reason,
+                link=links_sudo.browse(decision.link and decision.link.link_id),
+                graph_id=decision.item.graph_id,
+            )
         self.sudo().last_error = "\n".join(decision.reason for decision in decisions)
 
     def _outlook_mark_seen(self, link_ids):

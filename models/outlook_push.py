@@ -36,17 +36,18 @@ class PushOp:
             stamp = "%s%d" % (prefix, self.event.id)
             return "POST", "/me/events", stamped_body(self.decision.body, stamp, stamp)
         if action == "patch":
-            return "PATCH", "/me/events/%s" % link.graph_id, self.decision.body
+            return "PATCH", f"/me/events/{link.graph_id}", self.decision.body
         if action == "cancel":
-            return "POST", "/me/events/%s/cancel" % link.graph_id, {"comment": ""}
-        return "DELETE", "/me/events/%s" % link.graph_id, None
+            return "POST", f"/me/events/{link.graph_id}/cancel", {"comment": ""}
+        return "DELETE", f"/me/events/{link.graph_id}", None
 
 
 class OutlookMailbox(models.Model):
     _inherit = "outlook.mailbox"
 
-    first_connected_at = fields.Datetime(readonly=True, copy=False,
-                                         help="Events created before this stay in Odoo unless the admin opts in")
+    first_connected_at = fields.Datetime(
+        readonly=True, copy=False, help="Events created before this stay in Odoo unless the admin opts in"
+    )
 
     def _outlook_push(self, run):
         """Send the owner's changed events, then the owner's answers to others' invitations.
@@ -72,34 +73,54 @@ class OutlookMailbox(models.Model):
     def _outlook_plan_push(self, run, now):
         """One :class:`PushOp` per changed event of the owner and per tombstone of this mailbox."""
         events_sudo = self.env["calendar.event"].sudo().with_context(active_test=False)
-        events = events_sudo.search([("outlook_dirty", "=", True), ("user_id", "=", self.user_id.id)],
-                                    limit=PUSH_BATCH, order="id")
+        events = events_sudo.search(
+            [("outlook_dirty", "=", True), ("user_id", "=", self.user_id.id)], limit=PUSH_BATCH, order="id"
+        )
         links_sudo = self.env["outlook.event.link"].sudo()
-        links = links_sudo.search([("mailbox_id", "=", self.id), ("event_id", "in", events.ids),
-                                   ("state", "!=", "detached")])
-        tombstones = links_sudo.search([("mailbox_id", "=", self.id), ("event_id", "=", False),
-                                        ("state", "not in", ("error", "detached"))])
+        links = links_sudo.search(
+            [("mailbox_id", "=", self.id), ("event_id", "in", events.ids), ("state", "!=", "detached")]
+        )
+        tombstones = links_sudo.search(
+            [("mailbox_id", "=", self.id), ("event_id", "=", False), ("state", "not in", ("error", "detached"))]
+        )
         link_of = {link.event_id.id: link for link in links}
         local_data = events._outlook_event_data()
         domain = self._outlook_sync_filter()
         in_filter = events.filtered_domain(domain) if domain else events
-        internal = events.filtered(lambda event: event.partner_ids and not event.partner_ids.user_ids.filtered("share")
-                                   and len(event.partner_ids) == len(event.partner_ids.user_ids.partner_id))
+        internal = events.filtered(
+            lambda event: (
+                event.partner_ids
+                and not event.partner_ids.user_ids.filtered("share")
+                and len(event.partner_ids) == len(event.partner_ids.user_ids.partner_id)
+            )
+        )
         planned = []
         for event in events:
             before_connect = bool(self.first_connected_at and event.create_date < self.first_connected_at)
             local = LocalEvent(
-                event.id, local_data[event.id], event.active, bool(event.recurrency), before_connect,
-                in_filter=event in in_filter, with_invitations=event.outlook_send_invitations and not before_connect,
-                imported=event.outlook_imported, internal=event in internal,
+                event.id,
+                local_data[event.id],
+                event.active,
+                bool(event.recurrency),
+                before_connect,
+                in_filter=event in in_filter,
+                with_invitations=event.outlook_send_invitations and not before_connect,
+                imported=event.outlook_imported,
+                internal=event in internal,
             )
             planned.append(self._outlook_plan_one(run, local, link_of.get(event.id), now, event))
         planned += [self._outlook_plan_one(run, LocalEvent(), link, now, None) for link in tombstones]
         return planned
 
     def _outlook_plan_one(self, run, local, link, now, event):
-        push_link = link and PushLink(link.id, link.graph_id, link._outlook_synced_data(), link.is_organizer_copy,
-                                      link.cancel_allowed, link.attendees_capped)
+        push_link = link and PushLink(
+            link.id,
+            link.graph_id,
+            link._outlook_synced_data(),
+            link.is_organizer_copy,
+            link.cancel_allowed,
+            link.attendees_capped,
+        )
         return PushOp(local, link, event, plan_push(local, push_link, run.policy, now))
 
     def _outlook_resolve_lost_creates(self, run, calls):
@@ -127,7 +148,7 @@ class OutlookMailbox(models.Model):
         for attempt in range(2):
             answers = run.client.batch([op.graph_call(prefix) for op in calls])
             throttled = []
-            for op, answer in zip(calls, answers):
+            for op, answer in zip(calls, answers, strict=False):
                 if answer.status == 429:
                     throttled.append((op, answer.retry_after or 5))
                     continue
@@ -146,7 +167,7 @@ class OutlookMailbox(models.Model):
         """Record what happened to one planned push: ``answer`` is its batch item's :class:`BatchResponse`,
         or ``None`` for the outcomes that need no Graph call."""
         action, link, event = op.decision.action, op.link, op.event
-        run.stats["push_%s" % action] += 1
+        run.stats[f"push_{action}"] += 1
         if answer is not None and not answer.ok:
             if action in ("cancel", "delete") and answer.status in (404, 410):
                 link.unlink()  # already gone from Outlook (graph-reference H)
@@ -161,22 +182,31 @@ class OutlookMailbox(models.Model):
             link.unlink()
         elif action == "forget":
             link.write({"state": "detached", "last_error": op.decision.reason})
-        elif action == "clean" and link and op.decision.sent is not None \
-                and link.synced_hash != fingerprint(op.local.data):
+        elif (
+            action == "clean"
+            and link
+            and op.decision.sent is not None
+            and link.synced_hash != fingerprint(op.local.data)
+        ):
             # nothing to send (a description the safe-description policy keeps in Odoo): remember it
             link.write({"synced_hash": fingerprint(op.local.data)})
         if event:
-            event.write({"outlook_dirty": False, "outlook_sync_state": self._outlook_state_after(action, event),
-                         "outlook_last_error": op.decision.reason if action in ("skip", "inactive") else False})
+            event.write(
+                {
+                    "outlook_dirty": False,
+                    "outlook_sync_state": self._outlook_state_after(action, event),
+                    "outlook_last_error": op.decision.reason if action in ("skip", "inactive") else False,
+                }
+            )
 
     def _outlook_push_failed(self, run, op, error):
         """A refused item is marked where people look; a server failure stays marked for the next run."""
         run.stats["push_error"] += 1
         if isinstance(error, TransientError):
             if op.event:
-                op.event.write({"outlook_last_error": "Outlook did not answer; tried again at the next run: %s" % error})
+                op.event.write({"outlook_last_error": f"Outlook did not answer; tried again at the next run: {error}"})
             return
-        message = "Outlook refused this event: %s" % error
+        message = f"Outlook refused this event: {error}"
         _logger.warning("outlook: mailbox %s event %s: %s", self.id, op.local.event_id, message)
         if op.event:
             op.event.write({"outlook_dirty": False, "outlook_sync_state": "error", "outlook_last_error": message})
@@ -200,49 +230,62 @@ class OutlookMailbox(models.Model):
         values = {"event_id": event.id, "mailbox_id": self.id, "graph_id": created["id"], "is_organizer_copy": True}
         link = self.env["outlook.event.link"].sudo().create(values)
         self._outlook_store_pushed(link, data, sent, created)
-        event.write({"outlook_ical_uid": created.get("iCalUId") or event.outlook_ical_uid,
-                     "outlook_create_attempted": False})
+        event.write(
+            {"outlook_ical_uid": created.get("iCalUId") or event.outlook_ical_uid, "outlook_create_attempted": False}
+        )
 
     def _outlook_store_pushed(self, link, data, sent, response):
         """``data``: the Odoo event now (its fingerprint detects Odoo's next change); ``sent``: what Outlook
         holds now (the base of the next PATCH, which may differ by policy: private details, invitations,
         the safe description)."""
-        link.write({
-            "change_key": response.get("changeKey") or "",
-            "last_modified": response.get("lastModifiedDateTime") or "",
-            "remote_hash": fingerprint(from_graph(response)),
-            "synced_hash": fingerprint(data),
-            "synced_data": snapshot(sent if sent is not None else data),
-            "state": "synced",
-            "last_error": False,
-        })
+        link.write(
+            {
+                "change_key": response.get("changeKey") or "",
+                "last_modified": response.get("lastModifiedDateTime") or "",
+                "remote_hash": fingerprint(from_graph(response)),
+                "synced_hash": fingerprint(data),
+                "synced_data": snapshot(sent if sent is not None else data),
+                "state": "synced",
+                "last_error": False,
+            }
+        )
 
     def _outlook_push_responses(self, run):
         """Answers the owner gave in Odoo to meetings organized by others: accept / tentative / decline
         on the owner's own copy, telling the organizer unless the admin chose silent answers (sendResponse)."""
         send_response = not self.env["ir.config_parameter"].sudo().get_param(PARAM_SILENT_RESPONSES)
         self.env["calendar.attendee"].flush_model(["state"])
-        self.env.cr.execute("""
+        self.env.cr.execute(
+            """
             SELECT link.id, attendee.state
               FROM outlook_event_link link
               JOIN calendar_attendee attendee ON attendee.event_id = link.event_id AND attendee.partner_id = %s
              WHERE link.mailbox_id = %s AND NOT COALESCE(link.is_organizer_copy, false)
                AND attendee.state IN ('accepted', 'tentative', 'declined')
                AND attendee.state IS DISTINCT FROM link.response_state
-        """, [self.user_id.partner_id.id, self.id])
+        """,
+            [self.user_id.partner_id.id, self.id],
+        )
         rows = self.env.cr.fetchall()
         links = self.env["outlook.event.link"].sudo().browse([link_id for link_id, _state in rows])
-        calls = [("POST", "/me/events/%s/%s" % (link.graph_id, response_action(state)), {"sendResponse": send_response})
-                 for link, (_link_id, state) in zip(links, rows)]
+        calls = [
+            ("POST", f"/me/events/{link.graph_id}/{response_action(state)}", {"sendResponse": send_response})
+            for link, (_link_id, state) in zip(links, rows, strict=False)
+        ]
         answers = run.client.batch(calls) if calls else []
-        for link, (_link_id, state), answer in zip(links, rows, answers):
+        for link, (_link_id, state), answer in zip(links, rows, answers, strict=False):
             run.stats["push_response"] += 1
             if answer.ok:
                 link.response_state = state
             elif answer.status == 429 or answer.status >= 500:
                 continue  # tried again at the next run
             else:
-                link.write({"state": "error", "last_error": "Outlook refused the answer: %s" % answer.error(),
-                            "response_state": state})
+                link.write(
+                    {
+                        "state": "error",
+                        "last_error": f"Outlook refused the answer: {answer.error()}",
+                        "response_state": state,
+                    }
+                )
                 self.env["outlook.sync.log"]._outlook_record_item(self, "out", link.last_error, link=link)
         run.commit()

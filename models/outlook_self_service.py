@@ -20,7 +20,9 @@ class ResUsers(models.Model):
     @property
     def SELF_READABLE_FIELDS(self):
         return super().SELF_READABLE_FIELDS + [
-            "outlook_paused_by_admin", "outlook_import_progress", "outlook_may_choose_direction",
+            "outlook_paused_by_admin",
+            "outlook_import_progress",
+            "outlook_may_choose_direction",
             "outlook_may_choose_categories",
         ]
 
@@ -36,9 +38,11 @@ class ResUsers(models.Model):
             mailbox = by_user.get(user.id)
             progress = mailbox._outlook_progress() if mailbox else {}
             user.outlook_paused_by_admin = bool(mailbox and mailbox.state == "paused" and mailbox.paused_by_admin)
-            user.outlook_import_progress = _("%(done)s of about %(total)s Outlook items imported",
-                                             done=progress["done"], total=progress["total"]
-                                             ) if progress.get("running") else False
+            user.outlook_import_progress = (
+                _("%(done)s of about %(total)s Outlook items imported", done=progress["done"], total=progress["total"])
+                if progress.get("running")
+                else False
+            )
             user.outlook_may_choose_direction = may_direction
             user.outlook_may_choose_categories = may_categories
 
@@ -63,10 +67,10 @@ class ResUsers(models.Model):
         if mailbox.state == "paused":
             if mailbox.paused_by_admin:
                 return self._outlook_notification(
-                    _("An administrator paused your Outlook sync; ask them to resume it."), "warning")
+                    _("An administrator paused your Outlook sync; ask them to resume it."), "warning"
+                )
             mailbox.action_outlook_resume()
-            return self._outlook_notification(
-                _("Your Outlook sync is resumed; a sync has been scheduled."), "success")
+            return self._outlook_notification(_("Your Outlook sync is resumed; a sync has been scheduled."), "success")
         return super().action_outlook_connect_or_sync()
 
     # ------------------------------------------------------------
@@ -98,14 +102,21 @@ class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
     outlook_fixed_direction = fields.Boolean(
-        "Users cannot choose their sync direction", config_parameter=PARAM_FIXED_DIRECTION,
-        help="On: every user follows the company's sync direction, whatever their preferences say.")
+        "Users cannot choose their sync direction",
+        config_parameter=PARAM_FIXED_DIRECTION,
+        help="On: every user follows the company's sync direction, whatever their preferences say.",
+    )
     outlook_fixed_categories = fields.Boolean(
-        "Users cannot choose the category mode", config_parameter=PARAM_FIXED_CATEGORIES,
-        help="On: every user follows the company's category setting, whatever their preferences say.")
+        "Users cannot choose the category mode",
+        config_parameter=PARAM_FIXED_CATEGORIES,
+        help="On: every user follows the company's category setting, whatever their preferences say.",
+    )
     outlook_log_days = fields.Integer(
-        "Keep the sync log (days)", config_parameter=PARAM_LOG_DAYS, default=DEFAULT_LOG_DAYS,
-        help="Older rows of the Outlook sync log are purged by the daily clean-up.")
+        "Keep the sync log (days)",
+        config_parameter=PARAM_LOG_DAYS,
+        default=DEFAULT_LOG_DAYS,
+        help="Older rows of the Outlook sync log are purged by the daily clean-up.",
+    )
 
     @api.constrains("outlook_log_days")
     def _check_outlook_log_days(self):

@@ -39,10 +39,17 @@ class OutlookSeriesLink(models.Model):
     synced_rule = fields.Json(copy=False, help="The Odoo rule values as last synced")
     synced_data = fields.Json(copy=False, help="The first occurrence's values as last synced")
     pending = fields.Selection(
-        [("none", "Nothing"), ("patch", "Update the series"), ("truncate", "End the series earlier"),
-         ("cancel", "Cancel the series")],
-        default="none", required=True, copy=False,
-        help="A series operation made in Odoo, sent to Outlook at the next run")
+        [
+            ("none", "Nothing"),
+            ("patch", "Update the series"),
+            ("truncate", "End the series earlier"),
+            ("cancel", "Cancel the series"),
+        ],
+        default="none",
+        required=True,
+        copy=False,
+        help="A series operation made in Odoo, sent to Outlook at the next run",
+    )
     truncate_before = fields.Datetime(copy=False, help="Start of the first occurrence to remove (truncate)")
     state = fields.Selection([("synced", "Synced"), ("error", "Error")], default="synced", required=True)
     last_error = fields.Text(copy=False)
@@ -81,7 +88,7 @@ class CalendarEvent(models.Model):
         ).write({"state": "detached", "last_error": "replaced by a change of the whole series"})
 
     def _rewrite_recurrence(self, values, time_values, recurrence_values):
-        """"All events": Odoo rebuilds the recurrence around its base event; Outlook gets one PATCH of
+        """ "All events": Odoo rebuilds the recurrence around its base event; Outlook gets one PATCH of
         the series master."""
         series = self._outlook_series_links()
         base_event = self.recurrence_id.base_event_id or self.recurrence_id._get_first_event(include_outliers=False)
@@ -94,7 +101,7 @@ class CalendarEvent(models.Model):
         return result
 
     def _update_future_events(self, values, time_values, recurrence_values):
-        """"This and following": the series ends before this event, a new series starts with it."""
+        """ "This and following": the series ends before this event, a new series starts with it."""
         series = self._outlook_series_links()
         if series:
             self._outlook_absorb(self.recurrence_id._get_events_from(self.start))
@@ -147,8 +154,10 @@ class OutlookMailbox(models.Model):
         links_sudo = self.env["outlook.series.link"].sudo()
         master_ids = {item.graph_id for item in items if item.kind == "seriesMaster"}
         master_ids |= {item.series_master_id for item in items if item.series_master_id}
-        known = {link.graph_id: link for link in links_sudo.search(
-            [("mailbox_id", "=", self.id), ("graph_id", "in", list(master_ids))])}
+        known = {
+            link.graph_id: link
+            for link in links_sudo.search([("mailbox_id", "=", self.id), ("graph_id", "in", list(master_ids))])
+        }
         for item in items:
             if item.kind != "seriesMaster":
                 continue
@@ -166,18 +175,32 @@ class OutlookMailbox(models.Model):
             run.stats["pull_error"] += 1
             return link or self.env["outlook.series.link"].sudo()
         recurrences_sudo = self.env["calendar.recurrence"].sudo()
-        recurrence = link.recurrence_id if link else recurrences_sudo.search(
-            [("outlook_ical_uid", "=", item.ical_uid)], limit=1) if item.ical_uid else recurrences_sudo
+        recurrence = (
+            link.recurrence_id
+            if link
+            else recurrences_sudo.search([("outlook_ical_uid", "=", item.ical_uid)], limit=1)
+            if item.ical_uid
+            else recurrences_sudo
+        )
         rule["event_tz"] = rule["event_tz"] or (item.data.timezone if item.data else False)
         others_organize = recurrence and recurrence.outlook_series_link_ids.filtered(
-            lambda other: other.is_organizer_copy and other != link)
+            lambda other: other.is_organizer_copy and other != link
+        )
         if not recurrence:
             recurrence = recurrences_sudo.create(dict(rule, outlook_ical_uid=item.ical_uid or False))
-        elif (item.is_organizer or not others_organize) and not rules.same_rule(recurrence._outlook_rule_values(), rule):
+        elif (item.is_organizer or not others_organize) and not rules.same_rule(
+            recurrence._outlook_rule_values(), rule
+        ):
             recurrence.with_context(**INBOUND_CONTEXT).write(rule)
-        values = {"recurrence_id": recurrence.id, "change_key": item.change_key, "ical_uid": item.ical_uid,
-                  "is_organizer_copy": item.is_organizer, "synced_rule": _plain_rule(rule), "state": "synced",
-                  "last_error": False}
+        values = {
+            "recurrence_id": recurrence.id,
+            "change_key": item.change_key,
+            "ical_uid": item.ical_uid,
+            "is_organizer_copy": item.is_organizer,
+            "synced_rule": _plain_rule(rule),
+            "state": "synced",
+            "last_error": False,
+        }
         if item.data:
             values["synced_data"] = snapshot(item.data)
         if link:
@@ -213,12 +236,22 @@ class OutlookMailbox(models.Model):
     def _outlook_new_recurrences(self, now, policy):
         """The owner's Odoo recurrences with no series in this mailbox, still to come, created since the
         connection (or the admin opted in)."""
-        events = self.env["calendar.event"].sudo().search([
-            ("recurrency", "=", True), ("recurrence_id", "!=", False), ("user_id", "=", self.user_id.id),
-            ("outlook_dirty", "=", True), ("stop", ">", now),
-        ])
-        recurrences = events.recurrence_id.filtered(lambda r: not r.outlook_series_link_ids.filtered(
-            lambda link: link.mailbox_id == self))
+        events = (
+            self.env["calendar.event"]
+            .sudo()
+            .search(
+                [
+                    ("recurrency", "=", True),
+                    ("recurrence_id", "!=", False),
+                    ("user_id", "=", self.user_id.id),
+                    ("outlook_dirty", "=", True),
+                    ("stop", ">", now),
+                ]
+            )
+        )
+        recurrences = events.recurrence_id.filtered(
+            lambda r: not r.outlook_series_link_ids.filtered(lambda link: link.mailbox_id == self)
+        )
         if not policy.push_existing and self.first_connected_at:
             recurrences = recurrences.filtered(lambda r: r.create_date >= self.first_connected_at)
         return recurrences
@@ -228,7 +261,7 @@ class OutlookMailbox(models.Model):
         base = recurrence.base_event_id or recurrence._get_first_event()
         data = policy.outbound_view(base._outlook_event_data()[base.id], base.outlook_send_invitations)
         tz_name = recurrence.event_tz or data.timezone
-        first_day = (base.start_date if base.allday else base.start.date())
+        first_day = base.start_date if base.allday else base.start.date()
         body = to_graph(data)
         body["recurrence"] = rules.to_graph(recurrence._outlook_rule_values(), first_day, tz_name)
         return base, data, body
@@ -239,11 +272,22 @@ class OutlookMailbox(models.Model):
         created = run.client.create_event(body, stamp, stamp)
         run.stats["push_create"] += 1
         recurrence.write({"outlook_ical_uid": created.get("iCalUId") or False})
-        link = self.env["outlook.series.link"].sudo().create({
-            "mailbox_id": self.id, "recurrence_id": recurrence.id, "graph_id": created["id"],
-            "ical_uid": created.get("iCalUId"), "change_key": created.get("changeKey"), "is_organizer_copy": True,
-            "synced_rule": _plain_rule(recurrence._outlook_rule_values()), "synced_data": snapshot(data),
-        })
+        link = (
+            self.env["outlook.series.link"]
+            .sudo()
+            .create(
+                {
+                    "mailbox_id": self.id,
+                    "recurrence_id": recurrence.id,
+                    "graph_id": created["id"],
+                    "ical_uid": created.get("iCalUId"),
+                    "change_key": created.get("changeKey"),
+                    "is_organizer_copy": True,
+                    "synced_rule": _plain_rule(recurrence._outlook_rule_values()),
+                    "synced_data": snapshot(data),
+                }
+            )
+        )
         self._outlook_link_instances(run, link)
 
     def _outlook_series_operation(self, run, link):
@@ -260,8 +304,14 @@ class OutlookMailbox(models.Model):
         base, data, body = self._outlook_series_body(link.recurrence_id, run.policy)
         updated = client.update_event(link.graph_id, body)
         run.stats["push_patch"] += 1
-        link.write({"change_key": updated.get("changeKey"), "pending": "none", "synced_data": snapshot(data),
-                    "synced_rule": _plain_rule(link.recurrence_id._outlook_rule_values())})
+        link.write(
+            {
+                "change_key": updated.get("changeKey"),
+                "pending": "none",
+                "synced_data": snapshot(data),
+                "synced_rule": _plain_rule(link.recurrence_id._outlook_rule_values()),
+            }
+        )
         self._outlook_link_instances(run, link)
 
     def _outlook_truncate_series(self, run, link):
@@ -272,12 +322,17 @@ class OutlookMailbox(models.Model):
             link.write({"pending": "cancel"})
             self._outlook_series_operation(run, link)
             return
-        rule = dict(recurrence._outlook_rule_values(), end_type="end_date",
-                    until=(last.start_date if last.allday else last.start.date()))
+        rule = dict(
+            recurrence._outlook_rule_values(),
+            end_type="end_date",
+            until=(last.start_date if last.allday else last.start.date()),
+        )
         base = recurrence.base_event_id or recurrence._get_first_event()
         first_day = base.start_date if base.allday else base.start.date()
-        updated = run.client.update_event(link.graph_id, {
-            "recurrence": rules.to_graph(rule, first_day, recurrence.event_tz or base._outlook_timezone())})
+        updated = run.client.update_event(
+            link.graph_id,
+            {"recurrence": rules.to_graph(rule, first_day, recurrence.event_tz or base._outlook_timezone())},
+        )
         run.stats["push_patch"] += 1
         link.write({"change_key": updated.get("changeKey"), "pending": "none", "synced_rule": _plain_rule(rule)})
 
@@ -302,12 +357,26 @@ class OutlookMailbox(models.Model):
             if not event or event.id in linked:
                 continue
             linked.add(event.id)
-            values.append({"event_id": event.id, "mailbox_id": self.id, "graph_id": instance["id"],
-                           "change_key": instance.get("changeKey"), "is_organizer_copy": True,
-                           "synced_hash": fingerprint(data[event.id]), "synced_data": snapshot(data[event.id]),
-                           "remote_hash": "", "state": "synced"})
-            event.write({"outlook_ical_uid": instance.get("iCalUId") or event.outlook_ical_uid,
-                         "outlook_dirty": False, "outlook_sync_state": "synced"})
+            values.append(
+                {
+                    "event_id": event.id,
+                    "mailbox_id": self.id,
+                    "graph_id": instance["id"],
+                    "change_key": instance.get("changeKey"),
+                    "is_organizer_copy": True,
+                    "synced_hash": fingerprint(data[event.id]),
+                    "synced_data": snapshot(data[event.id]),
+                    "remote_hash": "",
+                    "state": "synced",
+                }
+            )
+            event.write(
+                {
+                    "outlook_ical_uid": instance.get("iCalUId") or event.outlook_ical_uid,
+                    "outlook_dirty": False,
+                    "outlook_sync_state": "synced",
+                }
+            )
         links_sudo.create(values)
         (events - events.filtered(lambda e: e.id in linked)).write({"outlook_dirty": False})
 

@@ -70,9 +70,11 @@ def notification_url_problem(url):
         return None
     if parts.scheme == "http" and (parts.hostname or "").lower() in LOOPBACK_HOSTS:
         return None  # a local emulator, never Microsoft
-    return _("Microsoft Graph sends change notifications only to a public https:// URL; set the Public URL for "
-             "notifications in Settings > General Settings > Integrations > Outlook Calendar (now: %(url)s).",
-             url=url or _("empty"))
+    return _(
+        "Microsoft Graph sends change notifications only to a public https:// URL; set the Public URL for "
+        "notifications in Settings > General Settings > Integrations > Outlook Calendar (now: %(url)s).",
+        url=url or _("empty"),
+    )
 
 
 def realtime_config(env):
@@ -116,7 +118,9 @@ class OutlookSubscription(models.Model):
     user_id = fields.Many2one(related="mailbox_id.user_id", string="Mailbox Owner")
     graph_id = fields.Char("Graph Subscription ID", readonly=True, copy=False, index=True)
     client_state = fields.Char(
-        readonly=True, copy=False, groups="base.group_system",
+        readonly=True,
+        copy=False,
+        groups="base.group_system",
         default=lambda self: secrets.token_urlsafe(32),
         help="Secret sent to Microsoft with the subscription; a notification without it is ignored",
     )
@@ -129,12 +133,16 @@ class OutlookSubscription(models.Model):
             ("renew", "Reauthorization needed"),
             ("removed", "Removed by Microsoft"),
         ],
-        default="pending", required=True, readonly=True,
+        default="pending",
+        required=True,
+        readonly=True,
     )
     last_notification_at = fields.Datetime("Last Notification", readonly=True, copy=False)
     notification_count = fields.Integer("Notifications", readonly=True, copy=False)
     rejected_count = fields.Integer(
-        "Rejected Notifications", readonly=True, copy=False,
+        "Rejected Notifications",
+        readonly=True,
+        copy=False,
         help="Notifications for this subscription whose client state did not match: ignored",
     )
     last_error = fields.Text(readonly=True, copy=False)
@@ -162,21 +170,32 @@ class OutlookSubscription(models.Model):
             except GraphError as exc:
                 if exc.status != 404:
                     raise
-                _logger.info("outlook: subscription of mailbox %s is gone at Microsoft, creating it again",
-                             self.mailbox_id.id)
+                _logger.info(
+                    "outlook: subscription of mailbox %s is gone at Microsoft, creating it again", self.mailbox_id.id
+                )
         elif self.graph_id and self.state != "removed" and self.expiration and self.expiration > now:
             client.delete_subscription(self.graph_id)  # another notification URL: stop the old one
         self._outlook_create(client, config, now)
 
     def _outlook_usable(self, config, now):
-        return bool(self.graph_id and self.state in ("active", "renew") and self.expiration
-                    and self.expiration > now and self.notification_url == config.notify_url)
+        return bool(
+            self.graph_id
+            and self.state in ("active", "renew")
+            and self.expiration
+            and self.expiration > now
+            and self.notification_url == config.notify_url
+        )
 
     def _outlook_refresh(self, client, config, now):
         if self.expiration - now < config.renew_before:
             answer = client.renew_subscription(self.graph_id, now + config.lifetime)
-            self.write({"expiration": graph_datetime(answer.get("expirationDateTime"), now + config.lifetime),
-                        "state": "active", "last_error": False})
+            self.write(
+                {
+                    "expiration": graph_datetime(answer.get("expirationDateTime"), now + config.lifetime),
+                    "state": "active",
+                    "last_error": False,
+                }
+            )
         elif self.state == "renew":  # reauthorizationRequired: no need to extend yet
             client.reauthorize_subscription(self.graph_id)
             self.write({"state": "active", "last_error": False})
@@ -188,14 +207,16 @@ class OutlookSubscription(models.Model):
         client_state = secrets.token_urlsafe(32)
         expiration = now + config.lifetime
         answer = client.create_subscription(config.notify_url, config.lifecycle_url, client_state, expiration)
-        self.write({
-            "graph_id": answer["id"],
-            "client_state": client_state,
-            "notification_url": config.notify_url,
-            "expiration": graph_datetime(answer.get("expirationDateTime"), expiration),
-            "state": "active",
-            "last_error": False,
-        })
+        self.write(
+            {
+                "graph_id": answer["id"],
+                "client_state": client_state,
+                "notification_url": config.notify_url,
+                "expiration": graph_datetime(answer.get("expirationDateTime"), expiration),
+                "state": "active",
+                "last_error": False,
+            }
+        )
         _logger.info("outlook: mailbox %s subscribed to change notifications", self.mailbox_id.id)
 
     def _outlook_drop(self, client):
@@ -204,8 +225,11 @@ class OutlookSubscription(models.Model):
         :raises OutlookError: the record stays, so the next run tries again
         """
         for subscription in self:
-            alive = subscription.state != "removed" and subscription.expiration and \
-                subscription.expiration > fields.Datetime.now()
+            alive = (
+                subscription.state != "removed"
+                and subscription.expiration
+                and subscription.expiration > fields.Datetime.now()
+            )
             if subscription.graph_id and alive and client is not None:
                 client.delete_subscription(subscription.graph_id)
         self.unlink()
@@ -237,8 +261,11 @@ class OutlookSubscription(models.Model):
             valid.append((item, subscription_sudo))
         for subscription_sudo, count in rejected.items():
             subscription_sudo.rejected_count += count
-            _logger.warning("outlook: ignored %s notification(s) with a wrong client state for subscription %s",
-                            count, subscription_sudo.id)
+            _logger.warning(
+                "outlook: ignored %s notification(s) with a wrong client state for subscription %s",
+                count,
+                subscription_sudo.id,
+            )
         if unknown:
             _logger.info("outlook: ignored %s notification(s) for unknown subscriptions", unknown)
         return valid, unknown + sum(rejected.values())
@@ -273,25 +300,37 @@ class OutlookSubscription(models.Model):
         second: a notification arriving in the second a run started (the change may be after its delta read)
         is moved just past that start.
         """
-        pending = mailboxes_sudo.filtered(lambda m: m.sync_requested_at and (
-            not m.last_attempt_at or m.sync_requested_at > m.last_attempt_at))
+        pending = mailboxes_sudo.filtered(
+            lambda m: m.sync_requested_at and (not m.last_attempt_at or m.sync_requested_at > m.last_attempt_at)
+        )
         requested = mailboxes_sudo.filtered(lambda m: m.state == "connected") - pending
         requested._outlook_request_sync(force=True)
-        for mailbox_sudo in requested.filtered(lambda m: m.last_attempt_at and m.sync_requested_at
-                                               and m.sync_requested_at <= m.last_attempt_at):
+        for mailbox_sudo in requested.filtered(
+            lambda m: m.last_attempt_at and m.sync_requested_at and m.sync_requested_at <= m.last_attempt_at
+        ):
             mailbox_sudo.sync_requested_at = mailbox_sudo.last_attempt_at + timedelta(seconds=1)
 
     @api.model
     def _outlook_known_versions(self, pairs):
         """``{(mailbox id, graph id, change key)}`` Odoo already synced, among the notified events (one query)."""
-        graph_ids = [item["resourceData"].get("id") for item, _mailbox in pairs
-                     if isinstance(item.get("resourceData"), dict) and isinstance(item["resourceData"].get("id"), str)]
+        graph_ids = [
+            item["resourceData"].get("id")
+            for item, _mailbox in pairs
+            if isinstance(item.get("resourceData"), dict) and isinstance(item["resourceData"].get("id"), str)
+        ]
         if not graph_ids:
             return set()
-        links_sudo = self.env["outlook.event.link"].sudo().search_fetch(
-            [("mailbox_id", "in", list({mailbox.id for _item, mailbox in pairs})), ("graph_id", "in", graph_ids),
-             ("change_key", "!=", False)],
-            ["mailbox_id", "graph_id", "change_key"],
+        links_sudo = (
+            self.env["outlook.event.link"]
+            .sudo()
+            .search_fetch(
+                [
+                    ("mailbox_id", "in", list({mailbox.id for _item, mailbox in pairs})),
+                    ("graph_id", "in", graph_ids),
+                    ("change_key", "!=", False),
+                ],
+                ["mailbox_id", "graph_id", "change_key"],
+            )
         )
         return {(link.mailbox_id.id, link.graph_id, link.change_key) for link in links_sudo}
 
@@ -325,15 +364,17 @@ class OutlookSubscription(models.Model):
     def _outlook_note_received(self, counts):
         now = fields.Datetime.now()
         for subscription_sudo, count in counts.items():
-            subscription_sudo.write({"last_notification_at": now,
-                                     "notification_count": subscription_sudo.notification_count + count})
+            subscription_sudo.write(
+                {"last_notification_at": now, "notification_count": subscription_sudo.notification_count + count}
+            )
 
 
 class OutlookMailbox(models.Model):
     _inherit = "outlook.mailbox"
 
-    subscription_ids = fields.One2many("outlook.subscription", "mailbox_id", string="Change Notifications",
-                                       groups="base.group_system")
+    subscription_ids = fields.One2many(
+        "outlook.subscription", "mailbox_id", string="Change Notifications", groups="base.group_system"
+    )
 
     def _outlook_ensure_subscription(self, client):
         """Make this mailbox's Graph subscription match the settings: create it when real-time updates are on
@@ -354,8 +395,9 @@ class OutlookMailbox(models.Model):
         if problem:
             subscription_sudo.last_error = problem
             return
-        self._outlook_record_subscription_failure(subscription_sudo, subscription_sudo._outlook_keep_alive, client,
-                                                  config)
+        self._outlook_record_subscription_failure(
+            subscription_sudo, subscription_sudo._outlook_keep_alive, client, config
+        )
 
     def _outlook_record_subscription_failure(self, subscription_sudo, operation, *args):
         """Run ``operation``; an Outlook/Graph failure goes on the subscription (STYLE R13), not on the sync."""
@@ -380,14 +422,16 @@ class OutlookMailbox(models.Model):
             client = None
             if caches.get(subscription_sudo.mailbox_id.id):
                 auth = run.auth(caches[subscription_sudo.mailbox_id.id])
-                client = CalendarClient(run.session, run.settings.graph_url, auth.access_token,
-                                        timeout=DISCONNECT_TIMEOUT)
+                client = CalendarClient(
+                    run.session, run.settings.graph_url, auth.access_token, timeout=DISCONNECT_TIMEOUT
+                )
             try:
                 with self.env.cr.savepoint():
                     subscription_sudo._outlook_drop(client)
             except OutlookError as exc:  # it expires by itself within three days; its notifications are ignored
-                _logger.warning("outlook: could not delete the subscription of mailbox %s: %s",
-                                subscription_sudo.mailbox_id.id, exc)
+                _logger.warning(
+                    "outlook: could not delete the subscription of mailbox %s: %s", subscription_sudo.mailbox_id.id, exc
+                )
                 subscription_sudo.unlink()
         return result
 

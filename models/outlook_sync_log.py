@@ -28,18 +28,22 @@ class OutlookSyncLog(models.Model):
 
     mailbox_id = fields.Many2one("outlook.mailbox", required=True, index=True, ondelete="cascade")
     user_id = fields.Many2one(related="mailbox_id.user_id", store=True, string="User")
-    kind = fields.Selection([("run", "Run"), ("item", "Failed item")], default="run", required=True,
-                            readonly=True, index=True)
-    direction = fields.Selection([("in", "Outlook → Odoo"), ("out", "Odoo → Outlook")],
-                                 readonly=True, help="Failed items: the side that refused the change")
-    event_id = fields.Many2one("calendar.event", readonly=True, index="btree_not_null",
-                               ondelete="set null")
+    kind = fields.Selection(
+        [("run", "Run"), ("item", "Failed item")], default="run", required=True, readonly=True, index=True
+    )
+    direction = fields.Selection(
+        [("in", "Outlook → Odoo"), ("out", "Odoo → Outlook")],
+        readonly=True,
+        help="Failed items: the side that refused the change",
+    )
+    event_id = fields.Many2one("calendar.event", readonly=True, index="btree_not_null", ondelete="set null")
     graph_id = fields.Char("Outlook Event ID", readonly=True)
     started_at = fields.Datetime(required=True, readonly=True)
     finished_at = fields.Datetime(readonly=True)
     duration = fields.Float("Duration (s)", digits=(10, 2), readonly=True)
-    state = fields.Selection([("success", "Success"), ("partial", "Partial"), ("error", "Error")],
-                             required=True, readonly=True)
+    state = fields.Selection(
+        [("success", "Success"), ("partial", "Partial"), ("error", "Error")], required=True, readonly=True
+    )
     created_in = fields.Integer("Created in Odoo", readonly=True)
     updated_in = fields.Integer("Updated in Odoo", readonly=True)
     deleted_in = fields.Integer("Removed in Odoo", readonly=True)
@@ -50,14 +54,17 @@ class OutlookSyncLog(models.Model):
     graph_requests = fields.Integer(readonly=True)
     message = fields.Text(readonly=True)
     retry_requested_at = fields.Datetime("Retry Requested", readonly=True)
-    moved_in = fields.Char("Microsoft 365 to Odoo", compute="_compute_outlook_summary",
-                           help="Created + updated - removed in Odoo")
-    moved_out = fields.Char("Odoo to Microsoft 365", compute="_compute_outlook_summary",
-                            help="Created + updated - removed in Outlook")
+    moved_in = fields.Char(
+        "Microsoft 365 to Odoo", compute="_compute_outlook_summary", help="Created + updated - removed in Odoo"
+    )
+    moved_out = fields.Char(
+        "Odoo to Microsoft 365", compute="_compute_outlook_summary", help="Created + updated - removed in Outlook"
+    )
     summary = fields.Char("Message (first line)", compute="_compute_outlook_summary")
 
-    @api.depends("kind", "message", "created_in", "updated_in", "deleted_in", "created_out", "updated_out",
-                 "deleted_out")
+    @api.depends(
+        "kind", "message", "created_in", "updated_in", "deleted_in", "created_out", "updated_out", "deleted_out"
+    )
     def _compute_outlook_summary(self):
         for row in self:
             run = row.kind == "run"
@@ -72,16 +79,18 @@ class OutlookSyncLog(models.Model):
         now = fields.Datetime.now()
         counts = {column: sum(stats.get(key, 0) for key in keys) for column, keys in COUNTERS.items()}
         state = "error" if error else ("partial" if counts["errors"] else "success")
-        return self.sudo().create({
-            "mailbox_id": mailbox.id,
-            "started_at": started_at,
-            "finished_at": now,
-            "duration": (now - started_at).total_seconds(),
-            "state": state,
-            "graph_requests": requests,
-            "message": error or (mailbox.sudo().last_error if counts["errors"] else False),
-            **counts,
-        })
+        return self.sudo().create(
+            {
+                "mailbox_id": mailbox.id,
+                "started_at": started_at,
+                "finished_at": now,
+                "duration": (now - started_at).total_seconds(),
+                "state": state,
+                "graph_requests": requests,
+                "message": error or (mailbox.sudo().last_error if counts["errors"] else False),
+                **counts,
+            }
+        )
 
     @api.model
     def _outlook_record_item(self, mailbox, direction, message, event=None, link=None, graph_id=None):
@@ -95,18 +104,20 @@ class OutlookSyncLog(models.Model):
         """
         now = fields.Datetime.now()
         event = event or (link.event_id if link else None)
-        return self.sudo().create({
-            "mailbox_id": mailbox.id,
-            "kind": "item",
-            "direction": direction,
-            "event_id": event.id if event else False,
-            "graph_id": graph_id or (link.graph_id if link else False),
-            "started_at": now,
-            "finished_at": now,
-            "state": "error",
-            "errors": 1,
-            "message": message,
-        })
+        return self.sudo().create(
+            {
+                "mailbox_id": mailbox.id,
+                "kind": "item",
+                "direction": direction,
+                "event_id": event.id if event else False,
+                "graph_id": graph_id or (link.graph_id if link else False),
+                "started_at": now,
+                "finished_at": now,
+                "state": "error",
+                "errors": 1,
+                "message": message,
+            }
+        )
 
     @api.model
     def _outlook_last_directions(self, events):
@@ -114,7 +125,8 @@ class OutlookSyncLog(models.Model):
         if not events:
             return {}
         rows = self.sudo().search_read(
-            [("kind", "=", "item"), ("event_id", "in", events.ids)], ["event_id", "direction"], order="id desc")
+            [("kind", "=", "item"), ("event_id", "in", events.ids)], ["event_id", "direction"], order="id desc"
+        )
         found = {}
         for row in rows:
             found.setdefault(row["event_id"][0], row["direction"])
@@ -142,20 +154,27 @@ class OutlookSyncLog(models.Model):
         waiting = mailboxes_sudo.filtered(lambda mailbox: mailbox.state != "connected")
         if waiting:
             return self._outlook_notify(
-                _("Marked for retry. %(mailboxes)s must be connected (not paused) before it runs.",
-                  mailboxes=", ".join(waiting.mapped("address"))), "warning")
+                _(
+                    "Marked for retry. %(mailboxes)s must be connected (not paused) before it runs.",
+                    mailboxes=", ".join(waiting.mapped("address")),
+                ),
+                "warning",
+            )
         return self._outlook_notify(
-            _("%(count)s error(s) will be retried now (a sync has been scheduled).", count=len(failed)), "success")
+            _("%(count)s error(s) will be retried now (a sync has been scheduled).", count=len(failed)), "success"
+        )
 
     @api.model
     def action_outlook_retry_recent(self):
         """Retry every error of the last 30 days not retried yet (Practifi's "Retry errors")."""
         since = fields.Datetime.now() - timedelta(days=RETRY_RECENT_DAYS)
-        rows = self.search([("state", "in", ("error", "partial")), ("started_at", ">=", since),
-                            ("retry_requested_at", "=", False)])
+        rows = self.search(
+            [("state", "in", ("error", "partial")), ("started_at", ">=", since), ("retry_requested_at", "=", False)]
+        )
         if not rows:
-            return self._outlook_notify(_("No error to retry in the last %(days)s days.", days=RETRY_RECENT_DAYS),
-                                        "info")
+            return self._outlook_notify(
+                _("No error to retry in the last %(days)s days.", days=RETRY_RECENT_DAYS), "info"
+            )
         return rows.action_outlook_retry()
 
     @api.model
@@ -163,8 +182,13 @@ class OutlookSyncLog(models.Model):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"title": _("Outlook sync log"), "message": message, "type": kind, "sticky": False,
-                       "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+            "params": {
+                "title": _("Outlook sync log"),
+                "message": message,
+                "type": kind,
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
         }
 
     # ------------------------------------------------------------

@@ -17,10 +17,13 @@ class OdooValues:
         self.env = env
         self.series = {}  # {series master graph id: calendar.recurrence id} of the page
         datas = [data for data in datas if data is not None]
-        emails = {a.email for data in datas for a in data.attendees} | {d.organizer_email for d in datas if d.organizer_email}
+        emails = {a.email for data in datas for a in data.attendees} | {
+            d.organizer_email for d in datas if d.organizer_email
+        }
         # connected users are known by their mailbox address, which may differ from their partner's email
         self.mailbox_users = {
-            address: user for address, user in env["outlook.mailbox"]._outlook_users_by_address().items()
+            address: user
+            for address, user in env["outlook.mailbox"]._outlook_users_by_address().items()
             if address in emails
         }
         self.partners = self._partners(emails, datas)
@@ -40,7 +43,7 @@ class OdooValues:
         missing = sorted(emails - found.keys())
         if missing:
             created = partners_sudo.create([{"name": names.get(email) or email, "email": email} for email in missing])
-            found.update(zip(missing, created.ids))
+            found.update(zip(missing, created.ids, strict=False))
         return found
 
     def _alarms(self, minutes):
@@ -53,11 +56,18 @@ class OdooValues:
                 found.setdefault(alarm.duration_minutes, alarm.id)
         missing = sorted(minutes - found.keys())
         if missing:
-            created = alarms_sudo.create([
-                {"name": "%d minutes" % value, "alarm_type": "notification", "duration": value, "interval": "minutes"}
-                for value in missing
-            ])
-            found.update(zip(missing, created.ids))
+            created = alarms_sudo.create(
+                [
+                    {
+                        "name": "%d minutes" % value,
+                        "alarm_type": "notification",
+                        "duration": value,
+                        "interval": "minutes",
+                    }
+                    for value in missing
+                ]
+            )
+            found.update(zip(missing, created.ids, strict=False))
         return found
 
     def _tags(self, names):
@@ -68,7 +78,7 @@ class OdooValues:
         missing = sorted(names - found.keys())
         if missing:
             created = tags_sudo.create([{"name": name} for name in missing])
-            found.update(zip(missing, created.ids))
+            found.update(zip(missing, created.ids, strict=False))
         return found
 
     def event_values(self, data, ical_uid, owner):

@@ -30,19 +30,23 @@ class ResConfigSettings(models.TransientModel):
     outlook_authority_url = fields.Char(
         "Outlook Authority URL", config_parameter=PARAM_AUTHORITY_URL, default=MICROSOFT_AUTHORITY_URL
     )
-    outlook_graph_url = fields.Char("Microsoft Graph URL", config_parameter=PARAM_GRAPH_URL, default=MICROSOFT_GRAPH_URL)
+    outlook_graph_url = fields.Char(
+        "Microsoft Graph URL", config_parameter=PARAM_GRAPH_URL, default=MICROSOFT_GRAPH_URL
+    )
     outlook_ca_bundle = fields.Char("Outlook CA Bundle", config_parameter=PARAM_CA_BUNDLE)
     outlook_redirect_uri = fields.Char("Outlook Redirect URI", compute="_compute_outlook_status")
     outlook_push_existing_events = fields.Boolean(
-        "Push events created before connecting", config_parameter=PARAM_PUSH_EXISTING,
+        "Push events created before connecting",
+        config_parameter=PARAM_PUSH_EXISTING,
         help="Off (safe): a user's Odoo events from before they connected stay in Odoo, so connecting "
-             "never invites anybody to old meetings.",
+        "never invites anybody to old meetings.",
     )
     outlook_sync_interval = fields.Integer("Outlook sync every (minutes)", default=10)
     outlook_silent_responses = fields.Boolean(
-        "Answer invitations without notifying the organizer", config_parameter=PARAM_SILENT_RESPONSES,
+        "Answer invitations without notifying the organizer",
+        config_parameter=PARAM_SILENT_RESPONSES,
         help="Off (default): when a user accepts or declines in Odoo a meeting organized by someone else, "
-             "Outlook sends the answer to the organizer. On: the answer is only recorded (sendResponse false).",
+        "Outlook sends the answer to the organizer. On: the answer is only recorded (sendResponse false).",
     )
     outlook_config_error = fields.Char("Outlook Configuration Problem", compute="_compute_outlook_status")
 
@@ -69,8 +73,10 @@ class ResConfigSettings(models.TransientModel):
     @api.constrains("outlook_authority_url", "outlook_graph_url", "outlook_tenant")
     def _check_outlook_urls(self):
         for settings in self:
-            for label, url in ((_("Authority URL"), settings.outlook_authority_url),
-                               (_("Graph URL"), settings.outlook_graph_url)):
+            for label, url in (
+                (_("Authority URL"), settings.outlook_authority_url),
+                (_("Graph URL"), settings.outlook_graph_url),
+            ):
                 if url and not url.strip().lower().startswith("https://"):
                     raise ValidationError(_("The Outlook %(label)s must start with https://.", label=label))
             tenant = (settings.outlook_tenant or "").strip()
@@ -126,9 +132,12 @@ class ResConfigSettings(models.TransientModel):
                 "success",
             )
         return self._outlook_test_result(
-            _("The sign-in service at %(authority)s answers. With a multi-tenant setting (%(tenant)s) the Client "
-              "Secret can only be checked when a user connects; set your tenant id to check it here.",
-              authority=settings.authority, tenant=settings.tenant),
+            _(
+                "The sign-in service at %(authority)s answers. With a multi-tenant setting (%(tenant)s) the Client "
+                "Secret can only be checked when a user connects; set your tenant id to check it here.",
+                authority=settings.authority,
+                tenant=settings.tenant,
+            ),
             "info",
         )
 
@@ -136,18 +145,24 @@ class ResConfigSettings(models.TransientModel):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"title": _("Outlook connection test"), "message": message, "type": kind,
-                       "sticky": kind in ("danger", "warning")},
+            "params": {
+                "title": _("Outlook connection test"),
+                "message": message,
+                "type": kind,
+                "sticky": kind in ("danger", "warning"),
+            },
         }
 
     # Real-time updates (models/outlook_subscription.py: constraint and set_values reaction)
     outlook_realtime = fields.Boolean(
-        "Real-time updates (change notifications)", config_parameter=PARAM_REALTIME,
+        "Real-time updates (change notifications)",
+        config_parameter=PARAM_REALTIME,
         help="Microsoft 365 tells Odoo within seconds when an Outlook event changes, and that mailbox syncs at "
-             "once; the periodic sync stays as a fallback. Needs a public https URL that Microsoft can reach.",
+        "once; the periodic sync stays as a fallback. Needs a public https URL that Microsoft can reach.",
     )
     outlook_notification_url = fields.Char(
-        "Public URL for notifications", config_parameter=PARAM_NOTIFICATION_URL,
+        "Public URL for notifications",
+        config_parameter=PARAM_NOTIFICATION_URL,
         help="Where Microsoft sends change notifications (the routes /outlook_calendar_sync/notify and "
-             "/outlook_calendar_sync/lifecycle are added to it). Empty: web.base.url.",
+        "/outlook_calendar_sync/lifecycle are added to it). Empty: web.base.url.",
     )

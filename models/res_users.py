@@ -26,7 +26,10 @@ class ResUsers(models.Model):
     def SELF_READABLE_FIELDS(self):
         # the connection's state and address only: tokens stay admin-only on outlook.mailbox
         return super().SELF_READABLE_FIELDS + [
-            "outlook_sync_state", "outlook_mailbox_address", "outlook_last_sync_at", "outlook_last_error",
+            "outlook_sync_state",
+            "outlook_mailbox_address",
+            "outlook_last_sync_at",
+            "outlook_last_error",
         ]
 
     @api.depends("outlook_mailbox_ids.state", "outlook_mailbox_ids.address")
@@ -89,8 +92,10 @@ class ResUsers(models.Model):
         if user.outlook_sync_state == "connected":
             self.env["outlook.mailbox"].sudo().search([("user_id", "=", user.id)])._outlook_request_sync(force=True)
             return self._outlook_notification(
-                _("Your calendar is connected to %(address)s; a sync has been scheduled.",
-                  address=user.outlook_mailbox_address),
+                _(
+                    "Your calendar is connected to %(address)s; a sync has been scheduled.",
+                    address=user.outlook_mailbox_address,
+                ),
                 "success",
             )
         return {"type": "ir.actions.act_url", "url": CONNECT_ROUTE, "target": "self"}
@@ -104,6 +109,11 @@ class ResUsers(models.Model):
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
-            "params": {"title": _("Outlook Calendar"), "message": message, "type": kind, "sticky": False,
-                       "next": {"type": "ir.actions.client", "tag": "soft_reload"}},
+            "params": {
+                "title": _("Outlook Calendar"),
+                "message": message,
+                "type": kind,
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
         }

@@ -41,7 +41,11 @@ def consent(emulator, auth_uri, decision="accept", account=None):
         data["account"] = account
     data["decision"] = decision
     answer = requests.post(
-        urljoin(auth_uri, form.action or auth_uri), data=data, verify=emulator.ca_path, allow_redirects=False, timeout=10
+        urljoin(auth_uri, form.action or auth_uri),
+        data=data,
+        verify=emulator.ca_path,
+        allow_redirects=False,
+        timeout=10,
     )
     assert answer.status_code in (302, 303), answer.text
     return answer.headers["Location"]
@@ -131,12 +135,17 @@ class OutlookSyncCase(OutlookEmulatorMixin):
 
     def outlook_meeting(self, organizer, subject, attendees=(), start=None, hours=1):
         start = start or self.tomorrow_at(9)
-        return self.emulator.outlook.create_event(organizer, {
-            "subject": subject,
-            "start": graph_time(start), "end": graph_time(start + timedelta(hours=hours)),
-            "attendees": [{"type": "required", "emailAddress": {"address": a, "name": a.split("@")[0]}}
-                          for a in attendees],
-        })
+        return self.emulator.outlook.create_event(
+            organizer,
+            {
+                "subject": subject,
+                "start": graph_time(start),
+                "end": graph_time(start + timedelta(hours=hours)),
+                "attendees": [
+                    {"type": "required", "emailAddress": {"address": a, "name": a.split("@")[0]}} for a in attendees
+                ],
+            },
+        )
 
     def event_of(self, ical_uid):
         event = self.env["calendar.event"].with_context(active_test=False).search([("outlook_ical_uid", "=", ical_uid)])

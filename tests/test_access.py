@@ -13,20 +13,37 @@ class TestAccessRights(OutlookEmulatorMixin, TransactionCase):
     def setUpClass(cls):
         super().setUpClass()
         mailboxes = cls.env["outlook.mailbox"].with_context(mail_create_nosubscribe=True)
-        cls.mailbox_anna = mailboxes.create({
-            "user_id": cls.user_anna.id, "address": "anna@contoso.test", "state": "connected",
-            "token_cache": '{"RefreshToken": {"secret": "anna-refresh-token"}}', "delta_link": "https://x/delta",
-        })
-        cls.mailbox_bob = mailboxes.create({
-            "user_id": cls.user_bob.id, "address": "bob@contoso.test", "state": "connected",
-            "token_cache": '{"RefreshToken": {"secret": "bob-refresh-token"}}',
-        })
-        event = cls.env["calendar.event"].create({
-            "name": "Bob's meeting", "start": "2026-11-23 09:00:00", "stop": "2026-11-23 10:00:00",
-        })
-        cls.link_bob = cls.env["outlook.event.link"].create({
-            "event_id": event.id, "mailbox_id": cls.mailbox_bob.id, "graph_id": "AAMkBob1",
-        })
+        cls.mailbox_anna = mailboxes.create(
+            {
+                "user_id": cls.user_anna.id,
+                "address": "anna@contoso.test",
+                "state": "connected",
+                "token_cache": '{"RefreshToken": {"secret": "anna-refresh-token"}}',
+                "delta_link": "https://x/delta",
+            }
+        )
+        cls.mailbox_bob = mailboxes.create(
+            {
+                "user_id": cls.user_bob.id,
+                "address": "bob@contoso.test",
+                "state": "connected",
+                "token_cache": '{"RefreshToken": {"secret": "bob-refresh-token"}}',
+            }
+        )
+        event = cls.env["calendar.event"].create(
+            {
+                "name": "Bob's meeting",
+                "start": "2026-11-23 09:00:00",
+                "stop": "2026-11-23 10:00:00",
+            }
+        )
+        cls.link_bob = cls.env["outlook.event.link"].create(
+            {
+                "event_id": event.id,
+                "mailbox_id": cls.mailbox_bob.id,
+                "graph_id": "AAMkBob1",
+            }
+        )
 
     @mute_logger("odoo.models", "odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule")
     def test_user_cannot_read_tokens_even_own(self):

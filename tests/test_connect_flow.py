@@ -24,8 +24,7 @@ class TestConnectFlow(OutlookEmulatorMixin, HttpCase):
         """The Calendar's Outlook button: the RPC the JS makes, then the URL action it follows."""
         action = self.make_jsonrpc_request(
             "/web/dataset/call_kw/res.users/action_outlook_connect_or_sync",
-            {"model": "res.users", "method": "action_outlook_connect_or_sync",
-             "args": [[self.env.uid]], "kwargs": {}},
+            {"model": "res.users", "method": "action_outlook_connect_or_sync", "args": [[self.env.uid]], "kwargs": {}},
         )
         return action
 
@@ -209,6 +208,11 @@ class TestConnectFlow(OutlookEmulatorMixin, HttpCase):
         self.assertEqual(str(caught.exception), "odoo.exceptions.AccessError")
         own = self.make_jsonrpc_request(
             "/web/dataset/call_kw/res.users/read",
-            {"model": "res.users", "method": "read", "args": [[self.user_anna.id], ["outlook_sync_state"]], "kwargs": {}},
+            {
+                "model": "res.users",
+                "method": "read",
+                "args": [[self.user_anna.id], ["outlook_sync_state"]],
+                "kwargs": {},
+            },
         )
         self.assertEqual(own[0]["outlook_sync_state"], "connected")

@@ -31,7 +31,7 @@ class TestSyncCron(OutlookEmulatorMixin, TransactionCase):
         caches_before = (self.mailbox_anna.token_cache, self.mailbox_bob.token_cache)
         self.run_cron_later()
         self.assertEqual(self.emulator.counters()["requests"].get(TOKEN), 2)  # one refresh per mailbox
-        for mailbox, before in zip((self.mailbox_anna, self.mailbox_bob), caches_before):
+        for mailbox, before in zip((self.mailbox_anna, self.mailbox_bob), caches_before, strict=False):
             self.assertEqual(mailbox.state, "connected")
             self.assertTrue(mailbox.last_sync_at)
             self.assertFalse(mailbox.last_error)
@@ -55,8 +55,10 @@ class TestSyncCron(OutlookEmulatorMixin, TransactionCase):
         self.assertEqual(len(activity), 1)
         self.assertEqual(activity.user_id, self.user_anna)
         self.assertIn("Reconnect", activity.summary)
-        self.assertEqual(self.user_anna.with_user(self.user_anna).check_synchronization_status()["outlook_calendar_sync"],
-                         "reconnect")
+        self.assertEqual(
+            self.user_anna.with_user(self.user_anna).check_synchronization_status()["outlook_calendar_sync"],
+            "reconnect",
+        )
         # one user's failure does not stop the others
         self.assertEqual(self.mailbox_bob.state, "connected")
         self.assertTrue(self.mailbox_bob.last_sync_at)

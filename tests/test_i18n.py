@@ -30,7 +30,11 @@ class TestTranslations(TransactionCase):
             self.skipTest("needs tools/i18n.py (a source checkout) and the Odoo configuration file of this run")
         proc = subprocess.run(
             [sys.executable, str(SCRIPT), "check", "-c", config.rcfile, "-d", self.env.cr.dbname],
-            capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL, check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         self.assertEqual(proc.returncode, 0, proc.stdout[-4000:] + proc.stderr[-4000:])
 
@@ -46,5 +50,5 @@ class TestTranslations(TransactionCase):
                 missing.append(entry.msgid)
             elif placeholders(entry.msgid) != placeholders(translated.msgstr):
                 wrong.append((entry.msgid, translated.msgstr))
-        self.assertFalse(missing, "untranslated in i18n/fr.po: %s" % missing[:10])
-        self.assertFalse(wrong, "placeholders changed in i18n/fr.po: %s" % wrong[:5])
+        self.assertFalse(missing, f"untranslated in i18n/fr.po: {missing[:10]}")
+        self.assertFalse(wrong, f"placeholders changed in i18n/fr.po: {wrong[:5]}")

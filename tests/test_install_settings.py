@@ -28,14 +28,19 @@ class TestInstallAndSettings(OutlookEmulatorMixin, TransactionCase):
 
         admin = new_test_user(self.env, login="settings_admin", groups="base.group_system")
         arch = settings_arch(admin)
-        for name in ("outlook_client_id", "outlook_client_secret", "outlook_tenant", "outlook_redirect_uri",
-                     "action_outlook_test_connection"):
+        for name in (
+            "outlook_client_id",
+            "outlook_client_secret",
+            "outlook_tenant",
+            "outlook_redirect_uri",
+            "action_outlook_test_connection",
+        ):
             self.assertTrue(f'name="{name}"' in arch, name)
         self.assertFalse('name="module_microsoft_calendar"' in arch)
         self.assertFalse('name="outlook_graph_url"' in arch, "advanced settings are for developer mode")
         # developer mode (a session flag, base.group_no_one) shows the advanced endpoints
         own_arch = self.env.ref("outlook_calendar_sync.res_config_settings_view_form").arch
-        advanced = own_arch[own_arch.index('groups="base.group_no_one"'):]
+        advanced = own_arch[own_arch.index('groups="base.group_no_one"') :]
         for name in ("outlook_authority_url", "outlook_graph_url", "outlook_ca_bundle"):
             self.assertTrue(f'name="{name}"' in advanced, name)
         views = self.env["outlook.mailbox"].get_views([(False, "list"), (False, "form"), (False, "search")])["views"]
@@ -46,11 +51,13 @@ class TestInstallAndSettings(OutlookEmulatorMixin, TransactionCase):
         self.assertTrue('name="action_outlook_connect_or_sync"' in arch)
 
     def test_secret_is_write_only(self):
-        form = self.env["res.config.settings"].create({
-            "outlook_client_id": "new-client-id",
-            "outlook_client_secret": "s3cr3t-value",
-            "outlook_tenant": "organizations",
-        })
+        form = self.env["res.config.settings"].create(
+            {
+                "outlook_client_id": "new-client-id",
+                "outlook_client_secret": "s3cr3t-value",
+                "outlook_tenant": "organizations",
+            }
+        )
         form.execute()
         params_sudo = self.env["ir.config_parameter"].sudo()
         self.assertEqual(params_sudo.get_param("outlook_calendar_sync.client_id"), "new-client-id")
@@ -109,10 +116,13 @@ class TestInstallAndSettings(OutlookEmulatorMixin, TransactionCase):
     def test_calendar_view_hooks(self):
         users = self.env["res.users"].with_user(self.user_anna)
         self.assertTrue(users.check_calendar_credentials()["outlook_calendar_sync"])
-        self.assertEqual(users.browse(self.user_anna.id).check_synchronization_status()["outlook_calendar_sync"],
-                         "disconnected")
+        self.assertEqual(
+            users.browse(self.user_anna.id).check_synchronization_status()["outlook_calendar_sync"], "disconnected"
+        )
         self.configure_outlook(**{"outlook_calendar_sync.client_id": False})
         self.assertFalse(users.check_calendar_credentials()["outlook_calendar_sync"])
         self.configure_outlook()
         self.assertEqual(CLIENT_ID, self.env["ir.config_parameter"].sudo().get_param("outlook_calendar_sync.client_id"))
-        self.assertEqual(CLIENT_SECRET, self.env["ir.config_parameter"].sudo().get_param("outlook_calendar_sync.client_secret"))
+        self.assertEqual(
+            CLIENT_SECRET, self.env["ir.config_parameter"].sudo().get_param("outlook_calendar_sync.client_secret")
+        )

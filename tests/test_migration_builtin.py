@@ -26,11 +26,15 @@ class TestMigrationFromBuiltin(TransactionCase):
             self.skipTest("needs the Odoo configuration file of this run")
         proc = subprocess.run(
             [sys.executable, str(SCRIPT), "-c", config.rcfile, "--db", f"{self.env.cr.dbname}_migration"],
-            capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, check=False,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
         lines = [line for line in proc.stdout.splitlines() if line.startswith("MIGRATION-RESULT ")]
         self.assertEqual(proc.returncode, 0, proc.stdout[-3000:] + proc.stderr[-5000:])
-        result = json.loads(lines[-1][len("MIGRATION-RESULT "):])
+        result = json.loads(lines[-1][len("MIGRATION-RESULT ") :])
         before, after, summary = result["builtin"], result["ours"], result["summary"]
         self.assertGreaterEqual(before["with_ical_uid"], 9, "the built-in synced the seeded meetings")
         self.assertEqual(result["preserved"]["users_with_refresh_token"], 2)

@@ -64,8 +64,9 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         self.sync(mailbox)
         subscription = self.subscription_of(mailbox)
         self.assertEqual(subscription.state, "active", subscription.last_error)
-        mailbox.sudo().write({"last_attempt_at": fields.Datetime.now() - timedelta(minutes=1),
-                              "sync_requested_at": False})
+        mailbox.sudo().write(
+            {"last_attempt_at": fields.Datetime.now() - timedelta(minutes=1), "sync_requested_at": False}
+        )
         self.env.flush_all()
         return subscription
 
@@ -83,8 +84,11 @@ class TestNotifications(OutlookSyncCase, HttpCase):
                 break
             time.sleep(0.05)
         self.assertTrue(self.emulator.subscriptions.wait_idle(timeout))
-        self.assertGreater(self.emulator.counters()[counter], before,
-                           "nothing delivered: %s" % self.emulator.subscriptions.deliveries()[-3:])
+        self.assertGreater(
+            self.emulator.counters()[counter],
+            before,
+            f"nothing delivered: {self.emulator.subscriptions.deliveries()[-3:]}",
+        )
         self.env.invalidate_all()
         return time.monotonic() - started
 
@@ -127,8 +131,9 @@ class TestNotifications(OutlookSyncCase, HttpCase):
     def test_validation_token_is_echoed_as_plain_text(self):
         token = "Validation: Testing client application reachability <b>&amp;</b> Request-Id: 42"
         for path in (NOTIFY_PATH, LIFECYCLE_PATH):
-            resp = self.post(f"{path}?validationToken={quote(token)}", data="",
-                             headers={"Content-Type": "text/plain; charset=utf-8"})
+            resp = self.post(
+                f"{path}?validationToken={quote(token)}", data="", headers={"Content-Type": "text/plain; charset=utf-8"}
+            )
             self.assertEqual(resp.status_code, 200)
             self.assertEqual(resp.headers["Content-Type"], "text/plain; charset=utf-8")
             self.assertEqual(resp.headers["X-Content-Type-Options"], "nosniff")
@@ -185,8 +190,9 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         self.env.invalidate_all()
         self.assertEqual(self.event_of(meeting["iCalUId"]).name, "Decided in Outlook")
         # more changes while a request waits: acknowledged, no second trigger
-        self.mailbox_anna.sudo().write({"last_attempt_at": fields.Datetime.now() - timedelta(minutes=1),
-                                        "sync_requested_at": False})
+        self.mailbox_anna.sudo().write(
+            {"last_attempt_at": fields.Datetime.now() - timedelta(minutes=1), "sync_requested_at": False}
+        )
         self.env.flush_all()
         triggers = self.triggers()
         sent = self.emulator.counters()["notifications_sent"]
@@ -212,11 +218,17 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         subscription = self.subscribed(self.mailbox_anna)
         triggers = self.triggers()
         # a forged notification: right subscription id, wrong secret
-        item = {"subscriptionId": subscription.graph_id, "clientState": "guessed", "changeType": "updated",
-                "resource": "Users/x/Events/y", "resourceData": {"id": "y"}}
+        item = {
+            "subscriptionId": subscription.graph_id,
+            "clientState": "guessed",
+            "changeType": "updated",
+            "resource": "Users/x/Events/y",
+            "resourceData": {"id": "y"},
+        }
         self.assertEqual(self.post(NOTIFY_PATH, {"value": [item]}).status_code, 202)
-        self.assertEqual(self.post(LIFECYCLE_PATH, {"value": [dict(item, lifecycleEvent="subscriptionRemoved")]})
-                         .status_code, 202)
+        self.assertEqual(
+            self.post(LIFECYCLE_PATH, {"value": [dict(item, lifecycleEvent="subscriptionRemoved")]}).status_code, 202
+        )
         self.assertEqual(self.post(NOTIFY_PATH, {"value": [dict(item, subscriptionId="unknown")]}).status_code, 202)
         self.assertEqual(self.post(NOTIFY_PATH, {"value": [dict(item, clientState=None)]}).status_code, 202)
         self.env.invalidate_all()
@@ -239,12 +251,16 @@ class TestNotifications(OutlookSyncCase, HttpCase):
     def test_echo_of_our_own_push_asks_for_nothing(self):
         subscription = self.subscribed(self.mailbox_anna)
         start = self.tomorrow_at(14)
-        event = self.env["calendar.event"].with_user(self.user_anna).create(
-            {"name": "Made in Odoo", "start": start, "stop": start + timedelta(hours=1)})
+        event = (
+            self.env["calendar.event"]
+            .with_user(self.user_anna)
+            .create({"name": "Made in Odoo", "start": start, "stop": start + timedelta(hours=1)})
+        )
         self.emulator.subscriptions.pause()  # the push notifies while the sync runs on the test cursor
         self.sync(self.mailbox_anna)
-        self.mailbox_anna.sudo().write({"last_attempt_at": fields.Datetime.now() - timedelta(minutes=1),
-                                        "sync_requested_at": False})
+        self.mailbox_anna.sudo().write(
+            {"last_attempt_at": fields.Datetime.now() - timedelta(minutes=1), "sync_requested_at": False}
+        )
         self.env.flush_all()
         self.assertTrue(self.env["outlook.event.link"].search([("event_id", "=", event.id)]).change_key)
         self.emulator.subscriptions.resume()
@@ -265,8 +281,9 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         self.sync(self.mailbox_anna)
         self.assertEqual(self.emulator.counters()["requests"].get(RENEW), 1)
         self.assertGreater(subscription.expiration, fields.Datetime.now() + timedelta(hours=69))
-        self.assertEqual(self.emulated(subscription)["expirationDateTime"][:16],
-                         subscription.expiration.strftime("%Y-%m-%dT%H:%M"))
+        self.assertEqual(
+            self.emulated(subscription)["expirationDateTime"][:16], subscription.expiration.strftime("%Y-%m-%dT%H:%M")
+        )
         # Microsoft forgot it (expired there): the renewal's 404 makes a new one
         old_id = subscription.graph_id
         self.emulator.subscriptions.expire(old_id)

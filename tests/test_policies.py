@@ -24,11 +24,19 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
 
     def odoo_meeting(self, user, name, partners=(), start=None, **values):
         start = start or self.tomorrow_at(15)
-        return self.env["calendar.event"].with_user(user).create({
-            "name": name, "start": start, "stop": start + timedelta(hours=1),
-            "partner_ids": [Command.set((user.partner_id | self.env["res.partner"].concat(*partners)).ids)],
-            **values,
-        })
+        return (
+            self.env["calendar.event"]
+            .with_user(user)
+            .create(
+                {
+                    "name": name,
+                    "start": start,
+                    "stop": start + timedelta(hours=1),
+                    "partner_ids": [Command.set((user.partner_id | self.env["res.partner"].concat(*partners)).ids)],
+                    **values,
+                }
+            )
+        )
 
     def count(self, name):
         return self.env["calendar.event"].with_context(active_test=False).search_count([("name", "=", name)])
@@ -86,13 +94,20 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
         self.assertEqual(self.messages(), 1)  # the organizer's cancellation of a future meeting
 
     def test_private_event_with_attendees_both_ways(self):
-        created = self.emulator.outlook.create_event(ANNA, {
-            "subject": "Medical", "sensitivity": "private", "body": {"contentType": "text", "content": "results"},
-            "start": graph_time(self.tomorrow_at(8)), "end": graph_time(self.tomorrow_at(9)),
-            "attendees": [{"type": "required", "emailAddress": {"address": "doctor@clinic.example"}}],
-        })
-        private = self.odoo_meeting(self.user_anna, "Private lunch", [self.client], privacy="private",
-                                    description="<p>secret</p>")
+        created = self.emulator.outlook.create_event(
+            ANNA,
+            {
+                "subject": "Medical",
+                "sensitivity": "private",
+                "body": {"contentType": "text", "content": "results"},
+                "start": graph_time(self.tomorrow_at(8)),
+                "end": graph_time(self.tomorrow_at(9)),
+                "attendees": [{"type": "required", "emailAddress": {"address": "doctor@clinic.example"}}],
+            },
+        )
+        private = self.odoo_meeting(
+            self.user_anna, "Private lunch", [self.client], privacy="private", description="<p>secret</p>"
+        )
         self.sync(self.mailbox_anna)
         event = self.event_of(created["iCalUId"])
         self.assertEqual((event.privacy, event.partner_ids), ("private", self.user_anna.partner_id))
@@ -105,9 +120,15 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
 
     def test_private_events_not_synced(self):
         self.set_policy(private_events="skip")
-        self.emulator.outlook.create_event(ANNA, {"subject": "Hidden", "sensitivity": "private",
-                                                  "start": graph_time(self.tomorrow_at(8)),
-                                                  "end": graph_time(self.tomorrow_at(9))})
+        self.emulator.outlook.create_event(
+            ANNA,
+            {
+                "subject": "Hidden",
+                "sensitivity": "private",
+                "start": graph_time(self.tomorrow_at(8)),
+                "end": graph_time(self.tomorrow_at(9)),
+            },
+        )
         private = self.odoo_meeting(self.user_anna, "Odoo hidden", privacy="private")
         self.sync(self.mailbox_anna)
         self.assertEqual(self.count("Hidden"), 0)
@@ -129,7 +150,9 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
         self.emulator.add_mailbox("erin@contoso.test")
         erin = new_test_user(self.env, login="erin_user", name="Erin", email="erin@contoso.test")
         soon = self.outlook_meeting("erin@contoso.test", "Next week", start=self.tomorrow_at(9) + timedelta(days=6))
-        later = self.outlook_meeting("erin@contoso.test", "In two months", start=self.tomorrow_at(9) + timedelta(days=60))
+        later = self.outlook_meeting(
+            "erin@contoso.test", "In two months", start=self.tomorrow_at(9) + timedelta(days=60)
+        )
         self.env.cr.execute("SELECT now() at time zone 'UTC' + interval '1 minute'")
         mailbox = self.connect_mailbox(erin)
         # the items existed before the connection: only the initial range (a month) comes in
@@ -143,9 +166,14 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
         self.assertEqual(self.count("In two months"), 1)
         # moved beyond the inbound range: updated in Odoo, not deleted
         self.set_policy(future_days_in=30)
-        self.emulator.outlook.update_event("erin@contoso.test", soon["id"], {
-            "start": graph_time(self.tomorrow_at(9) + timedelta(days=90)),
-            "end": graph_time(self.tomorrow_at(10) + timedelta(days=90))})
+        self.emulator.outlook.update_event(
+            "erin@contoso.test",
+            soon["id"],
+            {
+                "start": graph_time(self.tomorrow_at(9) + timedelta(days=90)),
+                "end": graph_time(self.tomorrow_at(10) + timedelta(days=90)),
+            },
+        )
         self.sync(mailbox)
         moved = self.event_of(soon["iCalUId"])
         self.assertTrue(moved.active)
@@ -169,10 +197,16 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
         created = self.outlook_meeting(ANNA, "Big meeting", attendees=guests)
         self.sync(self.mailbox_anna)
         event = self.event_of(created["iCalUId"])
-        self.assertEqual(sorted(event.partner_ids.mapped("email_normalized")), sorted([ANNA, "a@example.com", "b@example.com"]))
+        self.assertEqual(
+            sorted(event.partner_ids.mapped("email_normalized")), sorted([ANNA, "a@example.com", "b@example.com"])
+        )
         self.assertIn("c@example.com", str(event.description))
-        event.with_user(self.user_anna).write({"name": "Big meeting (moved)", "partner_ids": [Command.unlink(
-            event.partner_ids.filtered(lambda p: p.email == "b@example.com").id)]})
+        event.with_user(self.user_anna).write(
+            {
+                "name": "Big meeting (moved)",
+                "partner_ids": [Command.unlink(event.partner_ids.filtered(lambda p: p.email == "b@example.com").id)],
+            }
+        )
         self.sync(self.mailbox_anna)
         copy = self.emulator.outlook.get_event(ANNA, created["id"])
         self.assertEqual(len(copy["attendees"]), 4, "Outlook keeps everybody")
@@ -184,8 +218,9 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
         self.sync(self.mailbox_anna)
         link = event.sudo().outlook_link_ids
         self.emulator.reset_counters()
-        event.with_user(self.user_anna).write({"description": "<p>internal thoughts</p>",
-                                               "outlook_internal_note": "<p>never sent</p>"})
+        event.with_user(self.user_anna).write(
+            {"description": "<p>internal thoughts</p>", "outlook_internal_note": "<p>never sent</p>"}
+        )
         self.sync(self.mailbox_anna)
         self.assertEqual(self.emulator.counters()["requests"].get("PATCH /v1.0/me/events/{id}", 0), 0)
         self.assertIn("first", self.emulator.outlook.get_event(ANNA, link.graph_id)["body"]["content"])
@@ -211,20 +246,34 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
         event = self.odoo_meeting(self.user_anna, "Original")
         self.sync(self.mailbox_anna)
         stamp = event.sudo().outlook_link_ids.graph_id and "%s%d" % (
-            self.mailbox_anna._outlook_transaction_prefix(), event.id)
-        self.emulator.outlook.create_event(ANNA, {
-            "subject": "Original (copy)", "start": graph_time(self.tomorrow_at(16)),
-            "end": graph_time(self.tomorrow_at(17)),
-            "singleValueExtendedProperties": [{"id": "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name OdooEventId",
-                                               "value": stamp}]})
+            self.mailbox_anna._outlook_transaction_prefix(),
+            event.id,
+        )
+        self.emulator.outlook.create_event(
+            ANNA,
+            {
+                "subject": "Original (copy)",
+                "start": graph_time(self.tomorrow_at(16)),
+                "end": graph_time(self.tomorrow_at(17)),
+                "singleValueExtendedProperties": [
+                    {"id": "String {66f5a359-4659-4830-9070-00047ec6ac6e} Name OdooEventId", "value": stamp}
+                ],
+            },
+        )
         self.sync(self.mailbox_anna)
         self.assertEqual(self.count("Original (copy)"), 0)
 
     def test_category_opt_in(self):
         self.set_policy(category_mode="True")
-        tagged_item = self.emulator.outlook.create_event(ANNA, {
-            "subject": "Tracked", "categories": ["Odoo"], "start": graph_time(self.tomorrow_at(8)),
-            "end": graph_time(self.tomorrow_at(9))})
+        tagged_item = self.emulator.outlook.create_event(
+            ANNA,
+            {
+                "subject": "Tracked",
+                "categories": ["Odoo"],
+                "start": graph_time(self.tomorrow_at(8)),
+                "end": graph_time(self.tomorrow_at(9)),
+            },
+        )
         self.outlook_meeting(ANNA, "Untracked")
         self.sync(self.mailbox_anna)
         self.assertEqual((self.count("Tracked"), self.count("Untracked")), (1, 0))
@@ -270,8 +319,12 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
 
     def test_invitations_checkbox_and_imports(self):
         quiet = self.odoo_meeting(self.user_anna, "No invitations", [self.client], outlook_send_invitations=False)
-        imported = self.env["calendar.event"].with_user(self.user_anna).with_context(import_file=True).create({
-            "name": "Imported", "start": self.tomorrow_at(17), "stop": self.tomorrow_at(18)})
+        imported = (
+            self.env["calendar.event"]
+            .with_user(self.user_anna)
+            .with_context(import_file=True)
+            .create({"name": "Imported", "start": self.tomorrow_at(17), "stop": self.tomorrow_at(18)})
+        )
         self.sync(self.mailbox_anna)
         copy = next(i for i in self.emulator.outlook.list_events(ANNA) if i["subject"] == "No invitations")
         self.assertFalse(copy["attendees"])
@@ -302,18 +355,25 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
         for policy, expected_active in (("archive", False), ("keep", True), ("delete", None)):
             self.set_policy(delete_from_outlook=policy)
             start = self.tomorrow_at(7)
-            series = self.emulator.outlook.create_event(ANNA, {
-                "subject": "Series %s" % policy, "start": graph_time(start),
-                "end": graph_time(start + timedelta(minutes=30)),
-                "recurrence": {"pattern": {"type": "daily", "interval": 1},
-                               "range": {"type": "numbered", "startDate": str(start.date()), "numberOfOccurrences": 3}},
-            })
+            series = self.emulator.outlook.create_event(
+                ANNA,
+                {
+                    "subject": f"Series {policy}",
+                    "start": graph_time(start),
+                    "end": graph_time(start + timedelta(minutes=30)),
+                    "recurrence": {
+                        "pattern": {"type": "daily", "interval": 1},
+                        "range": {"type": "numbered", "startDate": str(start.date()), "numberOfOccurrences": 3},
+                    },
+                },
+            )
             self.sync(self.mailbox_anna)
-            self.assertEqual(self.count("Series %s" % policy), 3)
+            self.assertEqual(self.count(f"Series {policy}"), 3)
             self.emulator.outlook.delete_event(ANNA, series["id"])
             self.sync(self.mailbox_anna)
-            events = self.env["calendar.event"].with_context(active_test=False).search(
-                [("name", "=", "Series %s" % policy)])
+            events = (
+                self.env["calendar.event"].with_context(active_test=False).search([("name", "=", f"Series {policy}")])
+            )
             if expected_active is None:
                 self.assertFalse(events)
             else:

@@ -14,15 +14,23 @@ from .common import ANNA, BOB, OutlookSyncCase, graph_time
 class TestRecurrence(OutlookSyncCase, TransactionCase):
     def outlook_series(self, address, subject, pattern, rule_range, start=None, attendees=(), tz="UTC"):
         start = start or self.tomorrow_at(10)
-        return self.emulator.outlook.create_event(address, {
-            "subject": subject, "start": graph_time(start, tz), "end": graph_time(start + timedelta(minutes=30), tz),
-            "attendees": [{"type": "required", "emailAddress": {"address": a}} for a in attendees],
-            "recurrence": {"pattern": pattern, "range": dict(rule_range, startDate=str(start.date()))},
-        })
+        return self.emulator.outlook.create_event(
+            address,
+            {
+                "subject": subject,
+                "start": graph_time(start, tz),
+                "end": graph_time(start + timedelta(minutes=30), tz),
+                "attendees": [{"type": "required", "emailAddress": {"address": a}} for a in attendees],
+                "recurrence": {"pattern": pattern, "range": dict(rule_range, startDate=str(start.date()))},
+            },
+        )
 
     def events_named(self, name, active_test=True):
-        return self.env["calendar.event"].with_context(active_test=active_test).search(
-            [("name", "=", name)], order="start")
+        return (
+            self.env["calendar.event"]
+            .with_context(active_test=active_test)
+            .search([("name", "=", name)], order="start")
+        )
 
     def messages(self):
         return self.emulator.counters()["messages_sent"]
@@ -34,8 +42,13 @@ class TestRecurrence(OutlookSyncCase, TransactionCase):
     def test_series_becomes_one_recurrence_with_exception_and_cancellation(self):
         start = self.tomorrow_at(10)
         weekday = start.strftime("%A").lower()
-        series = self.outlook_series(ANNA, "Weekly 1:1", {"type": "weekly", "interval": 1, "daysOfWeek": [weekday]},
-                                     {"type": "numbered", "numberOfOccurrences": 4}, start=start)
+        series = self.outlook_series(
+            ANNA,
+            "Weekly 1:1",
+            {"type": "weekly", "interval": 1, "daysOfWeek": [weekday]},
+            {"type": "numbered", "numberOfOccurrences": 4},
+            start=start,
+        )
         self.sync(self.mailbox_anna)
         events = self.events_named("Weekly 1:1")
         self.assertEqual(len(events), 4)
@@ -47,10 +60,18 @@ class TestRecurrence(OutlookSyncCase, TransactionCase):
         self.assertTrue(all(events.mapped("follow_recurrence")))
         self.assertEqual(recurrence.base_event_id, events[0])
 
-        instances = self.emulator.outlook.instances(ANNA, series["id"], start - timedelta(days=1), start + timedelta(weeks=5))
+        instances = self.emulator.outlook.instances(
+            ANNA, series["id"], start - timedelta(days=1), start + timedelta(weeks=5)
+        )
         moved, cancelled = instances[1], instances[2]
-        self.emulator.outlook.update_event(ANNA, moved["id"], {
-            "start": graph_time(start + timedelta(weeks=1, hours=2)), "end": graph_time(start + timedelta(weeks=1, hours=3))})
+        self.emulator.outlook.update_event(
+            ANNA,
+            moved["id"],
+            {
+                "start": graph_time(start + timedelta(weeks=1, hours=2)),
+                "end": graph_time(start + timedelta(weeks=1, hours=3)),
+            },
+        )
         self.emulator.outlook.delete_event(ANNA, cancelled["id"])
         self.sync(self.mailbox_anna)
         events = self.events_named("Weekly 1:1")
@@ -65,21 +86,53 @@ class TestRecurrence(OutlookSyncCase, TransactionCase):
     def test_each_pattern_and_range_type_comes_in(self):
         start = self.tomorrow_at(9)
         cases = [
-            ("Daily", {"type": "daily", "interval": 1}, {"type": "numbered", "numberOfOccurrences": 3},
-             {"rrule_type": "daily", "end_type": "count"}),
-            ("Monthly", {"type": "absoluteMonthly", "interval": 1, "dayOfMonth": start.day},
-             {"type": "endDate", "endDate": str((start + timedelta(days=70)).date())},
-             {"rrule_type": "monthly", "month_by": "date", "end_type": "end_date"}),
-            ("Relative", {"type": "relativeMonthly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()],
-                          "index": "last"}, {"type": "numbered", "numberOfOccurrences": 2},
-             {"rrule_type": "monthly", "month_by": "day", "byday": "-1"}),
-            ("Yearly", {"type": "absoluteYearly", "interval": 1, "dayOfMonth": start.day, "month": start.month},
-             {"type": "numbered", "numberOfOccurrences": 2}, {"rrule_type": "yearly"}),
-            ("Relative yearly", {"type": "relativeYearly", "interval": 1, "daysOfWeek": ["monday"], "index": "first",
-                                 "month": start.month}, {"type": "numbered", "numberOfOccurrences": 2},
-             {"rrule_type": "monthly", "interval": 12, "month_by": "day", "weekday": "MON", "byday": "1"}),
-            ("Forever", {"type": "weekly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()]},
-             {"type": "noEnd"}, {"rrule_type": "weekly", "end_type": "forever"}),
+            (
+                "Daily",
+                {"type": "daily", "interval": 1},
+                {"type": "numbered", "numberOfOccurrences": 3},
+                {"rrule_type": "daily", "end_type": "count"},
+            ),
+            (
+                "Monthly",
+                {"type": "absoluteMonthly", "interval": 1, "dayOfMonth": start.day},
+                {"type": "endDate", "endDate": str((start + timedelta(days=70)).date())},
+                {"rrule_type": "monthly", "month_by": "date", "end_type": "end_date"},
+            ),
+            (
+                "Relative",
+                {
+                    "type": "relativeMonthly",
+                    "interval": 1,
+                    "daysOfWeek": [start.strftime("%A").lower()],
+                    "index": "last",
+                },
+                {"type": "numbered", "numberOfOccurrences": 2},
+                {"rrule_type": "monthly", "month_by": "day", "byday": "-1"},
+            ),
+            (
+                "Yearly",
+                {"type": "absoluteYearly", "interval": 1, "dayOfMonth": start.day, "month": start.month},
+                {"type": "numbered", "numberOfOccurrences": 2},
+                {"rrule_type": "yearly"},
+            ),
+            (
+                "Relative yearly",
+                {
+                    "type": "relativeYearly",
+                    "interval": 1,
+                    "daysOfWeek": ["monday"],
+                    "index": "first",
+                    "month": start.month,
+                },
+                {"type": "numbered", "numberOfOccurrences": 2},
+                {"rrule_type": "monthly", "interval": 12, "month_by": "day", "weekday": "MON", "byday": "1"},
+            ),
+            (
+                "Forever",
+                {"type": "weekly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()]},
+                {"type": "noEnd"},
+                {"rrule_type": "weekly", "end_type": "forever"},
+            ),
         ]
         for subject, pattern, rule_range, _expected in cases:
             self.outlook_series(ANNA, subject, pattern, rule_range, start=start)
@@ -108,13 +161,23 @@ class TestRecurrence(OutlookSyncCase, TransactionCase):
         year = datetime.now().year + 1
         first = datetime(year, 3, 16, 9, 0)  # a Monday-ish date before the last Sunday of March
         start_local = first
-        self.emulator.outlook.create_event(ANNA, {
-            "subject": "Paris weekly", "start": graph_time(start_local, "Europe/Paris"),
-            "end": graph_time(start_local + timedelta(hours=1), "Europe/Paris"),
-            "recurrence": {"pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [first.strftime("%A").lower()]},
-                           "range": {"type": "numbered", "numberOfOccurrences": 4, "startDate": str(first.date()),
-                                     "recurrenceTimeZone": "Romance Standard Time"}},
-        })
+        self.emulator.outlook.create_event(
+            ANNA,
+            {
+                "subject": "Paris weekly",
+                "start": graph_time(start_local, "Europe/Paris"),
+                "end": graph_time(start_local + timedelta(hours=1), "Europe/Paris"),
+                "recurrence": {
+                    "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [first.strftime("%A").lower()]},
+                    "range": {
+                        "type": "numbered",
+                        "numberOfOccurrences": 4,
+                        "startDate": str(first.date()),
+                        "recurrenceTimeZone": "Romance Standard Time",
+                    },
+                },
+            },
+        )
         self.env["ir.config_parameter"].sudo().set_param("outlook_calendar_sync.future_days_in", 500)
         self.addCleanup(self.env["ir.config_parameter"].sudo().set_param, "outlook_calendar_sync.future_days_in", False)
         self.env["ir.config_parameter"].sudo().set_param("outlook_calendar_sync.initial_days", 500)
@@ -128,8 +191,13 @@ class TestRecurrence(OutlookSyncCase, TransactionCase):
         self.assertEqual(events.recurrence_id.event_tz, "Europe/Paris")
 
     def test_two_attendees_share_the_series(self):
-        self.outlook_series(ANNA, "Team weekly", {"type": "daily", "interval": 1},
-                            {"type": "numbered", "numberOfOccurrences": 3}, attendees=[BOB])
+        self.outlook_series(
+            ANNA,
+            "Team weekly",
+            {"type": "daily", "interval": 1},
+            {"type": "numbered", "numberOfOccurrences": 3},
+            attendees=[BOB],
+        )
         self.sync(self.mailbox_anna, self.mailbox_bob)
         events = self.events_named("Team weekly")
         self.assertEqual(len(events), 3)
@@ -144,12 +212,25 @@ class TestRecurrence(OutlookSyncCase, TransactionCase):
     def odoo_series(self, name, count=4, attendees=("client@example.com",)):
         partners = self.env["res.partner"].create([{"name": a.split("@")[0], "email": a} for a in attendees])
         start = self.tomorrow_at(14)
-        event = self.env["calendar.event"].with_user(self.user_anna).create({
-            "name": name, "start": start, "stop": start + timedelta(hours=1),
-            "partner_ids": [Command.set((self.user_anna.partner_id | partners).ids)],
-            "recurrency": True, "rrule_type": "weekly", "interval": 1, "end_type": "count", "count": count,
-            start.strftime("%a").lower()[:3]: True, "event_tz": "UTC",
-        })
+        event = (
+            self.env["calendar.event"]
+            .with_user(self.user_anna)
+            .create(
+                {
+                    "name": name,
+                    "start": start,
+                    "stop": start + timedelta(hours=1),
+                    "partner_ids": [Command.set((self.user_anna.partner_id | partners).ids)],
+                    "recurrency": True,
+                    "rrule_type": "weekly",
+                    "interval": 1,
+                    "end_type": "count",
+                    "count": count,
+                    start.strftime("%a").lower()[:3]: True,
+                    "event_tz": "UTC",
+                }
+            )
+        )
         return event.recurrence_id
 
     def master_of(self, recurrence):
@@ -239,8 +320,9 @@ class TestRecurrence(OutlookSyncCase, TransactionCase):
         self.sync(self.mailbox_anna, self.mailbox_bob)
         self.emulator.reset_counters()
         self.assertEqual(len(self.events_named("Anna's series")), 4)
-        self.assertEqual(self.env["calendar.recurrence"].search_count(
-            [("outlook_ical_uid", "=", recurrence.outlook_ical_uid)]), 1)
+        self.assertEqual(
+            self.env["calendar.recurrence"].search_count([("outlook_ical_uid", "=", recurrence.outlook_ical_uid)]), 1
+        )
         # Bob's sync pushes nothing of Anna's series and keeps one recurrence
         self.sync(self.mailbox_bob)
         counters = self.emulator.counters()

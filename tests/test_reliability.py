@@ -21,8 +21,15 @@ class TestFaultMatrix(OutlookSyncCase, TransactionCase):
         super().setUp()
         self.emulator.configure(delta_max_page_size=2)  # several pages for a handful of events
         self.addCleanup(self.emulator.configure, delta_max_page_size=1000)
-        self.items = [self.outlook_meeting(ANNA, "Meeting %d" % n, attendees=["guest%d@example.com" % n],
-                                           start=self.tomorrow_at(8) + timedelta(hours=n)) for n in range(5)]
+        self.items = [
+            self.outlook_meeting(
+                ANNA,
+                "Meeting %d" % n,
+                attendees=["guest%d@example.com" % n],
+                start=self.tomorrow_at(8) + timedelta(hours=n),
+            )
+            for n in range(5)
+        ]
 
     def assert_converged(self):
         """Outlook and Odoo hold the same meetings, each exactly once, and nobody was mailed."""
@@ -74,8 +81,11 @@ class TestFaultMatrix(OutlookSyncCase, TransactionCase):
         self.mailbox_anna.sudo().throttled_until = False
         self.emulator.reset_counters()
         self.sync(self.mailbox_anna)
-        self.assertLess(self.emulator.counters()["requests"].get("GET /v1.0/me/calendarView/delta", 0), 4,
-                        "resumed from the checkpoint, not from the first page")
+        self.assertLess(
+            self.emulator.counters()["requests"].get("GET /v1.0/me/calendarView/delta", 0),
+            4,
+            "resumed from the checkpoint, not from the first page",
+        )
         self.assert_converged()
 
     @mute_logger(*QUIET)
@@ -122,8 +132,11 @@ class TestFaultMatrix(OutlookSyncCase, TransactionCase):
     @mute_logger(*QUIET)
     def test_crash_between_graph_create_and_commit(self):
         start = self.tomorrow_at(18)
-        event = self.env["calendar.event"].with_user(self.user_anna).create({
-            "name": "Created then crashed", "start": start, "stop": start + timedelta(hours=1)})
+        event = (
+            self.env["calendar.event"]
+            .with_user(self.user_anna)
+            .create({"name": "Created then crashed", "start": start, "stop": start + timedelta(hours=1)})
+        )
         with patch.object(type(self.mailbox_anna), "_outlook_bind", side_effect=RuntimeError("worker killed")):
             self.sync(self.mailbox_anna, expect_error=True)
         self.assertFalse(event.sudo().outlook_link_ids)

@@ -11,20 +11,27 @@ from .common import ANNA, BOB, CAROL, OutlookSyncCase, graph_time
 class TestInboundSync(OutlookSyncCase, TransactionCase):
     def test_single_event_maps_every_field(self):
         start = self.tomorrow_at(9)
-        created = self.emulator.outlook.create_event(ANNA, {
-            "subject": "Quarterly review",
-            "body": {"contentType": "html", "content": "<p>Agenda: <b>numbers</b></p>"},
-            "start": graph_time(start, "UTC"), "end": graph_time(start + timedelta(hours=1), "UTC"),
-            "location": {"displayName": "Room 4"},
-            "attendees": [
-                {"type": "required", "emailAddress": {"address": "Customer@Example.COM", "name": "Cust Omer"}},
-                {"type": "optional", "emailAddress": {"address": BOB, "name": "Bob"}},
-            ],
-            "categories": ["Customers", "Odoo"],
-            "isReminderOn": True, "reminderMinutesBeforeStart": 30,
-            "sensitivity": "normal", "showAs": "oof",
-            "isOnlineMeeting": True, "onlineMeetingProvider": "teamsForBusiness",
-        })
+        created = self.emulator.outlook.create_event(
+            ANNA,
+            {
+                "subject": "Quarterly review",
+                "body": {"contentType": "html", "content": "<p>Agenda: <b>numbers</b></p>"},
+                "start": graph_time(start, "UTC"),
+                "end": graph_time(start + timedelta(hours=1), "UTC"),
+                "location": {"displayName": "Room 4"},
+                "attendees": [
+                    {"type": "required", "emailAddress": {"address": "Customer@Example.COM", "name": "Cust Omer"}},
+                    {"type": "optional", "emailAddress": {"address": BOB, "name": "Bob"}},
+                ],
+                "categories": ["Customers", "Odoo"],
+                "isReminderOn": True,
+                "reminderMinutesBeforeStart": 30,
+                "sensitivity": "normal",
+                "showAs": "oof",
+                "isOnlineMeeting": True,
+                "onlineMeetingProvider": "teamsForBusiness",
+            },
+        )
         mails_before = self.env["mail.mail"].search_count([])
         self.sync(self.mailbox_anna)
 
@@ -51,11 +58,15 @@ class TestInboundSync(OutlookSyncCase, TransactionCase):
 
     def test_all_day_event_keeps_its_dates_for_every_time_zone(self):
         day = (datetime.now() + timedelta(days=3)).date()
-        created = self.emulator.outlook.create_event(ANNA, {
-            "subject": "Offsite", "isAllDay": True,
-            "start": {"dateTime": f"{day}T00:00:00", "timeZone": "Pacific/Tongatapu"},
-            "end": {"dateTime": f"{day + timedelta(days=2)}T00:00:00", "timeZone": "Pacific/Tongatapu"},
-        })
+        created = self.emulator.outlook.create_event(
+            ANNA,
+            {
+                "subject": "Offsite",
+                "isAllDay": True,
+                "start": {"dateTime": f"{day}T00:00:00", "timeZone": "Pacific/Tongatapu"},
+                "end": {"dateTime": f"{day + timedelta(days=2)}T00:00:00", "timeZone": "Pacific/Tongatapu"},
+            },
+        )
         self.user_anna.tz = "Pacific/Honolulu"
         self.sync(self.mailbox_anna)
         event = self.event_of(created["iCalUId"])
@@ -66,8 +77,9 @@ class TestInboundSync(OutlookSyncCase, TransactionCase):
         created = self.outlook_meeting(ANNA, "Planning")
         self.sync(self.mailbox_anna)
         event = self.event_of(created["iCalUId"])
-        self.emulator.outlook.update_event(ANNA, created["id"], {"subject": "Planning (moved)",
-                                                                  "location": {"displayName": "Lab"}})
+        self.emulator.outlook.update_event(
+            ANNA, created["id"], {"subject": "Planning (moved)", "location": {"displayName": "Lab"}}
+        )
         self.sync(self.mailbox_anna)
         self.assertEqual((event.name, event.location), ("Planning (moved)", "Lab"))
         self.emulator.outlook.delete_event(ANNA, created["id"])
@@ -123,21 +135,28 @@ class TestInboundSync(OutlookSyncCase, TransactionCase):
         self.sync(self.mailbox_anna)
         self.assertEqual(self.emulator.counters()["status"].get("410"), 1)
         for item, active in ((kept, True), (gone, False), (added, True)):
-            events = self.env["calendar.event"].with_context(active_test=False).search(
-                [("outlook_ical_uid", "=", item["iCalUId"])])
+            events = (
+                self.env["calendar.event"]
+                .with_context(active_test=False)
+                .search([("outlook_ical_uid", "=", item["iCalUId"])])
+            )
             self.assertEqual(len(events), 1, item["subject"])
             self.assertEqual(events.active, active, item["subject"])
 
     def test_recurring_series_imports_each_occurrence_once(self):
         start = self.tomorrow_at(10)
-        series = self.emulator.outlook.create_event(ANNA, {
-            "subject": "Weekly sync",
-            "start": graph_time(start, "UTC"), "end": graph_time(start + timedelta(minutes=30), "UTC"),
-            "recurrence": {
-                "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()]},
-                "range": {"type": "numbered", "startDate": str(start.date()), "numberOfOccurrences": 4},
+        series = self.emulator.outlook.create_event(
+            ANNA,
+            {
+                "subject": "Weekly sync",
+                "start": graph_time(start, "UTC"),
+                "end": graph_time(start + timedelta(minutes=30), "UTC"),
+                "recurrence": {
+                    "pattern": {"type": "weekly", "interval": 1, "daysOfWeek": [start.strftime("%A").lower()]},
+                    "range": {"type": "numbered", "startDate": str(start.date()), "numberOfOccurrences": 4},
+                },
             },
-        })
+        )
         self.sync(self.mailbox_anna)
         events = self.env["calendar.event"].search([("name", "=", "Weekly sync")])
         self.assertEqual(len(events), 4)

@@ -17,14 +17,24 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
     def odoo_meeting(self, user, name, attendees=(), start=None, **values):
         start = start or self.tomorrow_at(14)
         partners = self.env["res.partner"].browse([self.partner(email).id for email in attendees])
-        return self.env["calendar.event"].with_user(user).create({
-            "name": name, "start": start, "stop": start + timedelta(hours=1),
-            "partner_ids": [Command.set((user.partner_id | partners).ids)], **values,
-        })
+        return (
+            self.env["calendar.event"]
+            .with_user(user)
+            .create(
+                {
+                    "name": name,
+                    "start": start,
+                    "stop": start + timedelta(hours=1),
+                    "partner_ids": [Command.set((user.partner_id | partners).ids)],
+                    **values,
+                }
+            )
+        )
 
     def partner(self, email):
-        return self.env["res.partner"].search([("email", "=", email)], limit=1) or \
-            self.env["res.partner"].create({"name": email.split("@")[0].title(), "email": email})
+        return self.env["res.partner"].search([("email", "=", email)], limit=1) or self.env["res.partner"].create(
+            {"name": email.split("@")[0].title(), "email": email}
+        )
 
     def graph_copy(self, address, event):
         link = event.outlook_link_ids.filtered(lambda link: link.mailbox_id.address == address)
@@ -35,8 +45,7 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
         return self.emulator.counters()["requests"].get(endpoint, 0)
 
     def test_create_edit_cancel_from_odoo(self):
-        event = self.odoo_meeting(self.user_anna, "Kick-off", attendees=[BOB, "client@example.com"],
-                                  location="HQ")
+        event = self.odoo_meeting(self.user_anna, "Kick-off", attendees=[BOB, "client@example.com"], location="HQ")
         self.sync(self.mailbox_anna)
         self.assertEqual(self.requests(POST_EVENTS), 1)
         copy = self.graph_copy(ANNA, event)
@@ -50,7 +59,9 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
 
         # Bob's own sync joins the same Odoo event instead of importing a copy
         self.sync(self.mailbox_bob)
-        self.assertEqual(self.env["calendar.event"].search_count([("outlook_ical_uid", "=", event.outlook_ical_uid)]), 1)
+        self.assertEqual(
+            self.env["calendar.event"].search_count([("outlook_ical_uid", "=", event.outlook_ical_uid)]), 1
+        )
         self.assertEqual(len(event.sudo().outlook_link_ids), 2)  # one copy per mailbox (Anna sees only hers)
 
         event.with_user(self.user_anna).write({"name": "Kick-off (agenda attached)"})
@@ -76,7 +87,9 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
         # and Outlook's copies do not come back into Odoo at the next full listing
         self.emulator.expire_delta_tokens()
         self.sync(self.mailbox_anna, self.mailbox_bob)
-        self.assertFalse(self.env["calendar.event"].with_context(active_test=False).search([("name", "=", "All hands")]))
+        self.assertFalse(
+            self.env["calendar.event"].with_context(active_test=False).search([("name", "=", "All hands")])
+        )
 
     def test_organizer_archiving_cancels_the_meeting(self):
         event = self.odoo_meeting(self.user_anna, "Launch", attendees=["client@example.com"])
@@ -98,11 +111,17 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
         self.assertFalse(event.outlook_dirty)
 
     def test_past_and_pre_existing_events_stay_in_odoo(self):
-        past = self.odoo_meeting(self.user_anna, "Last week", attendees=["client@example.com"],
-                                 start=datetime.now().replace(microsecond=0) - timedelta(days=7))
+        past = self.odoo_meeting(
+            self.user_anna,
+            "Last week",
+            attendees=["client@example.com"],
+            start=datetime.now().replace(microsecond=0) - timedelta(days=7),
+        )
         before = self.odoo_meeting(self.user_anna, "Old plan", attendees=["client@example.com"])
-        self.env.cr.execute("UPDATE calendar_event SET create_date = %s WHERE id = %s",
-                            [self.mailbox_anna.first_connected_at - timedelta(days=1), before.id])
+        self.env.cr.execute(
+            "UPDATE calendar_event SET create_date = %s WHERE id = %s",
+            [self.mailbox_anna.first_connected_at - timedelta(days=1), before.id],
+        )
         before.invalidate_recordset()
         self.sync(self.mailbox_anna)
         self.assertEqual(self.requests(POST_EVENTS), 0)
@@ -168,7 +187,7 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
             self.user_anna.tz = tz
             local_nine = datetime.combine(day, datetime.min.time()).replace(hour=9, tzinfo=ZoneInfo(tz))
             start = local_nine.astimezone(timezone.utc).replace(tzinfo=None)
-            event = self.odoo_meeting(self.user_anna, "Nine o'clock in %s" % tz, start=start)
+            event = self.odoo_meeting(self.user_anna, f"Nine o'clock in {tz}", start=start)
             self.sync(self.mailbox_anna)
             copy = self.graph_copy(ANNA, event)
             self.assertEqual(copy["originalStartTimeZone"], tz)
@@ -180,10 +199,18 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
 
     def test_all_day_event_goes_out_with_exclusive_end(self):
         day = (datetime.now() + timedelta(days=5)).date()
-        event = self.env["calendar.event"].with_user(self.user_anna).create({
-            "name": "Holiday", "allday": True, "start": datetime.combine(day, datetime.min.time()),
-            "stop": datetime.combine(day + timedelta(days=1), datetime.min.time()),
-        })
+        event = (
+            self.env["calendar.event"]
+            .with_user(self.user_anna)
+            .create(
+                {
+                    "name": "Holiday",
+                    "allday": True,
+                    "start": datetime.combine(day, datetime.min.time()),
+                    "stop": datetime.combine(day + timedelta(days=1), datetime.min.time()),
+                }
+            )
+        )
         self.sync(self.mailbox_anna)
         copy = self.graph_copy(ANNA, event)
         self.assertTrue(copy["isAllDay"])
@@ -214,7 +241,9 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
         self.sync(self.mailbox_anna, self.mailbox_bob)
         self.emulator.reset_counters()
         self.env["ir.config_parameter"].sudo().set_param("outlook_calendar_sync.silent_responses", "True")
-        event.attendee_ids.filtered(lambda a: a.partner_id == self.user_bob.partner_id).with_user(self.user_bob).do_decline()
+        event.attendee_ids.filtered(lambda a: a.partner_id == self.user_bob.partner_id).with_user(
+            self.user_bob
+        ).do_decline()
         self.sync(self.mailbox_bob)
         self.assertEqual(self.requests("POST /v1.0/me/events/{id}/decline"), 1)
         self.assertEqual(self.emulator.counters()["messages_sent"], 0)
@@ -222,9 +251,20 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
 
     def test_a_hundred_changes_go_out_in_a_few_batches(self):
         start = self.tomorrow_at(7)
-        events = self.env["calendar.event"].with_user(self.user_anna).create([
-            {"name": "Batch %d" % n, "start": start + timedelta(minutes=10 * n),
-             "stop": start + timedelta(minutes=10 * n + 5)} for n in range(100)])
+        events = (
+            self.env["calendar.event"]
+            .with_user(self.user_anna)
+            .create(
+                [
+                    {
+                        "name": "Batch %d" % n,
+                        "start": start + timedelta(minutes=10 * n),
+                        "stop": start + timedelta(minutes=10 * n + 5),
+                    }
+                    for n in range(100)
+                ]
+            )
+        )
         self.sync(self.mailbox_anna)
         self.assertEqual(len(events.sudo().outlook_link_ids), 100)
         self.assertEqual(self.requests("POST /v1.0/$batch"), 5)
@@ -237,5 +277,7 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
         self.assertEqual(counters["requests"].get(PATCH_EVENT), 100)  # the batch items, not separate requests
         requests_sent = counters["requests_total"] - counters.get("batch_items", 0)
         self.assertLessEqual(requests_sent, 12, counters["requests"])
-        self.assertEqual(self.emulator.outlook.get_event(ANNA, events[0].sudo().outlook_link_ids.graph_id)["subject"],
-                         "Batch 0 (renamed)")
+        self.assertEqual(
+            self.emulator.outlook.get_event(ANNA, events[0].sudo().outlook_link_ids.graph_id)["subject"],
+            "Batch 0 (renamed)",
+        )

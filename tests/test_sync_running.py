@@ -21,19 +21,27 @@ class TestSyncRunning(OutlookSyncCase, TransactionCase):
     def test_no_double_invitations_for_connected_organizers(self):
         start = self.tomorrow_at(11)
         mails = self.env["mail.mail"].search_count([])
-        self.env["calendar.event"].with_user(self.user_anna).create({
-            "name": "Pricing call", "start": start, "stop": start + timedelta(hours=1),
-            "partner_ids": [Command.set([self.user_anna.partner_id.id, self.client.id])],
-        })
+        self.env["calendar.event"].with_user(self.user_anna).create(
+            {
+                "name": "Pricing call",
+                "start": start,
+                "stop": start + timedelta(hours=1),
+                "partner_ids": [Command.set([self.user_anna.partner_id.id, self.client.id])],
+            }
+        )
         self.assertEqual(self.env["mail.mail"].search_count([]), mails, "Exchange invites, not Odoo")
         self.sync(self.mailbox_anna)
         self.assertEqual(self.emulator.counters()["messages_sent"], 1)
         # an organizer without Outlook keeps Odoo's own invitation
         admin = self.env.ref("base.user_admin")
-        self.env["calendar.event"].with_user(admin).create({
-            "name": "Odoo-only call", "start": start, "stop": start + timedelta(hours=1),
-            "partner_ids": [Command.set([admin.partner_id.id, self.client.id])],
-        })
+        self.env["calendar.event"].with_user(admin).create(
+            {
+                "name": "Odoo-only call",
+                "start": start,
+                "stop": start + timedelta(hours=1),
+                "partner_ids": [Command.set([admin.partner_id.id, self.client.id])],
+            }
+        )
         self.assertGreater(self.env["mail.mail"].search_count([]), mails)
 
     def test_opening_the_calendar_requests_a_sync_at_most_every_two_minutes(self):
@@ -54,10 +62,12 @@ class TestSyncRunning(OutlookSyncCase, TransactionCase):
         attempts = (self.mailbox_anna.last_attempt_at, self.mailbox_bob.last_attempt_at)
         self.assertTrue(all(attempts))
         # a minute later nothing is due: the cron runs every 10 minutes
-        (self.mailbox_anna | self.mailbox_bob).sudo().write({
-            "last_attempt_at": fields.Datetime.now() - timedelta(minutes=1),
-            "sync_requested_at": fields.Datetime.now() - timedelta(minutes=2),
-        })
+        (self.mailbox_anna | self.mailbox_bob).sudo().write(
+            {
+                "last_attempt_at": fields.Datetime.now() - timedelta(minutes=1),
+                "sync_requested_at": fields.Datetime.now() - timedelta(minutes=2),
+            }
+        )
         self.env["outlook.mailbox"].browse(self.mailbox_anna.id)._outlook_request_sync(force=True)
         bob_attempt = self.mailbox_bob.last_attempt_at
         self.emulator.reset_counters()
@@ -75,8 +85,9 @@ class TestSyncRunning(OutlookSyncCase, TransactionCase):
 
     def test_each_run_is_logged_with_its_counts(self):
         self.outlook_meeting("anna@contoso.test", "Logged in")
-        self.env["calendar.event"].with_user(self.user_anna).create({
-            "name": "Logged out", "start": self.tomorrow_at(16), "stop": self.tomorrow_at(17)})
+        self.env["calendar.event"].with_user(self.user_anna).create(
+            {"name": "Logged out", "start": self.tomorrow_at(16), "stop": self.tomorrow_at(17)}
+        )
         self.sync(self.mailbox_anna)
         log = self.env["outlook.sync.log"].search([("mailbox_id", "=", self.mailbox_anna.id)], limit=1)
         self.assertEqual((log.state, log.created_in, log.created_out, log.errors), ("success", 1, 1, 0))
@@ -87,5 +98,6 @@ class TestSyncRunning(OutlookSyncCase, TransactionCase):
         self.assertEqual(log.state, "error")
         self.assertTrue(log.message)
         # users read their own runs only
-        self.assertFalse(self.env["outlook.sync.log"].with_user(self.user_bob).search(
-            [("mailbox_id", "=", self.mailbox_anna.id)]))
+        self.assertFalse(
+            self.env["outlook.sync.log"].with_user(self.user_bob).search([("mailbox_id", "=", self.mailbox_anna.id)])
+        )

@@ -55,10 +55,18 @@ class TestUiVisibility(OutlookTourMixin, OutlookEmulatorMixin, HttpCase):
         mailbox = self.connect_mailbox(self.user_anna)
         # today, where the Calendar opens; pushed "the day before" so that it is still to come then
         start = datetime.now().replace(hour=10, minute=0, second=0, microsecond=0)
-        event = self.env["calendar.event"].with_user(self.user_anna).create({
-            "name": "Quarterly review", "start": start, "stop": start + timedelta(hours=2),
-            "partner_ids": [Command.set(self.user_anna.partner_id.ids)],
-        })
+        event = (
+            self.env["calendar.event"]
+            .with_user(self.user_anna)
+            .create(
+                {
+                    "name": "Quarterly review",
+                    "start": start,
+                    "stop": start + timedelta(hours=2),
+                    "partner_ids": [Command.set(self.user_anna.partner_id.ids)],
+                }
+            )
+        )
         self.emulator.inject_fault("status", method="POST", path=POST_EVENTS, status=400)
         with freeze_time(start - timedelta(days=1)):
             self.sync(mailbox)
@@ -77,19 +85,26 @@ class TestUiVisibility(OutlookTourMixin, OutlookEmulatorMixin, HttpCase):
         anna = self.connect_mailbox(self.user_anna)
         self.connect_mailbox(self.user_bob)._outlook_mark_reconnect("AADSTS700082: the refresh token expired.")
         start = datetime.now().replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
-        self.emulator.outlook.create_event(ANNA, {
-            "subject": "Broken in Outlook", "start": graph_time(start), "end": graph_time(start + timedelta(hours=1)),
-        })
+        self.emulator.outlook.create_event(
+            ANNA,
+            {
+                "subject": "Broken in Outlook",
+                "start": graph_time(start),
+                "end": graph_time(start + timedelta(hours=1)),
+            },
+        )
         self.emulator.inject_fault("item_malformed", path=r"calendarView/delta", count=1)
         self.sync(anna)
         # a third user in the middle of a long first import (progress as the pull reports it per page)
         carol = new_test_user(self.env, login="carol_user", name="Carol", email=CAROL, groups="base.group_user")
         self.connect_mailbox(carol).sudo().write({"import_running": True, "import_done": 1200, "import_total": 2200})
-        self.start_tour("/odoo/action-outlook_calendar_sync.outlook_dashboard_action", "outlook_admin_dashboard",
-                        login="admin")
+        self.start_tour(
+            "/odoo/action-outlook_calendar_sync.outlook_dashboard_action", "outlook_admin_dashboard", login="admin"
+        )
         self.env.invalidate_all()
         self.assertEqual((anna.state, anna.paused_by_admin), ("paused", True))
         retried = self.env["outlook.sync.log"].search(
-            [("mailbox_id", "=", anna.id), ("retry_requested_at", "!=", False)])
+            [("mailbox_id", "=", anna.id), ("retry_requested_at", "!=", False)]
+        )
         self.assertTrue(retried)
         self.assertEqual(self.screenshots, ["08_dashboard", "09_sync_log_errors"])

@@ -28,10 +28,19 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
     def odoo_meeting(self, user, name, attendees=(), start=None, **values):
         start = start or self.tomorrow_at(14)
         partners = user.partner_id | self.env["res.partner"].search([("email", "in", list(attendees))])
-        return self.env["calendar.event"].with_user(user).create({
-            "name": name, "start": start, "stop": start + timedelta(hours=1),
-            "partner_ids": [Command.set(partners.ids)], **values,
-        })
+        return (
+            self.env["calendar.event"]
+            .with_user(user)
+            .create(
+                {
+                    "name": name,
+                    "start": start,
+                    "stop": start + timedelta(hours=1),
+                    "partner_ids": [Command.set(partners.ids)],
+                    **values,
+                }
+            )
+        )
 
     def imported(self, organizer, subject, attendees=(), mailboxes=None):
         item = self.outlook_meeting(organizer, subject, attendees)
@@ -101,10 +110,24 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         self.assertEqual(event.outlook_status, "synced")
         self.assertTrue(any(item["subject"] == "Refused once" for item in self.emulator.outlook.list_events(ANNA)))
         # "Retry errors from last 30 days": rows already retried, and older ones, are left alone
-        old = self.logs.sudo().create({"mailbox_id": self.mailbox_anna.id, "kind": "item", "state": "error",
-                                       "started_at": fields.Datetime.now() - timedelta(days=31), "message": "old"})
-        fresh = self.logs.sudo().create({"mailbox_id": self.mailbox_anna.id, "kind": "run", "state": "error",
-                                         "started_at": fields.Datetime.now(), "message": "Graph unreachable"})
+        old = self.logs.sudo().create(
+            {
+                "mailbox_id": self.mailbox_anna.id,
+                "kind": "item",
+                "state": "error",
+                "started_at": fields.Datetime.now() - timedelta(days=31),
+                "message": "old",
+            }
+        )
+        fresh = self.logs.sudo().create(
+            {
+                "mailbox_id": self.mailbox_anna.id,
+                "kind": "run",
+                "state": "error",
+                "started_at": fields.Datetime.now(),
+                "message": "Graph unreachable",
+            }
+        )
         self.logs.with_user(self.user_anna).action_outlook_retry_recent()
         self.assertTrue(fresh.retry_requested_at)
         self.assertFalse(old.retry_requested_at)
@@ -113,9 +136,16 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
 
     def test_purge_after_the_configured_age(self):
         self.env["ir.config_parameter"].sudo().set_param("outlook_calendar_sync.log_days", "10")
-        kept, purged = (self.logs.sudo().create({
-            "mailbox_id": self.mailbox_anna.id, "state": "success",
-            "started_at": fields.Datetime.now() - timedelta(days=days)}) for days in (9, 11))
+        kept, purged = (
+            self.logs.sudo().create(
+                {
+                    "mailbox_id": self.mailbox_anna.id,
+                    "state": "success",
+                    "started_at": fields.Datetime.now() - timedelta(days=days),
+                }
+            )
+            for days in (9, 11)
+        )
         self.logs._gc_outlook_logs()
         self.assertTrue(kept.exists())
         self.assertFalse(purged.exists())
@@ -274,8 +304,9 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         self.assertFalse(self.mailbox_bob.sudo().token_cache)
 
     def test_reset_unlinks_without_any_graph_call(self):
-        _item, event = self.imported(ANNA, "Team lunch", attendees=[BOB],
-                                     mailboxes=[self.mailbox_anna, self.mailbox_bob])
+        _item, event = self.imported(
+            ANNA, "Team lunch", attendees=[BOB], mailboxes=[self.mailbox_anna, self.mailbox_bob]
+        )
         own = self.odoo_meeting(self.user_anna, "Odoo first")
         self.sync(self.mailbox_anna)
         self.assertEqual(len(self.mailbox_anna.link_ids), 2)
@@ -301,8 +332,11 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         alone = self.odoo_meeting(self.user_anna, "Focus time")
         _item, invited = self.imported(BOB, "Bob's review", attendees=[ANNA])
         self.sync(self.mailbox_anna)
-        wizard = self.env["outlook.reset.wizard"].with_user(self.user_anna).create(
-            {"mailbox_id": self.mailbox_anna.id, "remove_remote": True})
+        wizard = (
+            self.env["outlook.reset.wizard"]
+            .with_user(self.user_anna)
+            .create({"mailbox_id": self.mailbox_anna.id, "remove_remote": True})
+        )
         self.emulator.reset_counters()
         wizard.action_confirm()
         self.assertEqual(self.graph_requests(), 0, "removed by the next run, not in the request")
@@ -353,10 +387,21 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
             self.outlook_meeting(ANNA, f"Imported {number}")
         self.sync(self.mailbox_anna)
         # the page commits (savepoints in tests) write what the bus delivers to Anna's browser
-        sent = [json.loads(row.message)["payload"] for row in self.env["bus.bus"].sudo().search(
-            [("message", "like", "outlook_calendar_sync/progress")], order="id")]
-        self.assertEqual(sent, [{"running": True, "done": 2, "total": 4}, {"running": True, "done": 4, "total": 6},
-                                {"running": False, "done": 5, "total": 5}], "one notification per page")
+        sent = [
+            json.loads(row.message)["payload"]
+            for row in self.env["bus.bus"]
+            .sudo()
+            .search([("message", "like", "outlook_calendar_sync/progress")], order="id")
+        ]
+        self.assertEqual(
+            sent,
+            [
+                {"running": True, "done": 2, "total": 4},
+                {"running": True, "done": 4, "total": 6},
+                {"running": False, "done": 5, "total": 5},
+            ],
+            "one notification per page",
+        )
         self.assertEqual((self.mailbox_anna.import_done, self.mailbox_anna.import_running), (5, False))
         # the Calendar's button asks once on load; the progress of an import in progress comes with it
         self.mailbox_anna.sudo().write({"import_running": True, "import_done": 120, "import_total": 1000})

@@ -30,7 +30,8 @@ _logger = logging.getLogger(__name__)
 
 SHOT_PREFIX = "outlook_screenshot:"
 SCREENSHOTS = Path(
-    os.environ.get("OUTLOOK_SCREENSHOTS") or Path(__file__).resolve().parents[1] / ".run" / "screenshots")
+    os.environ.get("OUTLOOK_SCREENSHOTS") or Path(__file__).resolve().parents[1] / ".run" / "screenshots"
+)
 HOP_HEADERS = {"connection", "content-length", "content-encoding", "transfer-encoding", "keep-alive"}
 
 CONSENT_CLICKER = """
@@ -75,7 +76,7 @@ class OutlookTourMixin:
         def console(type, args=None, **kwargs):  # noqa: A002 -- Chrome's event parameter name
             value = str((args or [{}])[0].get("value", ""))
             if type == "log" and value.startswith(SHOT_PREFIX):
-                self._outlook_screenshot(browser, value[len(SHOT_PREFIX):])
+                self._outlook_screenshot(browser, value[len(SHOT_PREFIX) :])
             return on_console(type=type, args=args, **kwargs)
 
         def request(**params):
@@ -106,8 +107,9 @@ class OutlookTourMixin:
                 self.screenshots.append(name)
             except Exception:  # a missing picture must not hide the test's own outcome
                 _logger.exception("outlook: screenshot %s not saved", name)
-            browser._websocket_send("Runtime.evaluate", params={
-                "expression": f"document.body.dataset.outlookShot = {json.dumps(name)}"})
+            browser._websocket_send(
+                "Runtime.evaluate", params={"expression": f"document.body.dataset.outlookShot = {json.dumps(name)}"}
+            )
 
         future.add_done_callback(saved)
 
@@ -117,20 +119,37 @@ class OutlookTourMixin:
         body = request.get("postData")
         if body is None and request.get("postDataEntries"):
             body = b"".join(base64.b64decode(entry.get("bytes", "")) for entry in request["postDataEntries"])
-        headers = {name: value for name, value in request.get("headers", {}).items()
-                   if name.lower() in ("content-type", "accept", "accept-language", "cookie")}
+        headers = {
+            name: value
+            for name, value in request.get("headers", {}).items()
+            if name.lower() in ("content-type", "accept", "accept-language", "cookie")
+        }
         try:
-            answer = requests.request(request["method"], request["url"], data=body, headers=headers,
-                                      verify=self.emulator.ca_path, allow_redirects=False, timeout=10)
+            answer = requests.request(
+                request["method"],
+                request["url"],
+                data=body,
+                headers=headers,
+                verify=self.emulator.ca_path,
+                allow_redirects=False,
+                timeout=10,
+            )
         except requests.RequestException as exc:
             _logger.warning("outlook: emulator request %s failed: %s", request["url"], exc)
-            browser._websocket_send("Fetch.failRequest", params={"requestId": params["requestId"],
-                                                                 "errorReason": "ConnectionFailed"})
+            browser._websocket_send(
+                "Fetch.failRequest", params={"requestId": params["requestId"], "errorReason": "ConnectionFailed"}
+            )
             return
-        browser._websocket_send("Fetch.fulfillRequest", params={
-            "requestId": params["requestId"],
-            "responseCode": answer.status_code,
-            "responseHeaders": [{"name": name, "value": value} for name, value in answer.headers.items()
-                                if name.lower() not in HOP_HEADERS],
-            "body": base64.b64encode(answer.content).decode(),
-        })
+        browser._websocket_send(
+            "Fetch.fulfillRequest",
+            params={
+                "requestId": params["requestId"],
+                "responseCode": answer.status_code,
+                "responseHeaders": [
+                    {"name": name, "value": value}
+                    for name, value in answer.headers.items()
+                    if name.lower() not in HOP_HEADERS
+                ],
+                "body": base64.b64encode(answer.content).decode(),
+            },
+        )

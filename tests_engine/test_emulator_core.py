@@ -38,11 +38,14 @@ def test_tls_certificate_is_verified_against_the_emulator_ca(emu):
     assert requests.get(localhost + "/_emulator/health", verify=emu.ca_path, timeout=5).status_code == 200
 
 
-@pytest.mark.parametrize("header, message", [
-    (None, "Access token is empty."),
-    ("Bearer not-a-token", "CompactToken parsing failed with error code: 80049217"),
-    ("Basic abc", "Access token is empty."),
-])
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        (None, "Access token is empty."),
+        ("Bearer not-a-token", "CompactToken parsing failed with error code: 80049217"),
+        ("Basic abc", "Access token is empty."),
+    ],
+)
 def test_graph_requires_a_bearer_token(graph, header, message):
     response = graph("GET", "/me", token=None, headers={"Authorization": header} if header else {})
     assert response.status_code == 401
@@ -157,9 +160,26 @@ def test_cli_serves_until_signal(tmp_path, stop_signal):
     state = tmp_path / "state"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     process = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", "0", "--state-dir", str(state),
-         "--app", "cli-app:cli-secret:https://odoo.test:8069/cb", "--mailbox", ANNA, "--seed-demo", BOB],
-        cwd=str(ROOT), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        [
+            sys.executable,
+            "-m",
+            "emulator",
+            "--port",
+            "0",
+            "--state-dir",
+            str(state),
+            "--app",
+            "cli-app:cli-secret:https://odoo.test:8069/cb",
+            "--mailbox",
+            ANNA,
+            "--seed-demo",
+            BOB,
+        ],
+        cwd=str(ROOT),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         info = _wait_for(state / "emulator.json")
         assert info["pid"] == process.pid and info["base_url"].startswith("https://127.0.0.1:")
@@ -167,8 +187,9 @@ def test_cli_serves_until_signal(tmp_path, stop_signal):
         control = EmulatorControl.from_state_dir(str(state))
         assert [m["address"] for m in control.mailboxes()] == [ANNA, BOB]
         assert len(control.outlook.list_events(BOB)) >= 45 and control.outlook.list_events(ANNA) == []
-        discovery = requests.get(f"{info['authority_url']}/common/v2.0/.well-known/openid-configuration",
-                                 verify=info["ca_path"], timeout=5)
+        discovery = requests.get(
+            f"{info['authority_url']}/common/v2.0/.well-known/openid-configuration", verify=info["ca_path"], timeout=5
+        )
         assert discovery.status_code == 200
         process.send_signal(stop_signal)
         _out, err = process.communicate(timeout=20)
@@ -188,8 +209,10 @@ def test_state_dir_keeps_the_ca_between_runs(tmp_path):
         assert Path(first.ca_bundle_path).read_bytes().endswith(ca)
     with Emulator(state_dir=str(tmp_path)) as second:
         assert Path(second.ca_path).read_bytes() == ca  # a browser that trusted it keeps trusting it
-        assert requests.get(second.base_url + "/_emulator/health", verify=str(tmp_path / "ca.pem"),
-                            timeout=5).status_code == 200
+        assert (
+            requests.get(second.base_url + "/_emulator/health", verify=str(tmp_path / "ca.pem"), timeout=5).status_code
+            == 200
+        )
 
 
 def test_stop_leaves_no_threads_behind():

@@ -31,17 +31,29 @@ def get(graph):
 
 
 def single(emu, subject, day="2025-05-01", hour=10):
-    return emu.outlook.create_event(ANNA, {
-        "subject": subject, "start": {"dateTime": f"{day}T{hour:02d}:00:00", "timeZone": "UTC"},
-        "end": {"dateTime": f"{day}T{hour + 1:02d}:00:00", "timeZone": "UTC"}})
+    return emu.outlook.create_event(
+        ANNA,
+        {
+            "subject": subject,
+            "start": {"dateTime": f"{day}T{hour:02d}:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": f"{day}T{hour + 1:02d}:00:00", "timeZone": "UTC"},
+        },
+    )
 
 
 def daily_series(emu, subject="Daily", start="2025-05-05", count=4):
-    return emu.outlook.create_event(ANNA, {
-        "subject": subject, "start": {"dateTime": f"{start}T09:00:00", "timeZone": "UTC"},
-        "end": {"dateTime": f"{start}T09:30:00", "timeZone": "UTC"},
-        "recurrence": {"pattern": {"type": "daily", "interval": 1},
-                       "range": {"type": "numbered", "startDate": start, "numberOfOccurrences": count}}})
+    return emu.outlook.create_event(
+        ANNA,
+        {
+            "subject": subject,
+            "start": {"dateTime": f"{start}T09:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": f"{start}T09:30:00", "timeZone": "UTC"},
+            "recurrence": {
+                "pattern": {"type": "daily", "interval": 1},
+                "range": {"type": "numbered", "startDate": start, "numberOfOccurrences": count},
+            },
+        },
+    )
 
 
 def full_round(get, first_url="/me/calendarView/delta", headers=None, params=None):
@@ -63,8 +75,13 @@ def items(pages):
 def test_window_is_required_and_options_refused(get):
     response = get("/me/calendarView/delta")
     assert response.status_code == 400
-    assert response.json()["error"] == dict(response.json()["error"], code="ErrorInvalidParameter", message=(
-        "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."))
+    assert response.json()["error"] == dict(
+        response.json()["error"],
+        code="ErrorInvalidParameter",
+        message=(
+            "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."
+        ),
+    )
     refused = get("/me/calendarView/delta", params=dict(WINDOW, **{"$select": "subject"}))
     assert refused.status_code == 400
 
@@ -119,8 +136,11 @@ def test_incremental_round_reports_only_changes(emu, get):
     assert keep["id"] not in found
     assert found[change["id"]]["subject"] == "changed"
     assert found[created["id"]]["subject"] == "new"
-    assert found[drop["id"]] == {"@odata.type": "#microsoft.graph.event", "id": drop["id"],
-                                 "@removed": {"reason": "deleted"}}
+    assert found[drop["id"]] == {
+        "@odata.type": "#microsoft.graph.event",
+        "id": drop["id"],
+        "@removed": {"reason": "deleted"},
+    }
     quiet, _ = full_round(get, next_link)
     assert items(quiet) == []
 
@@ -128,10 +148,22 @@ def test_incremental_round_reports_only_changes(emu, get):
 def test_left_window_and_entered_window(emu, get):
     leaving, entering = single(emu, "leaving"), single(emu, "entering", day="2025-09-01")
     _pages, delta_link = full_round(get, params=WINDOW)
-    emu.outlook.update_event(ANNA, leaving["id"], {"start": {"dateTime": "2025-12-01T10:00:00", "timeZone": "UTC"},
-                                                   "end": {"dateTime": "2025-12-01T11:00:00", "timeZone": "UTC"}})
-    emu.outlook.update_event(ANNA, entering["id"], {"start": {"dateTime": "2025-05-02T10:00:00", "timeZone": "UTC"},
-                                                    "end": {"dateTime": "2025-05-02T11:00:00", "timeZone": "UTC"}})
+    emu.outlook.update_event(
+        ANNA,
+        leaving["id"],
+        {
+            "start": {"dateTime": "2025-12-01T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2025-12-01T11:00:00", "timeZone": "UTC"},
+        },
+    )
+    emu.outlook.update_event(
+        ANNA,
+        entering["id"],
+        {
+            "start": {"dateTime": "2025-05-02T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2025-05-02T11:00:00", "timeZone": "UTC"},
+        },
+    )
     found = {i["id"]: i for i in items(full_round(get, delta_link)[0])}
     assert found[leaving["id"]]["@removed"] == {"reason": "deleted"}
     assert found[entering["id"]]["subject"] == "entering"
@@ -160,7 +192,8 @@ def test_old_generations_and_expired_tokens_answer_410(emu, get):
     assert gone.status_code == 410
     error = gone.json()["error"]
     assert error["code"] == "SyncStateNotFound" and error["message"].startswith(
-        "The sync state generation is not found; generation=1;[highest=4]")
+        "The sync state generation is not found; generation=1;[highest=4]"
+    )
     assert get(links[-1]).status_code == 200  # newest generation still valid
     assert emu.expire_delta_tokens(ANNA) == 1
     assert get(links[-1]).status_code == 410

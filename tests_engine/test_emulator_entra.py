@@ -36,8 +36,9 @@ def emu():
 def http(emu):
     session = requests.Session()
     session.trust_env = False
-    yield lambda method, url, **kw: session.request(method, url, verify=emu.ca_path, timeout=10,
-                                                    allow_redirects=False, **kw)
+    yield lambda method, url, **kw: session.request(
+        method, url, verify=emu.ca_path, timeout=10, allow_redirects=False, **kw
+    )
     session.close()
 
 
@@ -55,8 +56,14 @@ def pkce():
 
 
 def authorize_url(emu, tenant="common", **params):
-    query = {"client_id": CLIENT_ID, "response_type": "code", "redirect_uri": REDIRECT,
-             "scope": "Calendars.ReadWrite User.Read offline_access openid profile", "state": "st-1", "nonce": "n-1"}
+    query = {
+        "client_id": CLIENT_ID,
+        "response_type": "code",
+        "redirect_uri": REDIRECT,
+        "scope": "Calendars.ReadWrite User.Read offline_access openid profile",
+        "state": "st-1",
+        "nonce": "n-1",
+    }
     query.update(params)
     query = urlencode({k: v for k, v in query.items() if v is not None})
     return f"{emu.authority_url}/{tenant}/oauth2/v2.0/authorize?{query}"
@@ -80,8 +87,14 @@ def get_code(http, emu, challenge=None, **params):
 
 
 def redeem(http, emu, code, verifier=None, **overrides):
-    form = {"client_id": CLIENT_ID, "client_secret": SECRET, "grant_type": "authorization_code", "code": code,
-            "redirect_uri": REDIRECT, "scope": "Calendars.ReadWrite User.Read offline_access openid profile"}
+    form = {
+        "client_id": CLIENT_ID,
+        "client_secret": SECRET,
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT,
+        "scope": "Calendars.ReadWrite User.Read offline_access openid profile",
+    }
     if verifier:
         form["code_verifier"] = verifier
     form.update(overrides)
@@ -128,9 +141,14 @@ def test_discovery_unknown_tenant(emu, http):
 
 def test_msal_raises_clear_error_for_unknown_tenant(emu, no_ca_env):
     with pytest.raises(ValueError, match="90002|Unable to get authority configuration"):
-        msal.ConfidentialClientApplication(CLIENT_ID, client_credential=SECRET,
-                                           authority=f"{emu.authority_url}/no-such-tenant", instance_discovery=False,
-                                           verify=emu.ca_path, timeout=10)
+        msal.ConfidentialClientApplication(
+            CLIENT_ID,
+            client_credential=SECRET,
+            authority=f"{emu.authority_url}/no-such-tenant",
+            instance_discovery=False,
+            verify=emu.ca_path,
+            timeout=10,
+        )
 
 
 # ---------------------------------------------------------------- authorize / consent
@@ -192,8 +210,10 @@ def test_accept_redirects_with_code_state_session_state(emu, http):
 def test_decline_redirects_with_access_denied(emu, http):
     answer = consent(http, emu, authorize_url(emu), decision="decline")
     location = answer.headers["Location"]
-    assert location == (REDIRECT + "?error=access_denied&error_description=AADSTS65004%3A+User+declined+to+consent"
-                        "+to+access+the+app.&state=st-1")
+    assert location == (
+        REDIRECT + "?error=access_denied&error_description=AADSTS65004%3A+User+declined+to+consent"
+        "+to+access+the+app.&state=st-1"
+    )
 
 
 def test_consent_request_is_single_use(emu, http):
@@ -251,8 +271,9 @@ def test_expired_code(emu, http):
 def test_redirect_uri_must_match_the_authorize_one(emu, http):
     verifier, challenge = pkce()
     code = get_code(http, emu, challenge)
-    assert_entra_error(redeem(http, emu, code, verifier, redirect_uri="https://odoo.test/other"), 400,
-                       "invalid_grant", 500112)
+    assert_entra_error(
+        redeem(http, emu, code, verifier, redirect_uri="https://odoo.test/other"), 400, "invalid_grant", 500112
+    )
 
 
 def test_wrong_and_missing_secret(emu, http):
@@ -272,9 +293,17 @@ def test_unknown_client_and_grant_type(emu, http):
 
 
 def _refresh(http, emu, refresh_token, scope="Calendars.ReadWrite User.Read offline_access openid profile"):
-    return http("POST", f"{emu.authority_url}/common/oauth2/v2.0/token", data={
-        "client_id": CLIENT_ID, "client_secret": SECRET, "grant_type": "refresh_token",
-        "refresh_token": refresh_token, "scope": scope})
+    return http(
+        "POST",
+        f"{emu.authority_url}/common/oauth2/v2.0/token",
+        data={
+            "client_id": CLIENT_ID,
+            "client_secret": SECRET,
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "scope": scope,
+        },
+    )
 
 
 def test_refresh_rotation_keeps_old_token_valid(emu, http):
@@ -290,8 +319,9 @@ def test_refresh_rotation_keeps_old_token_valid(emu, http):
 def test_refresh_with_new_scope_needs_consent(emu, http):
     verifier, challenge = pkce()
     first = redeem(http, emu, get_code(http, emu, challenge), verifier).json()
-    body = assert_entra_error(_refresh(http, emu, first["refresh_token"], "Mail.Send offline_access"), 400,
-                              "invalid_grant", 65001)
+    body = assert_entra_error(
+        _refresh(http, emu, first["refresh_token"], "Mail.Send offline_access"), 400, "invalid_grant", 65001
+    )
     assert body["suberror"] == "consent_required"
 
 
@@ -324,8 +354,12 @@ def test_scope_knob_reproduces_msal_450(emu, http):
 
 
 def test_client_credentials(emu, http):
-    data = {"client_id": CLIENT_ID, "client_secret": SECRET, "grant_type": "client_credentials",
-            "scope": "https://graph.microsoft.com/.default"}
+    data = {
+        "client_id": CLIENT_ID,
+        "client_secret": SECRET,
+        "grant_type": "client_credentials",
+        "scope": "https://graph.microsoft.com/.default",
+    }
     common = http("POST", f"{emu.authority_url}/common/oauth2/v2.0/token", data=data)
     assert_entra_error(common, 400, "invalid_request", 50194)
     url = f"{emu.authority_url}/{emu.tenant_id}/oauth2/v2.0/token"
@@ -345,9 +379,15 @@ def test_client_credentials(emu, http):
 
 
 def _msal_app(emu, cache):
-    return msal.ConfidentialClientApplication(CLIENT_ID, client_credential=SECRET,
-                                              authority=f"{emu.authority_url}/common", instance_discovery=False,
-                                              verify=emu.ca_path, timeout=10, token_cache=cache)
+    return msal.ConfidentialClientApplication(
+        CLIENT_ID,
+        client_credential=SECRET,
+        authority=f"{emu.authority_url}/common",
+        instance_discovery=False,
+        verify=emu.ca_path,
+        timeout=10,
+        token_cache=cache,
+    )
 
 
 def test_msal_full_round_trip(emu, http, no_ca_env):

@@ -18,8 +18,10 @@ def emu():
 
 
 def payload(subject="Review", start="2025-03-10T09:00:00", end="2025-03-10T10:00:00", tz="UTC", **extra):
-    return dict({"subject": subject, "start": {"dateTime": start, "timeZone": tz},
-                 "end": {"dateTime": end, "timeZone": tz}}, **extra)
+    return dict(
+        {"subject": subject, "start": {"dateTime": start, "timeZone": tz}, "end": {"dateTime": end, "timeZone": tz}},
+        **extra,
+    )
 
 
 def create(graph, **kw):
@@ -29,8 +31,13 @@ def create(graph, **kw):
 
 
 def test_create_returns_full_event(graph, emu):
-    event = create(graph, tz="Romance Standard Time", body={"contentType": "text", "content": "Agenda\nline 2"},
-                   location={"displayName": "Room 1"}, categories=["Red category"])
+    event = create(
+        graph,
+        tz="Romance Standard Time",
+        body={"contentType": "text", "content": "Agenda\nline 2"},
+        location={"displayName": "Room 1"},
+        categories=["Red category"],
+    )
     assert event["@odata.etag"] == f'W/"{event["changeKey"]}"'
     assert event["type"] == "singleInstance" and event["seriesMasterId"] is None and event["recurrence"] is None
     assert event["start"] == {"dateTime": "2025-03-10T08:00:00.0000000", "timeZone": "UTC"}
@@ -51,23 +58,27 @@ def test_get_patch_delete_with_change_keys(graph):
     event = create(graph)
     fetched = graph("GET", f"/me/events/{event['id']}").json()
     assert fetched["changeKey"] == event["changeKey"]
-    patched = graph("PATCH", f"/me/events/{event['id']}", json={"subject": "Renamed", "iCalUId": "ignored",
-                                                                 "id": "ignored-too"})
+    patched = graph(
+        "PATCH", f"/me/events/{event['id']}", json={"subject": "Renamed", "iCalUId": "ignored", "id": "ignored-too"}
+    )
     assert patched.status_code == 200
     data = patched.json()
     assert data["subject"] == "Renamed" and data["id"] == event["id"] and data["iCalUId"] == event["iCalUId"]
     assert data["changeKey"] != event["changeKey"] and data["lastModifiedDateTime"] >= event["lastModifiedDateTime"]
-    stale = graph("PATCH", f"/me/events/{event['id']}", json={"subject": "x"},
-                  headers={"If-Match": event["@odata.etag"]})
+    stale = graph(
+        "PATCH", f"/me/events/{event['id']}", json={"subject": "x"}, headers={"If-Match": event["@odata.etag"]}
+    )
     assert stale.status_code == 412 and stale.json()["error"]["code"] == "ErrorIrresolvableConflict"
-    fresh = graph("PATCH", f"/me/events/{event['id']}", json={"subject": "y"},
-                  headers={"If-Match": data["@odata.etag"]})
+    fresh = graph(
+        "PATCH", f"/me/events/{event['id']}", json={"subject": "y"}, headers={"If-Match": data["@odata.etag"]}
+    )
     assert fresh.status_code == 200
     assert graph("DELETE", f"/me/events/{event['id']}").status_code == 204
     missing = graph("GET", f"/me/events/{event['id']}")
     assert missing.status_code == 404
-    assert missing.json()["error"] == dict(missing.json()["error"], code="ErrorItemNotFound",
-                                           message="The specified object was not found in the store.")
+    assert missing.json()["error"] == dict(
+        missing.json()["error"], code="ErrorItemNotFound", message="The specified object was not found in the store."
+    )
     assert graph("DELETE", f"/me/events/{event['id']}").status_code == 404
 
 
@@ -117,15 +128,20 @@ def test_extended_property_filter_and_expand(graph):
     assert [e["id"] for e in found] == [stamped["id"]]
     assert "singleValueExtendedProperties" not in found[0]
     lowered_keyword = PROP.replace("Name", "name").replace("{66F5", "{66f5")
-    expanded = graph("GET", f"/me/events/{stamped['id']}",
-                     params={"$expand": f"singleValueExtendedProperties($filter=id eq '{lowered_keyword}')"}).json()
+    expanded = graph(
+        "GET",
+        f"/me/events/{stamped['id']}",
+        params={"$expand": f"singleValueExtendedProperties($filter=id eq '{lowered_keyword}')"},
+    ).json()
     assert expanded["singleValueExtendedProperties"] == [{"id": PROP, "value": "odoo:4242"}]
     other_name = PROP.replace("OdooEventId", "odooeventid")  # the name part is case-sensitive (D.3)
     assert graph("GET", "/me/events", params={"$filter": wanted.replace(PROP, other_name)}).json()["value"] == []
     bad = graph("GET", "/me/events", params={"$filter": "singleValueExtendedProperties/Any(ep: ep/id eq)"})
     assert bad.status_code == 400 and bad.json()["error"]["code"] == "ErrorInvalidUrlQueryFilter"
-    assert graph("GET", f"/me/events/{stamped['id']}",
-                 params={"$expand": "singleValueExtendedProperties"}).status_code == 400
+    assert (
+        graph("GET", f"/me/events/{stamped['id']}", params={"$expand": "singleValueExtendedProperties"}).status_code
+        == 400
+    )
 
 
 def test_select_and_paging(graph):
@@ -137,7 +153,7 @@ def test_select_and_paging(graph):
     link = first["@odata.nextLink"]
     while link:
         assert link.startswith("https://127.0.0.1:")
-        page = graph("GET", link[link.index("/v1.0") + len("/v1.0"):]).json()
+        page = graph("GET", link[link.index("/v1.0") + len("/v1.0") :]).json()
         seen += [e["id"] for e in page["value"]]
         link = page.get("@odata.nextLink")
     assert len(seen) == len(set(seen)) >= 3
@@ -145,15 +161,20 @@ def test_select_and_paging(graph):
 
 
 def test_all_day_validation_and_shape(graph):
-    bad = graph("POST", "/me/events", json=payload(start="2025-03-10T09:00:00", end="2025-03-11T09:00:00",
-                                                   isAllDay=True))
+    bad = graph(
+        "POST", "/me/events", json=payload(start="2025-03-10T09:00:00", end="2025-03-11T09:00:00", isAllDay=True)
+    )
     assert bad.status_code == 400
     assert bad.json()["error"]["message"] == "The duration of an event marked as All day must be at least 24 hours."
-    short = graph("POST", "/me/events", json=payload(start="2025-03-10T00:00:00", end="2025-03-10T12:00:00",
-                                                     isAllDay=True))
+    short = graph(
+        "POST", "/me/events", json=payload(start="2025-03-10T00:00:00", end="2025-03-10T12:00:00", isAllDay=True)
+    )
     assert short.status_code == 400
-    ok = graph("POST", "/me/events", json=payload(start="2025-03-10", end="2025-03-12", tz="Pacific Standard Time",
-                                                  isAllDay=True))
+    ok = graph(
+        "POST",
+        "/me/events",
+        json=payload(start="2025-03-10", end="2025-03-12", tz="Pacific Standard Time", isAllDay=True),
+    )
     assert ok.status_code == 201, ok.text
     event = ok.json()
     assert event["isAllDay"] is True
@@ -177,16 +198,31 @@ def test_time_zone_conversion_with_prefer(graph):
     assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "TimeZoneNotSupportedException"
 
 
-@pytest.mark.parametrize("zone", ["W. Europe Standard Time", "GMT Standard Time", "Eastern Standard Time",
-                                  "India Standard Time", "AUS Eastern Standard Time", "E. South America Standard Time",
-                                  "Newfoundland Standard Time", "Central America Standard Time", "UTC"])
+@pytest.mark.parametrize(
+    "zone",
+    [
+        "W. Europe Standard Time",
+        "GMT Standard Time",
+        "Eastern Standard Time",
+        "India Standard Time",
+        "AUS Eastern Standard Time",
+        "E. South America Standard Time",
+        "Newfoundland Standard Time",
+        "Central America Standard Time",
+        "UTC",
+    ],
+)
 def test_windows_time_zones_are_accepted(graph, zone):
     assert graph("POST", "/me/events", json=payload(tz=zone)).status_code == 201
 
 
 def test_online_meeting_gets_a_teams_join_url(graph):
-    event = create(graph, isOnlineMeeting=True, onlineMeetingProvider="teamsForBusiness",
-                   body={"contentType": "html", "content": "<p>Hi</p>"})
+    event = create(
+        graph,
+        isOnlineMeeting=True,
+        onlineMeetingProvider="teamsForBusiness",
+        body={"contentType": "html", "content": "<p>Hi</p>"},
+    )
     assert event["isOnlineMeeting"] is True and event["onlineMeetingProvider"] == "teamsForBusiness"
     join = event["onlineMeeting"]["joinUrl"]
     assert join.startswith("https://teams.microsoft.com/l/meetup-join/19%3ameeting_")
@@ -206,8 +242,9 @@ def test_users_path_and_calendar_paths(graph, emu):
 
 def test_outlook_edits_bump_change_keys_without_app_messages(emu, graph):
     emu.reset_counters()
-    created = emu.outlook.create_event(ANNA, payload(subject="From Outlook",
-                                                     attendees=[{"emailAddress": {"address": BOB}}]))
+    created = emu.outlook.create_event(
+        ANNA, payload(subject="From Outlook", attendees=[{"emailAddress": {"address": BOB}}])
+    )
     assert created["id"].startswith("AAkALg")
     via_graph = graph("GET", f"/me/events/{created['id']}").json()
     updated = emu.outlook.update_event(ANNA, created["id"], {"subject": "Edited in Outlook"})
@@ -223,13 +260,25 @@ def test_outlook_edits_bump_change_keys_without_app_messages(emu, graph):
     assert emu.counters()["outlook_messages"] == 3
 
 
-@pytest.mark.parametrize("field, value", [
-    ("attendees", ["not an object"]), ("attendees", [{"emailAddress": "x@y.z"}]), ("attendees", [{"emailAddress": {}}]),
-    ("singleValueExtendedProperties", ["x"]), ("singleValueExtendedProperties", [{"id": "bogus", "value": "1"}]),
-    ("transactionId", {"a": 1}), ("body", {"contentType": 5, "content": "x"}), ("start", {"dateTime": "2025-13-01"}),
-    ("start", "tomorrow"), ("location", {"displayName": 5}), ("categories", "Red"), ("isReminderOn", "yes"),
-    ("reminderMinutesBeforeStart", "15"), ("recurrence", {"pattern": {"type": "daily"}, "range": 5}),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("attendees", ["not an object"]),
+        ("attendees", [{"emailAddress": "x@y.z"}]),
+        ("attendees", [{"emailAddress": {}}]),
+        ("singleValueExtendedProperties", ["x"]),
+        ("singleValueExtendedProperties", [{"id": "bogus", "value": "1"}]),
+        ("transactionId", {"a": 1}),
+        ("body", {"contentType": 5, "content": "x"}),
+        ("start", {"dateTime": "2025-13-01"}),
+        ("start", "tomorrow"),
+        ("location", {"displayName": 5}),
+        ("categories", "Red"),
+        ("isReminderOn", "yes"),
+        ("reminderMinutesBeforeStart", "15"),
+        ("recurrence", {"pattern": {"type": "daily"}, "range": 5}),
+    ],
+)
 def test_bad_payloads_are_graph_shaped_400s(graph, field, value):
     response = graph("POST", "/me/events", json=payload(**{field: value}))
     assert response.status_code == 400, response.text
@@ -244,6 +293,6 @@ def test_next_link_keeps_the_filter(graph):
     page = graph("GET", "/me/events", params={"$filter": wanted, "$top": "2"}).json()
     link = page["@odata.nextLink"]
     assert "%20" in link and "+" not in link and "$top=2" in link and "$skip=2" in link
-    rest = graph("GET", link[link.index("/v1.0") + len("/v1.0"):]).json()
+    rest = graph("GET", link[link.index("/v1.0") + len("/v1.0") :]).json()
     assert sorted(e["subject"] for e in page["value"] + rest["value"]) == [f"linked {i}" for i in range(3)]
     assert "@odata.nextLink" not in rest

@@ -29,9 +29,15 @@ def as_user(graph_as):
 
 
 def meeting(*attendees, subject="Sync meeting", **extra):
-    return dict({"subject": subject, "start": {"dateTime": "2025-05-05T10:00:00", "timeZone": "UTC"},
-                 "end": {"dateTime": "2025-05-05T11:00:00", "timeZone": "UTC"},
-                 "attendees": [{"emailAddress": {"address": a}, "type": "required"} for a in attendees]}, **extra)
+    return dict(
+        {
+            "subject": subject,
+            "start": {"dateTime": "2025-05-05T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2025-05-05T11:00:00", "timeZone": "UTC"},
+            "attendees": [{"emailAddress": {"address": a}, "type": "required"} for a in attendees],
+        },
+        **extra,
+    )
 
 
 def sent(emu):
@@ -64,8 +70,10 @@ def test_organizer_patch_meeting_fields_updates_everyone(emu, as_user):
     assert sent(emu) == [("update", BOB), ("update", EXT)]
 
 
-@pytest.mark.parametrize("patch", [{"categories": ["Blue"]}, {"reminderMinutesBeforeStart": 30},
-                                   {"isReminderOn": False}, {"showAs": "tentative"}])
+@pytest.mark.parametrize(
+    "patch",
+    [{"categories": ["Blue"]}, {"reminderMinutesBeforeStart": 30}, {"isReminderOn": False}, {"showAs": "tentative"}],
+)
 def test_local_only_fields_send_nothing(emu, as_user, patch):
     event = as_user(ANNA, "POST", "/me/events", json=meeting(BOB, EXT)).json()
     emu.reset_counters()
@@ -100,13 +108,17 @@ def test_attendee_actions(emu, as_user):
     assert cancel.status_code == 400
     assert cancel.json()["error"]["message"].endswith("You need to be an organizer to cancel a meeting.")
     assert as_user(BOB, "POST", f"/me/events/{bob_copy['id']}/accept", json={"comment": "ok"}).status_code == 202
-    assert as_user(CAROL, "POST", f"/me/events/{carol_copy['id']}/decline",
-                   json={"sendResponse": False}).status_code == 202
+    assert (
+        as_user(CAROL, "POST", f"/me/events/{carol_copy['id']}/decline", json={"sendResponse": False}).status_code
+        == 202
+    )
     assert sent(emu) == [("response", ANNA)]
     response_message = emu.counters()["messages"][0]
     assert response_message["from"] == BOB and response_message["subject"].startswith("Accepted")
-    statuses = {a["emailAddress"]["address"]: a["status"]["response"]
-                for a in as_user(ANNA, "GET", f"/me/events/{original['id']}").json()["attendees"]}
+    statuses = {
+        a["emailAddress"]["address"]: a["status"]["response"]
+        for a in as_user(ANNA, "GET", f"/me/events/{original['id']}").json()["attendees"]
+    }
     assert statuses == {BOB: "accepted", CAROL: "none"}  # carol answered without telling the organizer
     assert as_user(BOB, "GET", f"/me/events/{bob_copy['id']}").json()["responseStatus"]["response"] == "accepted"
     assert as_user(ANNA, "POST", f"/me/events/{original['id']}/tentativelyAccept", json={}).status_code == 400
@@ -119,8 +131,12 @@ def test_read_only_traffic_sends_nothing(emu, as_user):
     emu.outlook.create_event(ANNA, meeting(BOB, EXT))
     emu.reset_counters()
     as_user(ANNA, "GET", "/me/events")
-    as_user(ANNA, "GET", "/me/calendarView", params={"startDateTime": "2025-05-01T00:00:00Z",
-                                                      "endDateTime": "2025-06-01T00:00:00Z"})
+    as_user(
+        ANNA,
+        "GET",
+        "/me/calendarView",
+        params={"startDateTime": "2025-05-01T00:00:00Z", "endDateTime": "2025-06-01T00:00:00Z"},
+    )
     counters = emu.counters()
     assert counters["messages_sent"] == 0 and counters["outlook_messages"] == 0 and counters["requests_total"] == 2
 
@@ -154,8 +170,10 @@ def test_outlook_side_edits_propagate_but_count_as_outlook_messages(emu, as_user
     created = emu.outlook.create_event(ANNA, meeting(BOB))
     bob_copy = copy_of(as_user, BOB, created["iCalUId"])
     emu.outlook.respond(BOB, bob_copy["id"], "tentativelyAccepted")
-    statuses = {a["emailAddress"]["address"]: a["status"]["response"]
-                for a in emu.outlook.get_event(ANNA, created["id"])["attendees"]}
+    statuses = {
+        a["emailAddress"]["address"]: a["status"]["response"]
+        for a in emu.outlook.get_event(ANNA, created["id"])["attendees"]
+    }
     assert statuses[BOB] == "tentativelyAccepted"
     emu.outlook.cancel_event(ANNA, created["id"])
     assert copy_of(as_user, BOB, created["iCalUId"])["isCancelled"] is True

@@ -22,13 +22,24 @@ def emu():
 
 
 def event(subject="Batch", day="2025-05-01"):
-    return {"subject": subject, "start": {"dateTime": f"{day}T10:00:00", "timeZone": "UTC"},
-            "end": {"dateTime": f"{day}T11:00:00", "timeZone": "UTC"}}
+    return {
+        "subject": subject,
+        "start": {"dateTime": f"{day}T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": f"{day}T11:00:00", "timeZone": "UTC"},
+    }
 
 
 def post_item(item_id, body, **extra):
-    return dict({"id": item_id, "method": "POST", "url": "/me/events",
-                 "headers": {"Content-Type": "application/json"}, "body": body}, **extra)
+    return dict(
+        {
+            "id": item_id,
+            "method": "POST",
+            "url": "/me/events",
+            "headers": {"Content-Type": "application/json"},
+            "body": body,
+        },
+        **extra,
+    )
 
 
 # ---------------------------------------------------------------- $batch
@@ -37,11 +48,22 @@ def post_item(item_id, body, **extra):
 def test_batch_runs_items_through_the_normal_handlers(emu, graph_as):
     graph = graph_as(ANNA)
     emu.reset_counters()
-    response = graph("POST", "/$batch", json={"requests": [
-        post_item("1", event("one")), post_item("2", event("two")),
-        {"id": "3", "method": "GET", "url": "/me/calendarView?startDateTime=2025-04-01T00:00:00Z"
-                                            "&endDateTime=2025-07-01T00:00:00Z", "dependsOn": ["1", "2"]},
-    ]})
+    response = graph(
+        "POST",
+        "/$batch",
+        json={
+            "requests": [
+                post_item("1", event("one")),
+                post_item("2", event("two")),
+                {
+                    "id": "3",
+                    "method": "GET",
+                    "url": "/me/calendarView?startDateTime=2025-04-01T00:00:00Z&endDateTime=2025-07-01T00:00:00Z",
+                    "dependsOn": ["1", "2"],
+                },
+            ]
+        },
+    )
     assert response.status_code == 200
     by_id = {r["id"]: r for r in response.json()["responses"]}
     assert by_id["1"]["status"] == by_id["2"]["status"] == 201
@@ -54,26 +76,44 @@ def test_batch_runs_items_through_the_normal_handlers(emu, graph_as):
 
 def test_batch_limits_and_validation(emu, graph_as):
     graph = graph_as(ANNA)
-    too_many = graph("POST", "/$batch", json={"requests": [
-        {"id": str(i), "method": "GET", "url": "/me"} for i in range(21)]})
+    too_many = graph(
+        "POST", "/$batch", json={"requests": [{"id": str(i), "method": "GET", "url": "/me"} for i in range(21)]}
+    )
     assert too_many.status_code == 400 and "maximum of 20" in too_many.json()["error"]["message"]
-    duplicate = graph("POST", "/$batch", json={"requests": [{"id": "a", "method": "GET", "url": "/me"},
-                                                            {"id": "A", "method": "GET", "url": "/me"}]})
+    duplicate = graph(
+        "POST",
+        "/$batch",
+        json={"requests": [{"id": "a", "method": "GET", "url": "/me"}, {"id": "A", "method": "GET", "url": "/me"}]},
+    )
     assert duplicate.status_code == 400
-    no_type = graph("POST", "/$batch", json={"requests": [{"id": "1", "method": "POST", "url": "/me/events",
-                                                           "body": event()}]})
+    no_type = graph(
+        "POST", "/$batch", json={"requests": [{"id": "1", "method": "POST", "url": "/me/events", "body": event()}]}
+    )
     assert no_type.status_code == 400
-    assert graph("POST", "/$batch", json={"requests": [{"id": "1", "method": "GET", "url": "/me"}]},
-                 headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert (
+        graph(
+            "POST",
+            "/$batch",
+            json={"requests": [{"id": "1", "method": "GET", "url": "/me"}]},
+            headers={"Authorization": "Bearer nope"},
+        ).status_code
+        == 401
+    )
 
 
 def test_failed_dependency_gives_424(emu, graph_as):
     graph = graph_as(ANNA)
-    response = graph("POST", "/$batch", json={"requests": [
-        {"id": "1", "method": "GET", "url": "/me/events/not-an-id"},
-        post_item("2", event(), dependsOn=["1"]),
-        {"id": "3", "method": "GET", "url": "/me", "dependsOn": ["2"]},
-    ]})
+    response = graph(
+        "POST",
+        "/$batch",
+        json={
+            "requests": [
+                {"id": "1", "method": "GET", "url": "/me/events/not-an-id"},
+                post_item("2", event(), dependsOn=["1"]),
+                {"id": "3", "method": "GET", "url": "/me", "dependsOn": ["2"]},
+            ]
+        },
+    )
     statuses = {r["id"]: r["status"] for r in response.json()["responses"]}
     assert statuses == {"1": 400, "2": 424, "3": 424}
     assert graph("GET", "/me/events").json()["value"] == []
@@ -82,9 +122,17 @@ def test_failed_dependency_gives_424(emu, graph_as):
 def test_per_item_throttling_inside_a_batch(emu, graph_as):
     graph = graph_as(ANNA)
     emu.inject_fault("status", method="GET", path=r"/v1\.0/me/calendar$", status=429, retry_after=7)
-    response = graph("POST", "/$batch", json={"requests": [
-        {"id": "1", "method": "GET", "url": "/me"}, {"id": "2", "method": "GET", "url": "/me/calendar"},
-        {"id": "3", "method": "GET", "url": "/me/calendars"}]})
+    response = graph(
+        "POST",
+        "/$batch",
+        json={
+            "requests": [
+                {"id": "1", "method": "GET", "url": "/me"},
+                {"id": "2", "method": "GET", "url": "/me/calendar"},
+                {"id": "3", "method": "GET", "url": "/me/calendars"},
+            ]
+        },
+    )
     assert response.status_code == 200
     by_id = {r["id"]: r for r in response.json()["responses"]}
     assert by_id["1"]["status"] == by_id["3"]["status"] == 200
@@ -95,8 +143,15 @@ def test_per_item_throttling_inside_a_batch(emu, graph_as):
 def test_request_budget_counts_batch_items(emu, graph_as):
     emu.configure(request_budget=3, budget_window=60)
     graph = graph_as(ANNA)
-    response = graph("POST", "/$batch", json={"requests": [
-        {"id": str(i), "method": "GET", "url": "/me", "dependsOn": [str(i - 1)] if i else []} for i in range(4)]})
+    response = graph(
+        "POST",
+        "/$batch",
+        json={
+            "requests": [
+                {"id": str(i), "method": "GET", "url": "/me", "dependsOn": [str(i - 1)] if i else []} for i in range(4)
+            ]
+        },
+    )
     statuses = [r["status"] for r in sorted(response.json()["responses"], key=lambda r: r["id"])]
     assert statuses == [200, 200, 200, 429]
 
@@ -127,8 +182,9 @@ def test_fifth_concurrent_request_is_throttled(emu, graph_as):
     for thread in threads:
         thread.join()
     assert fifth.status_code == 429
-    assert fifth.json()["error"] == dict(fifth.json()["error"], code="ApplicationThrottled",
-                                         message="Application is over its MailboxConcurrency limit.")
+    assert fifth.json()["error"] == dict(
+        fifth.json()["error"], code="ApplicationThrottled", message="Application is over its MailboxConcurrency limit."
+    )
     assert fifth.headers["Retry-After"] == "1"
     assert other_mailbox.status_code == 200 and other_app.status_code == 200  # per app AND mailbox
     assert sorted(results) == [200, 200, 200, 200]
@@ -190,8 +246,9 @@ def test_drop_fault_closes_the_connection(emu, graph_as):
 def test_drop_after_processing_then_retry_is_deduped(emu, graph_as):
     graph = graph_as(ANNA)
     emu.inject_fault("drop", method="POST", path="/me/events$", when="after")
-    body = dict(event("timeout victim"), transactionId="odoo:1:42",
-                attendees=[{"emailAddress": {"address": "x@fabrikam.test"}}])
+    body = dict(
+        event("timeout victim"), transactionId="odoo:1:42", attendees=[{"emailAddress": {"address": "x@fabrikam.test"}}]
+    )
     with pytest.raises(requests.exceptions.ConnectionError):
         graph("POST", "/me/events", json=body)
     retry = graph("POST", "/me/events", json=body)
@@ -224,8 +281,12 @@ def test_item_malformed_fault_breaks_one_delta_item(emu, graph_as):
 def test_faults_apply_to_the_token_endpoint(emu):
     emu.inject_fault("status", path="/oauth2/v2.0/token$", status=503, retry_after=2)
     url = f"{emu.authority_url}/{emu.tenant_id}/oauth2/v2.0/token"
-    form = {"client_id": "app-1", "client_secret": "secret-1", "grant_type": "client_credentials",
-            "scope": "https://graph.microsoft.com/.default"}
+    form = {
+        "client_id": "app-1",
+        "client_secret": "secret-1",
+        "grant_type": "client_credentials",
+        "scope": "https://graph.microsoft.com/.default",
+    }
     failed = requests.post(url, data=form, verify=emu.ca_path, timeout=10)
     assert failed.status_code == 503 and failed.json()["error"] == "temporarily_unavailable"
     assert failed.headers["Retry-After"] == "2"
@@ -236,9 +297,17 @@ def test_faults_inside_a_batch_and_drop_item(emu, graph_as):
     graph = graph_as(ANNA)
     emu.inject_fault("drop", path="/me/calendars$")
     emu.inject_fault("status", path="/me/calendar$", status=503)
-    response = graph("POST", "/$batch", json={"requests": [
-        {"id": "1", "method": "GET", "url": "/me/calendars"}, {"id": "2", "method": "GET", "url": "/me/calendar"},
-        {"id": "3", "method": "GET", "url": "/me"}]})
+    response = graph(
+        "POST",
+        "/$batch",
+        json={
+            "requests": [
+                {"id": "1", "method": "GET", "url": "/me/calendars"},
+                {"id": "2", "method": "GET", "url": "/me/calendar"},
+                {"id": "3", "method": "GET", "url": "/me"},
+            ]
+        },
+    )
     statuses = {r["id"]: r["status"] for r in response.json()["responses"]}
     assert statuses == {"1": 504, "2": 503, "3": 200}
 

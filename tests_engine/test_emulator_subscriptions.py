@@ -44,8 +44,13 @@ def parse(stamp):
 
 def subscribe(graph, receiver, lifecycle=True, headers=None, **overrides):
     headers = IMMUTABLE if headers is None else headers
-    body = {"changeType": "created,updated,deleted", "notificationUrl": receiver.url(),
-            "resource": "/me/events", "expirationDateTime": later(60), "clientState": "s3cret-state"}
+    body = {
+        "changeType": "created,updated,deleted",
+        "notificationUrl": receiver.url(),
+        "resource": "/me/events",
+        "expirationDateTime": later(60),
+        "clientState": "s3cret-state",
+    }
     if lifecycle:
         body["lifecycleNotificationUrl"] = receiver.url("/lifecycle")
     body.update(overrides)
@@ -53,9 +58,12 @@ def subscribe(graph, receiver, lifecycle=True, headers=None, **overrides):
 
 
 def event_body(subject="Review", *attendees):
-    return {"subject": subject, "start": {"dateTime": "2030-05-06T10:00:00", "timeZone": "UTC"},
-            "end": {"dateTime": "2030-05-06T11:00:00", "timeZone": "UTC"},
-            "attendees": [{"emailAddress": {"address": a}, "type": "required"} for a in attendees]}
+    return {
+        "subject": subject,
+        "start": {"dateTime": "2030-05-06T10:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2030-05-06T11:00:00", "timeZone": "UTC"},
+        "attendees": [{"emailAddress": {"address": a}, "type": "required"} for a in attendees],
+    }
 
 
 def wait(emu):
@@ -86,13 +94,17 @@ def test_create_validates_both_urls_with_the_decoded_token(emu, graph, receiver)
     assert counters["requests"]["POST /v1.0/subscriptions"] == 1
 
 
-@pytest.mark.parametrize("answer", [
-    {"status": 500},
-    {"status": 202},
-    {"body": "not the token"},
-    {"content_type": "application/json"},
-    {"delay": 1.6},  # validation_timeout is 1 s here (10 s by default)
-], ids=["error", "not-200", "wrong-body", "wrong-type", "timeout"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": 500},
+        {"status": 202},
+        {"body": "not the token"},
+        {"content_type": "application/json"},
+        {"delay": 1.6},  # validation_timeout is 1 s here (10 s by default)
+    ],
+    ids=["error", "not-200", "wrong-body", "wrong-type", "timeout"],
+)
 def test_failed_validation_refuses_the_subscription(emu, graph, receiver, answer):
     receiver.script.append(answer)
     resp = subscribe(graph, receiver, lifecycle=False)
@@ -119,14 +131,18 @@ def test_expiration_is_bumped_to_45_minutes_and_capped(emu, graph, receiver):
     assert parse(sub["expirationDateTime"]) - now > timedelta(minutes=4229)
     too_long = subscribe(graph, receiver, expirationDateTime=later(4232))
     assert too_long.status_code == 400
-    assert too_long.json()["error"] == {**too_long.json()["error"], "code": "InvalidRequest",
-                                        "message": "Subscription expiration can only be 4230 minutes in the future."}
+    assert too_long.json()["error"] == {
+        **too_long.json()["error"],
+        "code": "InvalidRequest",
+        "message": "Subscription expiration can only be 4230 minutes in the future.",
+    }
     emu.configure(subscription_max_minutes=10080)
     assert subscribe(graph, receiver, expirationDateTime=later(10000)).status_code == 201
 
 
-@pytest.mark.parametrize("resource", ["/me/events", "me/events", "/users/{id}/events", "users/{upn}/events",
-                                      "/Users/{upn}/Events"])
+@pytest.mark.parametrize(
+    "resource", ["/me/events", "me/events", "/users/{id}/events", "users/{upn}/events", "/Users/{upn}/Events"]
+)
 def test_resource_spellings(emu, graph, receiver, resource):
     anna = next(m for m in emu.mailboxes() if m["address"] == ANNA)
     resource = resource.format(id=anna["id"], upn=ANNA)
@@ -136,21 +152,24 @@ def test_resource_spellings(emu, graph, receiver, resource):
     assert emu.subscriptions.list()[0]["mailbox"] == ANNA
 
 
-@pytest.mark.parametrize("overrides, status, fragment", [
-    ({"resource": f"/users/{BOB}/events"}, 403, "Access is denied"),
-    ({"resource": "/me/messages"}, 400, "not supported"),
-    ({"resource": "/me/calendarView"}, 400, "not supported"),
-    ({"clientState": "x" * 129}, 400, "128"),
-    ({"changeType": "created,moved"}, 400, "moved"),
-    ({"changeType": ""}, 400, "changeType"),
-    ({"notificationUrl": "https://odoo.example.com/outlook_calendar_sync/notify"}, 400, "loopback"),
-    ({"notificationUrl": "http://10.0.0.1/notify"}, 400, "loopback"),
-    ({"notificationUrl": "ftp://127.0.0.1/notify"}, 400, "http"),
-    ({"lifecycleNotificationUrl": "https://example.com/lifecycle"}, 400, "loopback"),
-    ({"expirationDateTime": "next week"}, 400, "expirationDateTime"),
-    ({"expirationDateTime": None}, 400, "expirationDateTime"),
-    ({"includeResourceData": True}, 400, "encryptionCertificate"),
-])
+@pytest.mark.parametrize(
+    "overrides, status, fragment",
+    [
+        ({"resource": f"/users/{BOB}/events"}, 403, "Access is denied"),
+        ({"resource": "/me/messages"}, 400, "not supported"),
+        ({"resource": "/me/calendarView"}, 400, "not supported"),
+        ({"clientState": "x" * 129}, 400, "128"),
+        ({"changeType": "created,moved"}, 400, "moved"),
+        ({"changeType": ""}, 400, "changeType"),
+        ({"notificationUrl": "https://odoo.example.com/outlook_calendar_sync/notify"}, 400, "loopback"),
+        ({"notificationUrl": "http://10.0.0.1/notify"}, 400, "loopback"),
+        ({"notificationUrl": "ftp://127.0.0.1/notify"}, 400, "http"),
+        ({"lifecycleNotificationUrl": "https://example.com/lifecycle"}, 400, "loopback"),
+        ({"expirationDateTime": "next week"}, 400, "expirationDateTime"),
+        ({"expirationDateTime": None}, 400, "expirationDateTime"),
+        ({"includeResourceData": True}, 400, "encryptionCertificate"),
+    ],
+)
 def test_invalid_subscriptions_are_refused_before_any_call(emu, graph, receiver, overrides, status, fragment):
     resp = subscribe(graph, receiver, **overrides)
     assert resp.status_code == status, resp.text
@@ -167,8 +186,12 @@ def test_subscriptions_need_a_token_and_a_calendar_scope(emu, graph, receiver):
 def test_app_only_subscribes_to_a_users_events(emu, graph_as, receiver):
     emu.register_app("daemon-app", "daemon-secret")
     call = graph_as(ANNA)
-    form = {"client_id": "daemon-app", "client_secret": "daemon-secret", "grant_type": "client_credentials",
-            "scope": "https://graph.microsoft.com/.default"}
+    form = {
+        "client_id": "daemon-app",
+        "client_secret": "daemon-secret",
+        "grant_type": "client_credentials",
+        "scope": "https://graph.microsoft.com/.default",
+    }
     token = call("POST", f"{emu.authority_url}/{emu.tenant_id}/oauth2/v2.0/token", data=form, token=None)
     token = token.json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
@@ -198,8 +221,7 @@ def test_list_get_renew_delete(emu, graph, graph_as, receiver):
     renewed = graph("PATCH", f"/subscriptions/{sub['id']}", json={"expirationDateTime": later(3000)})
     assert renewed.status_code == 200
     assert parse(renewed.json()["expirationDateTime"]) > parse(sub["expirationDateTime"]) + timedelta(hours=40)
-    assert graph("PATCH", f"/subscriptions/{sub['id']}",
-                 json={"expirationDateTime": later(5000)}).status_code == 400
+    assert graph("PATCH", f"/subscriptions/{sub['id']}", json={"expirationDateTime": later(5000)}).status_code == 400
     assert graph("PATCH", f"/subscriptions/{sub['id']}", json={"resource": "/me/messages"}).status_code == 400
 
     assert graph("DELETE", f"/subscriptions/{sub['id']}").status_code == 204
@@ -241,11 +263,18 @@ def test_graph_writes_are_notified_with_the_documented_shape(emu, graph, receive
     [item] = receiver.notifications()
     resource = f"Users/{anna['id']}/Events/{created['id']}"
     assert item == {
-        "subscriptionId": sub["id"], "subscriptionExpirationDateTime": sub["expirationDateTime"],
-        "changeType": "created", "resource": resource,
-        "resourceData": {"@odata.type": "#Microsoft.Graph.Event", "@odata.id": resource,
-                         "@odata.etag": created["@odata.etag"], "id": created["id"]},
-        "clientState": "s3cret-state", "tenantId": emu.tenant_id,
+        "subscriptionId": sub["id"],
+        "subscriptionExpirationDateTime": sub["expirationDateTime"],
+        "changeType": "created",
+        "resource": resource,
+        "resourceData": {
+            "@odata.type": "#Microsoft.Graph.Event",
+            "@odata.id": resource,
+            "@odata.etag": created["@odata.etag"],
+            "id": created["id"],
+        },
+        "clientState": "s3cret-state",
+        "tenantId": emu.tenant_id,
     }
     post = receiver.posts()[0]
     assert post["headers"]["Content-Type"].startswith("application/json")
@@ -304,19 +333,30 @@ def test_outlook_edits_and_attendee_copies_are_notified(emu, graph, graph_as, re
 
     # the organizer's edit reaches Bob's copy; Bob's answer updates Anna's attendee status; the cancellation
     # deletes Anna's item and marks Bob's copy cancelled
-    assert step(emu.outlook.update_event, ANNA, meeting["id"], {"subject": "Board (moved)"}) == \
-        [(False, "updated"), (True, "updated")]
+    assert step(emu.outlook.update_event, ANNA, meeting["id"], {"subject": "Board (moved)"}) == [
+        (False, "updated"),
+        (True, "updated"),
+    ]
     assert step(emu.outlook.respond, BOB, bob_copy["id"], "accepted") == [(False, "updated"), (True, "updated")]
     assert step(emu.outlook.cancel_event, ANNA, meeting["id"]) == [(False, "deleted"), (True, "updated")]
-    assert {n["clientState"] for n in receiver.notifications() if n["subscriptionId"] == bob_sub["id"]} == \
-        {"bob-state"}
+    assert {n["clientState"] for n in receiver.notifications() if n["subscriptionId"] == bob_sub["id"]} == {"bob-state"}
     assert emu.counters()["messages_sent"] == 0, "Outlook's own mails are outlook_messages"
 
 
 def test_batch_items_are_notified(emu, graph, receiver):
     subscribe(graph, receiver)
-    batch = {"requests": [{"id": str(i), "method": "POST", "url": "/me/events", "body": event_body(f"E{i}"),
-                           "headers": {"Content-Type": "application/json"}} for i in range(3)]}
+    batch = {
+        "requests": [
+            {
+                "id": str(i),
+                "method": "POST",
+                "url": "/me/events",
+                "body": event_body(f"E{i}"),
+                "headers": {"Content-Type": "application/json"},
+            }
+            for i in range(3)
+        ]
+    }
     assert graph("POST", "/$batch", json=batch).status_code == 200
     wait(emu)
     assert [n["changeType"] for n in receiver.notifications()] == ["created"] * 3
@@ -331,16 +371,22 @@ def test_failed_deliveries_are_retried_with_backoff_then_dropped(emu, graph, rec
     assert len(posts) == 3 and len(receiver.notifications()) == 3, "the same notification, three times"
     assert posts[1]["at"] - posts[0]["at"] >= 0.045 and posts[2]["at"] - posts[1]["at"] >= 0.095
     counters = emu.counters()
-    assert (counters["notifications_sent"], counters["notifications_failed"], counters["notification_posts"]) == \
-        (1, 0, 3)
+    assert (counters["notifications_sent"], counters["notifications_failed"], counters["notification_posts"]) == (
+        1,
+        0,
+        3,
+    )
 
     receiver.script.extend([{"status": 500}, {"status": 410}, {"delay": 1.5}])  # 1 + 2 retries, all failing
     graph("POST", "/me/events", json=event_body("Second"))
     time.sleep(1.2)
     wait(emu)
     counters = emu.counters()
-    assert (counters["notifications_sent"], counters["notifications_failed"], counters["notification_posts"]) == \
-        (1, 1, 6)
+    assert (counters["notifications_sent"], counters["notifications_failed"], counters["notification_posts"]) == (
+        1,
+        1,
+        6,
+    )
     assert [d["outcome"] for d in emu.subscriptions.deliveries()][-3:] == ["retry", "retry", "dropped"]
 
 
@@ -374,9 +420,13 @@ def test_lifecycle_events(emu, graph, receiver):
     emu.subscriptions.fire(sub["id"], "reauthorizationRequired")
     wait(emu)
     [item] = receiver.notifications("/lifecycle")
-    assert item == {"subscriptionId": sub["id"], "subscriptionExpirationDateTime": sub["expirationDateTime"],
-                    "tenantId": emu.tenant_id, "clientState": "s3cret-state",
-                    "lifecycleEvent": "reauthorizationRequired"}
+    assert item == {
+        "subscriptionId": sub["id"],
+        "subscriptionExpirationDateTime": sub["expirationDateTime"],
+        "tenantId": emu.tenant_id,
+        "clientState": "s3cret-state",
+        "lifecycleEvent": "reauthorizationRequired",
+    }
     assert emu.subscriptions.list()[0]["reauthorizationRequired"] is True
     assert graph("POST", f"/subscriptions/{sub['id']}/reauthorize").status_code == 204
     assert emu.subscriptions.list()[0]["reauthorizationRequired"] is False
@@ -388,7 +438,11 @@ def test_lifecycle_events(emu, graph, receiver):
     emu.subscriptions.fire(sub["id"], "subscriptionRemoved")
     wait(emu)
     assert [n["lifecycleEvent"] for n in receiver.notifications("/lifecycle")] == [
-        "reauthorizationRequired", "reauthorizationRequired", "missed", "subscriptionRemoved"]
+        "reauthorizationRequired",
+        "reauthorizationRequired",
+        "missed",
+        "subscriptionRemoved",
+    ]
     assert graph("GET", f"/subscriptions/{sub['id']}").status_code == 404
     assert emu.counters()["lifecycle_sent"] == 4
     assert receiver.notifications() == [], "lifecycle events never go to the notification URL"
@@ -433,7 +487,6 @@ def test_control_api_over_http(emu, graph, receiver):
     assert control.subscriptions.clear() == 1 and control.subscriptions.list() == []
     control.reset_counters()
     assert control.counters()["notifications_sent"] == 0
-
 
 
 def test_a_restarted_emulator_delivers_again(receiver, tmp_path):

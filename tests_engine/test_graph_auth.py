@@ -29,8 +29,14 @@ def emu():
 
 @pytest.fixture()
 def settings(emu):
-    return AuthSettings(client_id=CLIENT_ID, client_secret=SECRET, tenant="common",
-                        authority_url=emu.authority_url, graph_url=emu.graph_url, ca_bundle=emu.ca_path)
+    return AuthSettings(
+        client_id=CLIENT_ID,
+        client_secret=SECRET,
+        tenant="common",
+        authority_url=emu.authority_url,
+        graph_url=emu.graph_url,
+        ca_bundle=emu.ca_path,
+    )
 
 
 def consent(emu, auth_uri, decision="accept"):
@@ -38,8 +44,9 @@ def consent(emu, auth_uri, decision="accept"):
     page = requests.get(auth_uri, verify=emu.ca_path, timeout=10)
     form = html.fromstring(page.text).forms[0]
     data = dict(form.form_values(), decision=decision)
-    answer = requests.post(urljoin(auth_uri, form.action), data=data, verify=emu.ca_path, allow_redirects=False,
-                           timeout=10)
+    answer = requests.post(
+        urljoin(auth_uri, form.action), data=data, verify=emu.ca_path, allow_redirects=False, timeout=10
+    )
     return answer.headers["Location"]
 
 
@@ -116,8 +123,9 @@ def test_refresh_then_revocation(emu, settings):
     with pytest.raises(ReauthRequired, match="InvalidAuthenticationToken"):
         client.me()  # MSAL still trusts its cached token; Graph does not
     emu.revoke_refresh_tokens(ANNA)
-    forced = auth.app.acquire_token_silent_with_error(["Calendars.ReadWrite", "User.Read"], auth.account(),
-                                                       force_refresh=True)
+    forced = auth.app.acquire_token_silent_with_error(
+        ["Calendars.ReadWrite", "User.Read"], auth.account(), force_refresh=True
+    )
     assert forced["error"] == "invalid_grant"
 
 

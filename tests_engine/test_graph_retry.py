@@ -57,8 +57,11 @@ def test_server_errors_back_off_and_recover(emu, client):
 
 def test_throttled_create_is_retried_once_created(emu, client):
     emu.inject_fault("status", method="POST", path=r"^/v1\.0/me/events$", status=429, retry_after=1, count=1)
-    body = {"subject": "Retried", "start": {"dateTime": "2030-01-02T09:00:00", "timeZone": "UTC"},
-            "end": {"dateTime": "2030-01-02T10:00:00", "timeZone": "UTC"}}
+    body = {
+        "subject": "Retried",
+        "start": {"dateTime": "2030-01-02T09:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2030-01-02T10:00:00", "timeZone": "UTC"},
+    }
     created = client.create_event(body, "odoo-test-1", "odoo-test-1")
     assert created["subject"] == "Retried"
     assert [e["subject"] for e in emu.outlook.list_events(ANNA)].count("Retried") == 1
@@ -74,8 +77,11 @@ def test_dropped_connection_and_time_out_are_retried(emu, client):
 
 def test_create_whose_answer_is_lost_is_not_duplicated(emu, client):
     emu.inject_fault("drop", method="POST", path=r"^/v1\.0/me/events$", when="after", count=1)
-    body = {"subject": "Once", "start": {"dateTime": "2030-01-03T09:00:00", "timeZone": "UTC"},
-            "end": {"dateTime": "2030-01-03T10:00:00", "timeZone": "UTC"}}
+    body = {
+        "subject": "Once",
+        "start": {"dateTime": "2030-01-03T09:00:00", "timeZone": "UTC"},
+        "end": {"dateTime": "2030-01-03T10:00:00", "timeZone": "UTC"},
+    }
     created = client.create_event(body, "odoo-test-2", "odoo-test-2")
     assert created["subject"] == "Once"
     assert [e["subject"] for e in emu.outlook.list_events(ANNA)].count("Once") == 1

@@ -57,8 +57,15 @@ def test_create_subscribes_to_my_events_with_immutable_ids(emu, client, receiver
     [stored] = emu.subscriptions.list()
     assert stored["immutableIds"] is True and stored["mailbox"] == ANNA and stored["applicationId"] == "odoo-app"
     # the notification names the event by the id the client knows (immutable: Prefer on every request)
-    created = client.create_event({"subject": "Ping", "start": {"dateTime": "2030-01-01T10:00:00", "timeZone": "UTC"},
-                                   "end": {"dateTime": "2030-01-01T10:30:00", "timeZone": "UTC"}}, "tx-1", "42")
+    created = client.create_event(
+        {
+            "subject": "Ping",
+            "start": {"dateTime": "2030-01-01T10:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2030-01-01T10:30:00", "timeZone": "UTC"},
+        },
+        "tx-1",
+        "42",
+    )
     assert emu.subscriptions.wait_idle(5)
     assert [n["resourceData"]["id"] for n in receiver.notifications()] == [created["id"]]
 
@@ -97,8 +104,10 @@ def test_renew_and_reauthorize(emu, client, receiver):
 def test_renewing_a_gone_subscription_is_a_typed_404(emu, client, receiver):
     sub = subscribe(client, receiver)
     emu.subscriptions.expire(sub["id"])
-    for call in (lambda: client.renew_subscription(sub["id"], in_hours(24)),
-                 lambda: client.reauthorize_subscription(sub["id"])):
+    for call in (
+        lambda: client.renew_subscription(sub["id"], in_hours(24)),
+        lambda: client.reauthorize_subscription(sub["id"]),
+    ):
         with pytest.raises(GraphError) as info:
             call()
         assert info.value.status == 404

@@ -18,14 +18,20 @@ def imported_modules(path):
 def test_pure_packages_do_not_import_odoo():
     files = list(chain.from_iterable((ROOT / pkg).rglob("*.py") for pkg in PURE_PACKAGES if (ROOT / pkg).is_dir()))
     assert files, "no pure package found"
-    offenders = [str(path.relative_to(ROOT)) for path in files
-                 if any(name.split(".")[0] == "odoo" for name in imported_modules(path))]
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in files
+        if any(name.split(".")[0] == "odoo" for name in imported_modules(path))
+    ]
     assert offenders == []
 
 
 def test_pure_packages_use_relative_imports_between_themselves():
     # absolute imports of our own packages would break when loaded as odoo.addons.outlook_calendar_sync.*
     files = list(chain.from_iterable((ROOT / pkg).rglob("*.py") for pkg in PURE_PACKAGES if (ROOT / pkg).is_dir()))
-    offenders = [str(path.relative_to(ROOT)) for path in files
-                 if any(name.split(".")[0] in PURE_PACKAGES for name in imported_modules(path))]
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in files
+        if any(name.split(".")[0] in PURE_PACKAGES for name in imported_modules(path))
+    ]
     assert offenders == []

@@ -17,9 +17,15 @@ NOW = datetime(2025, 3, 10, 12, 0)
 
 def meeting(**overrides):
     """Anna's meeting tomorrow, as Odoo holds it (the organizer is an attendee in Odoo)."""
-    values = {"name": "Planning", "start": datetime(2025, 3, 11, 9), "stop": datetime(2025, 3, 11, 10),
-              "timezone": "Europe/Paris", "organizer_email": ANNA, "organizer_name": "Anna",
-              "attendees": (Attendee(ANNA, "Anna", "accepted"), Attendee(BOB, "Bob"))}
+    values = {
+        "name": "Planning",
+        "start": datetime(2025, 3, 11, 9),
+        "stop": datetime(2025, 3, 11, 10),
+        "timezone": "Europe/Paris",
+        "organizer_email": ANNA,
+        "organizer_name": "Anna",
+        "attendees": (Attendee(ANNA, "Anna", "accepted"), Attendee(BOB, "Bob")),
+    }
     values.update(overrides)
     return EventData(**values)
 
@@ -74,8 +80,10 @@ def test_all_day_event_of_today_in_honolulu_is_still_today_after_utc_midnight():
     assert plan(allday(date(2025, 3, 10), date(2025, 3, 10), "Pacific/Honolulu"), now=late).action == "create"
     assert plan(allday(date(2025, 3, 10), date(2025, 3, 10), "UTC"), now=late).action == "skip"
     # and Tonga's 10 March is over at 11:00 UTC the same day
-    assert plan(allday(date(2025, 3, 10), date(2025, 3, 10), "Pacific/Tongatapu"),
-                now=datetime(2025, 3, 10, 11, 0)).action == "skip"
+    assert (
+        plan(allday(date(2025, 3, 10), date(2025, 3, 10), "Pacific/Tongatapu"), now=datetime(2025, 3, 10, 11, 0)).action
+        == "skip"
+    )
 
 
 def test_event_created_before_the_connection_stays_in_odoo_unless_opted_in():
@@ -122,12 +130,15 @@ def test_unchanged_event_is_clean():
     assert plan(data, linked(synced=replace(data))) == PushDecision("clean")
 
 
-@pytest.mark.parametrize("changes", [
-    {"attendees": (Attendee(ANNA, "Anna", "accepted"), Attendee(BOB, "Bob", "declined"))},  # an answer only
-    {"timezone": "America/New_York"},                                                        # same instants
-    {"organizer_name": "Anna S."},
-    {"videocall_location": "https://odoo.test/calendar/join_videocall/x"},
-])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"attendees": (Attendee(ANNA, "Anna", "accepted"), Attendee(BOB, "Bob", "declined"))},  # an answer only
+        {"timezone": "America/New_York"},  # same instants
+        {"organizer_name": "Anna S."},
+        {"videocall_location": "https://odoo.test/calendar/join_videocall/x"},
+    ],
+)
 def test_changes_outlook_does_not_carry_are_clean(changes):
     data = meeting()
     assert plan(replace(data, **changes), linked(synced=data)) == PushDecision("clean")
@@ -189,11 +200,14 @@ def test_archived_event_uses_its_current_attendees():
     assert plan(now_with_guest, linked(synced=synced), active=False).action == "cancel"
 
 
-@pytest.mark.parametrize("link", [
-    linked(synced=meeting(), is_organizer_copy=False),   # Bob's copy of Anna's meeting: Anna decides
-    linked(synced=meeting(), cancel_allowed=False),      # removed by someone who is not its organizer
-    linked(synced=None),                                 # nothing known of the copy
-])
+@pytest.mark.parametrize(
+    "link",
+    [
+        linked(synced=meeting(), is_organizer_copy=False),  # Bob's copy of Anna's meeting: Anna decides
+        linked(synced=meeting(), cancel_allowed=False),  # removed by someone who is not its organizer
+        linked(synced=None),  # nothing known of the copy
+    ],
+)
 def test_removal_by_others_only_forgets_the_link(link):
     decision = plan(None, link)
     assert decision.action == "forget" and decision.body == {} and decision.reason
@@ -210,10 +224,17 @@ def test_removing_a_past_meeting_only_forgets_the_link():
 # ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("state, action", [
-    ("accepted", "accept"), ("tentative", "tentativelyAccept"), ("declined", "decline"),
-    ("needsAction", None), ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "state, action",
+    [
+        ("accepted", "accept"),
+        ("tentative", "tentativelyAccept"),
+        ("declined", "decline"),
+        ("needsAction", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_response_action(state, action):
     assert response_action(state) == action
 
@@ -259,20 +280,22 @@ def test_meeting_lifecycle_mails_invitations_updates_and_cancellations_only_when
     data = meeting(attendees=(Attendee(ANNA, "Anna", "accepted"), Attendee(BOB, "Bob"), Attendee(CAROL, "Carol")))
     start = len(emu.counters()["messages"])
     graph_id = execute(graph, plan(data))
-    assert mails(emu, start) == [("invitation", BOB), ("invitation", CAROL)]   # never to the organizer herself
+    assert mails(emu, start) == [("invitation", BOB), ("invitation", CAROL)]  # never to the organizer herself
 
     start = len(emu.counters()["messages"])
     local_only = replace(data, categories=("Blue",), alarm_minutes=5, show_as="free")
     execute(graph, plan(local_only, linked(synced=data)), graph_id)
-    answered = replace(local_only, attendees=(Attendee(ANNA, "Anna", "accepted"), Attendee(BOB, "Bob", "accepted"),
-                                              Attendee(CAROL, "Carol")))
+    answered = replace(
+        local_only,
+        attendees=(Attendee(ANNA, "Anna", "accepted"), Attendee(BOB, "Bob", "accepted"), Attendee(CAROL, "Carol")),
+    )
     assert plan(answered, linked(synced=local_only)).action == "clean"
     assert mails(emu, start) == []
 
     start = len(emu.counters()["messages"])
     renamed = replace(answered, name="Planning (room changed)", location="Room 2")
     execute(graph, plan(renamed, linked(synced=answered)), graph_id)
-    assert mails(emu, start) == [("update", BOB), ("update", CAROL)]   # one PATCH, one update each
+    assert mails(emu, start) == [("update", BOB), ("update", CAROL)]  # one PATCH, one update each
 
     start = len(emu.counters()["messages"])
     assert execute(graph, plan(None, linked(synced=renamed)), graph_id) == graph_id
@@ -294,8 +317,13 @@ def test_appointment_lifecycle_mails_nobody(emu, graph):
 def test_skipped_and_forgotten_events_send_nothing(emu, graph):
     start = len(emu.counters()["messages"])
     past = meeting(start=NOW - timedelta(days=1), stop=NOW - timedelta(days=1) + timedelta(hours=1))
-    for decision in (plan(past), plan(meeting(), created_before_connect=True), plan(meeting(), recurrent=True),
-                     plan(None, linked(synced=past)), plan(None, linked(synced=meeting(), is_organizer_copy=False))):
+    for decision in (
+        plan(past),
+        plan(meeting(), created_before_connect=True),
+        plan(meeting(), recurrent=True),
+        plan(None, linked(synced=past)),
+        plan(None, linked(synced=meeting(), is_organizer_copy=False)),
+    ):
         assert decision.action in ("skip", "forget")
         execute(graph, decision, "never-called")
     assert mails(emu, start) == []

@@ -17,18 +17,34 @@ UID = "040000008200E00074C5B7101A82E008-meeting-1"
 def payload(graph_id="AAMk-1", **overrides):
     """A delta item as calendarView/delta returns it in full."""
     values = {
-        "@odata.type": "#microsoft.graph.event", "@odata.etag": 'W/"ck-1"', "id": graph_id, "iCalUId": UID,
-        "changeKey": "ck-1", "lastModifiedDateTime": "2025-03-01T10:00:00.1234567Z", "type": "singleInstance",
-        "seriesMasterId": None, "subject": "Planning", "isCancelled": False, "isDraft": False, "isOrganizer": True,
+        "@odata.type": "#microsoft.graph.event",
+        "@odata.etag": 'W/"ck-1"',
+        "id": graph_id,
+        "iCalUId": UID,
+        "changeKey": "ck-1",
+        "lastModifiedDateTime": "2025-03-01T10:00:00.1234567Z",
+        "type": "singleInstance",
+        "seriesMasterId": None,
+        "subject": "Planning",
+        "isCancelled": False,
+        "isDraft": False,
+        "isOrganizer": True,
         "responseStatus": {"response": "organizer", "time": "0001-01-01T00:00:00Z"},
         "body": {"contentType": "html", "content": "<p>Agenda</p>"},
         "start": {"dateTime": "2025-03-10T09:00:00.0000000", "timeZone": "UTC"},
         "end": {"dateTime": "2025-03-10T10:00:00.0000000", "timeZone": "UTC"},
-        "originalStartTimeZone": "UTC", "isAllDay": False, "location": {"displayName": "Room 1"},
+        "originalStartTimeZone": "UTC",
+        "isAllDay": False,
+        "location": {"displayName": "Room 1"},
         "organizer": {"emailAddress": {"name": "Anna", "address": ANNA}},
         "attendees": [{"type": "required", "status": {"response": "none"}, "emailAddress": {"address": BOB}}],
-        "sensitivity": "normal", "showAs": "busy", "isReminderOn": True, "reminderMinutesBeforeStart": 15,
-        "categories": [], "isOnlineMeeting": False, "onlineMeeting": None,
+        "sensitivity": "normal",
+        "showAs": "busy",
+        "isReminderOn": True,
+        "reminderMinutesBeforeStart": 15,
+        "categories": [],
+        "isOnlineMeeting": False,
+        "onlineMeeting": None,
     }
     values.update(overrides)
     return values
@@ -40,16 +56,27 @@ def item(graph_id="AAMk-1", **overrides):
 
 def link_for(remote, event_id=7, local_changed=False, **overrides):
     """A link synced with ``remote``'s content; the Odoo event changed since when ``local_changed``."""
-    values = {"link_id": 1, "graph_id": remote.graph_id, "event_id": event_id, "change_key": "ck-0",
-              "remote_hash": fingerprint(remote.data), "synced_hash": "local-at-sync",
-              "local_hash": "local-now" if local_changed else "local-at-sync", "is_organizer_copy": True}
+    values = {
+        "link_id": 1,
+        "graph_id": remote.graph_id,
+        "event_id": event_id,
+        "change_key": "ck-0",
+        "remote_hash": fingerprint(remote.data),
+        "synced_hash": "local-at-sync",
+        "local_hash": "local-now" if local_changed else "local-at-sync",
+        "is_organizer_copy": True,
+    }
     values.update(overrides)
     return LinkState(**values)
 
 
 def known(*links, uids=None, organizer_copies=(), pushed=()):
-    return Known(links={link.graph_id: link for link in links}, events_by_uid=uids or {},
-                 organizer_copies=frozenset(organizer_copies), pushed_events=frozenset(pushed))
+    return Known(
+        links={link.graph_id: link for link in links},
+        events_by_uid=uids or {},
+        organizer_copies=frozenset(organizer_copies),
+        pushed_events=frozenset(pushed),
+    )
 
 
 def decide(one, knowledge=None, policy=None):
@@ -66,17 +93,28 @@ def decide(one, knowledge=None, policy=None):
 def test_remote_item_maps_a_full_event():
     one = remote_item(payload(transactionId=PREFIX + "42"))
     assert one == RemoteItem(
-        graph_id="AAMk-1", ical_uid=UID, change_key="ck-1", last_modified="2025-03-01T10:00:00.1234567Z",
-        kind="singleInstance", is_organizer=True, response="organizer", transaction_id=PREFIX + "42",
-        data=one.data)
+        graph_id="AAMk-1",
+        ical_uid=UID,
+        change_key="ck-1",
+        last_modified="2025-03-01T10:00:00.1234567Z",
+        kind="singleInstance",
+        is_organizer=True,
+        response="organizer",
+        transaction_id=PREFIX + "42",
+        data=one.data,
+    )
     assert isinstance(one.data, EventData) and one.data.name == "Planning" and one.data.organizer_email == ANNA
     assert not one.bare and not one.error and not one.removed
     assert one.payload["id"] == "AAMk-1"
 
 
 def test_remote_item_attendee_copy_flags():
-    one = item(isOrganizer=False, isCancelled=True, isDraft=True,
-               responseStatus={"response": "tentativelyAccepted", "time": "2025-03-01T10:00:00Z"})
+    one = item(
+        isOrganizer=False,
+        isCancelled=True,
+        isDraft=True,
+        responseStatus={"response": "tentativelyAccepted", "time": "2025-03-01T10:00:00Z"},
+    )
     assert (one.is_organizer, one.cancelled, one.draft, one.response) == (False, True, True, "tentativelyAccepted")
 
 
@@ -87,10 +125,15 @@ def test_remote_item_removed():
 
 
 def test_remote_item_bare_delta_occurrence_waits_for_its_series():
-    bare = {"@odata.type": "#microsoft.graph.event", "@odata.etag": 'W/"ck-m"', "id": "AAMk-occ-1",
-            "seriesMasterId": "AAMk-master", "type": "occurrence",
-            "start": {"dateTime": "2025-03-10T09:00:00.0000000", "timeZone": "UTC"},
-            "end": {"dateTime": "2025-03-10T10:00:00.0000000", "timeZone": "UTC"}}
+    bare = {
+        "@odata.type": "#microsoft.graph.event",
+        "@odata.etag": 'W/"ck-m"',
+        "id": "AAMk-occ-1",
+        "seriesMasterId": "AAMk-master",
+        "type": "occurrence",
+        "start": {"dateTime": "2025-03-10T09:00:00.0000000", "timeZone": "UTC"},
+        "end": {"dateTime": "2025-03-10T10:00:00.0000000", "timeZone": "UTC"},
+    }
     one = remote_item(bare)
     assert one.bare and one.data is None and one.error == ""
     assert (one.kind, one.series_master_id, one.graph_id) == ("occurrence", "AAMk-master", "AAMk-occ-1")
@@ -130,8 +173,16 @@ def test_remote_item_never_raises_whatever_the_types(key):
         one = remote_item(payload(**{key: value}))
         assert one.graph_id == "AAMk-1"
         assert (one.data is None) == bool(one.error) or one.bare
-        for name in ("ical_uid", "change_key", "last_modified", "kind", "series_master_id", "response",
-                     "transaction_id", "error"):
+        for name in (
+            "ical_uid",
+            "change_key",
+            "last_modified",
+            "kind",
+            "series_master_id",
+            "response",
+            "transaction_id",
+            "error",
+        ):
             assert isinstance(getattr(one, name), str), (key, value, name)
         assert all(isinstance(getattr(one, name), bool) for name in ("cancelled", "draft", "is_organizer"))
         reconcile([one], known(), InboundPolicy(transaction_prefix=PREFIX))
@@ -142,15 +193,18 @@ def test_remote_item_never_raises_whatever_the_types(key):
 # ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("transaction_id, prefix, event_id", [
-    (PREFIX + "42", PREFIX, 42),
-    (PREFIX + "42", "", None),
-    ("odoo:other-db:42", PREFIX, None),
-    (PREFIX + "x42", PREFIX, None),
-    (PREFIX, PREFIX, None),
-    ("", PREFIX, None),
-    (PREFIX + "4²", PREFIX, None),   # str.isdigit() accepts superscripts, int() does not
-])
+@pytest.mark.parametrize(
+    "transaction_id, prefix, event_id",
+    [
+        (PREFIX + "42", PREFIX, 42),
+        (PREFIX + "42", "", None),
+        ("odoo:other-db:42", PREFIX, None),
+        (PREFIX + "x42", PREFIX, None),
+        (PREFIX, PREFIX, None),
+        ("", PREFIX, None),
+        (PREFIX + "4²", PREFIX, None),  # str.isdigit() accepts superscripts, int() does not
+    ],
+)
 def test_pushed_event_id(transaction_id, prefix, event_id):
     assert pushed_event_id(transaction_id, prefix) == event_id
 
@@ -165,12 +219,15 @@ def test_unknown_meeting_is_created_from_this_copy():
     assert decide(one) == Decision("create", one, authoritative=True)
 
 
-@pytest.mark.parametrize("is_organizer, organizer_copies, authoritative", [
-    (True, {7}, True),     # the organizer's copy always speaks for the meeting
-    (False, {7}, False),   # another attendee's copy, while the organizer's copy is linked: only its answer
-    (False, set(), True),  # external organizer: any attendee's copy is all Odoo has
-    (False, {8}, True),    # an organizer copy of another meeting does not count
-])
+@pytest.mark.parametrize(
+    "is_organizer, organizer_copies, authoritative",
+    [
+        (True, {7}, True),  # the organizer's copy always speaks for the meeting
+        (False, {7}, False),  # another attendee's copy, while the organizer's copy is linked: only its answer
+        (False, set(), True),  # external organizer: any attendee's copy is all Odoo has
+        (False, {8}, True),  # an organizer copy of another meeting does not count
+    ],
+)
 def test_known_meeting_attaches_this_copy(is_organizer, organizer_copies, authoritative):
     one = item(isOrganizer=is_organizer)
     decision = decide(one, known(uids={UID: 7}, organizer_copies=organizer_copies))
@@ -182,11 +239,14 @@ def test_our_own_push_comes_back_and_attaches_by_transaction_id():
     assert decide(one, known(pushed={42})) == Decision("attach", one, event_id=42, authoritative=True)
 
 
-@pytest.mark.parametrize("transaction_id, pushed", [
-    (PREFIX + "42", set()),               # that Odoo event is gone: Outlook's copy is new to Odoo
-    ("odoo:other-db:42", {42}),          # another database's push
-    ("", {42}),
-])
+@pytest.mark.parametrize(
+    "transaction_id, pushed",
+    [
+        (PREFIX + "42", set()),  # that Odoo event is gone: Outlook's copy is new to Odoo
+        ("odoo:other-db:42", {42}),  # another database's push
+        ("", {42}),
+    ],
+)
 def test_transaction_id_that_is_not_ours_creates(transaction_id, pushed):
     one = item(transactionId=transaction_id)
     assert decide(one, known(pushed=pushed)).action == "create"
@@ -215,9 +275,15 @@ def test_series_masters_are_skipped():
 
 
 def test_bare_occurrence_is_not_decided_on():
-    bare = remote_item({"id": "AAMk-occ", "type": "occurrence", "seriesMasterId": "AAMk-master",
-                        "start": {"dateTime": "2025-03-10T09:00:00", "timeZone": "UTC"},
-                        "end": {"dateTime": "2025-03-10T10:00:00", "timeZone": "UTC"}})
+    bare = remote_item(
+        {
+            "id": "AAMk-occ",
+            "type": "occurrence",
+            "seriesMasterId": "AAMk-master",
+            "start": {"dateTime": "2025-03-10T09:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": "2025-03-10T10:00:00", "timeZone": "UTC"},
+        }
+    )
     decision = decide(bare)
     assert decision.action == "skip" and "series" in decision.reason
     linked = LinkState(1, "AAMk-occ", 7, change_key="ck-0", remote_hash="h")
@@ -257,8 +323,9 @@ def test_cancelled_with_a_link_is_removed_without_one_skipped():
 def test_detached_link_only_follows_removals():
     one = item(changeKey="ck-9", subject="Changed in Outlook")
     detached = link_for(item(), detached=True)
-    assert decide(one, known(detached)) == \
-        Decision("skip", one, link=detached, reason="removed in Odoo, kept in Outlook")
+    assert decide(one, known(detached)) == Decision(
+        "skip", one, link=detached, reason="removed in Odoo, kept in Outlook"
+    )
     gone = remote_item({"id": "AAMk-1", "@removed": {"reason": "deleted"}})
     assert decide(gone, known(detached)) == Decision("remove", gone, link=detached)
 
@@ -290,18 +357,22 @@ def test_link_whose_event_was_deleted_in_odoo_is_left_to_the_push():
 def test_new_change_key_same_content_refreshes():
     # e.g. an attendee answered: the organizer's copy changes, the meeting does not
     before = item()
-    after = item(changeKey="ck-2", attendees=[{"type": "required", "status": {"response": "accepted"},
-                                               "emailAddress": {"address": BOB}}])
+    after = item(
+        changeKey="ck-2",
+        attendees=[{"type": "required", "status": {"response": "accepted"}, "emailAddress": {"address": BOB}}],
+    )
     link = link_for(before, local_changed=True)
-    assert decide(after, known(link, organizer_copies={7})) == \
-        Decision("refresh", after, link=link, event_id=7, authoritative=True)
+    assert decide(after, known(link, organizer_copies={7})) == Decision(
+        "refresh", after, link=link, event_id=7, authoritative=True
+    )
 
 
 def test_remote_change_with_odoo_unchanged_updates():
     one = item(changeKey="ck-2", subject="Planning (moved)")
     link = link_for(item())
-    assert decide(one, known(link, organizer_copies={7})) == \
-        Decision("update", one, link=link, event_id=7, authoritative=True)
+    assert decide(one, known(link, organizer_copies={7})) == Decision(
+        "update", one, link=link, event_id=7, authoritative=True
+    )
 
 
 @pytest.mark.parametrize("winner", [MICROSOFT_WINS, ODOO_WINS])
@@ -317,7 +388,7 @@ def test_default_policy_lets_microsoft_win():
 
 
 def test_only_odoo_changed_is_no_conflict():
-    one = item(changeKey="ck-2")   # same content, new change key
+    one = item(changeKey="ck-2")  # same content, new change key
     link = link_for(item(), local_changed=True)
     assert decide(one, known(link)).action == "refresh"
 
@@ -329,18 +400,25 @@ def test_never_synced_local_hash_counts_as_unchanged():
 
 
 def test_attendee_copy_never_changes_a_meeting_whose_organizer_copy_is_linked():
-    one = item(changeKey="ck-2", subject="Edited by an attendee", isOrganizer=False,
-               responseStatus={"response": "accepted"})
+    one = item(
+        changeKey="ck-2", subject="Edited by an attendee", isOrganizer=False, responseStatus={"response": "accepted"}
+    )
     link = link_for(item(isOrganizer=False), local_changed=True, is_organizer_copy=False)
     decision = decide(one, known(link, organizer_copies={7}))
     assert decision == Decision("refresh", one, link=link, event_id=7, authoritative=False)
 
 
 def test_attendee_copy_of_an_external_organizer_updates_the_meeting():
-    one = item(changeKey="ck-2", subject="Moved by the partner", isOrganizer=False,
-               organizer={"emailAddress": {"address": "partner@fabrikam.test"}})
-    link = link_for(item(isOrganizer=False, organizer={"emailAddress": {"address": "partner@fabrikam.test"}}),
-                    is_organizer_copy=False)
+    one = item(
+        changeKey="ck-2",
+        subject="Moved by the partner",
+        isOrganizer=False,
+        organizer={"emailAddress": {"address": "partner@fabrikam.test"}},
+    )
+    link = link_for(
+        item(isOrganizer=False, organizer={"emailAddress": {"address": "partner@fabrikam.test"}}),
+        is_organizer_copy=False,
+    )
     assert decide(one, known(link)) == Decision("update", one, link=link, event_id=7, authoritative=True)
 
 
@@ -376,11 +454,18 @@ def test_empty_page():
 
 
 def test_every_action_returned_is_a_declared_one():
-    items = [item("A"), item("B", isDraft=True), item("C", end={"dateTime": "x", "timeZone": "UTC"}),
-             remote_item({"id": "D", "@removed": {}}), item("E", changeKey="ck-2", subject="new"),
-             item("F", changeKey="ck-2", subject="new"), item("G", changeKey="ck-2")]
-    links = known(link_for(item("D")), link_for(item("E")), link_for(item("F"), local_changed=True),
-                  link_for(item("G")))
+    items = [
+        item("A"),
+        item("B", isDraft=True),
+        item("C", end={"dateTime": "x", "timeZone": "UTC"}),
+        remote_item({"id": "D", "@removed": {}}),
+        item("E", changeKey="ck-2", subject="new"),
+        item("F", changeKey="ck-2", subject="new"),
+        item("G", changeKey="ck-2"),
+    ]
+    links = known(
+        link_for(item("D")), link_for(item("E")), link_for(item("F"), local_changed=True), link_for(item("G"))
+    )
     actions = {d.action for d in reconcile(items, links, InboundPolicy())}
     assert actions == {"create", "skip", "error", "remove", "update", "conflict", "refresh"}
     assert actions <= set(ACTIONS)

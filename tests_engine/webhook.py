@@ -27,8 +27,15 @@ class Receiver:
                 parts = urlsplit(self.path)
                 query = {key: values[0] for key, values in parse_qs(parts.query).items()}
                 with receiver.lock:
-                    receiver.requests.append({"path": parts.path, "query": query, "headers": dict(self.headers),
-                                              "body": body, "at": time.monotonic()})
+                    receiver.requests.append(
+                        {
+                            "path": parts.path,
+                            "query": query,
+                            "headers": dict(self.headers),
+                            "body": body,
+                            "at": time.monotonic(),
+                        }
+                    )
                     answer = receiver.script.popleft() if receiver.script else {}
                 time.sleep(answer.get("delay", 0))
                 token = query.get("validationToken")

@@ -26,8 +26,18 @@ REPO = Path(__file__).resolve().parent.parent
 ADDON = "outlook_calendar_sync"
 POT = REPO / "i18n" / f"{ADDON}.pot"
 # never part of the add-on's code: tooling state, caches, builds
-SKIP_DIRS = {".git", ".run", ".venv", ".benchmarks", ".ruff_cache", ".pytest_cache", "__pycache__", "build", "dist",
-             "node_modules"}
+SKIP_DIRS = {
+    ".git",
+    ".run",
+    ".venv",
+    ".benchmarks",
+    ".ruff_cache",
+    ".pytest_cache",
+    "__pycache__",
+    "build",
+    "dist",
+    "node_modules",
+}
 
 
 def copy_addon(target):
@@ -53,12 +63,25 @@ def export_pot(conf, db, out):
     with tempfile.TemporaryDirectory(prefix="outlook-i18n-") as tmp:
         copy_addon(Path(tmp))
         addons_path = ",".join([tmp, *odoo_addons_dirs()])
-        cmd = [sys.executable, "-m", "odoo", "-c", str(conf), "-d", db, f"--addons-path={addons_path}",
-               f"--i18n-export={out}", f"--modules={ADDON}", "--stop-after-init", "--log-level=warn"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "odoo",
+            "-c",
+            str(conf),
+            "-d",
+            db,
+            f"--addons-path={addons_path}",
+            f"--i18n-export={out}",
+            f"--modules={ADDON}",
+            "--stop-after-init",
+            "--log-level=warn",
+        ]
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
-        proc = subprocess.run(cmd, cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=600, check=False)
+        proc = subprocess.run(
+            cmd, cwd=tmp, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600, check=False
+        )
     if proc.returncode != 0 or not Path(out).is_file():
         sys.stderr.write(proc.stdout + proc.stderr)
         raise SystemExit(2)
@@ -108,8 +131,7 @@ def main(argv=None):
             sys.stdout.write(f"wrote {POT.relative_to(REPO)} ({len(entries(POT))} msgids)\n")
             for po in sorted(POT.parent.glob("*.po")):
                 kept, new, gone = merge_po(po, POT)
-                sys.stdout.write(f"merged {po.relative_to(REPO)}: {kept} translated, {new} to translate, "
-                                 f"{gone} gone\n")
+                sys.stdout.write(f"merged {po.relative_to(REPO)}: {kept} translated, {new} to translate, {gone} gone\n")
             return 0
         if not POT.is_file():
             sys.stdout.write(f"{POT.relative_to(REPO)} is missing: run `make i18n`\n")
@@ -120,8 +142,10 @@ def main(argv=None):
             for ctxt, msgid in items[:20]:
                 sys.stdout.write(f"{label}: {msgid[:100]!r}{f' ({ctxt})' if ctxt else ''}\n")
         if missing or extra:
-            sys.stdout.write(f"{POT.relative_to(REPO)} is stale ({len(missing)} missing, {len(extra)} extra): "
-                             "run `make i18n` and translate the new msgids in i18n/*.po\n")
+            sys.stdout.write(
+                f"{POT.relative_to(REPO)} is stale ({len(missing)} missing, {len(extra)} extra): "
+                "run `make i18n` and translate the new msgids in i18n/*.po\n"
+            )
             return 1
         sys.stdout.write(f"{POT.relative_to(REPO)} is current ({len(current)} msgids)\n")
         return 0

@@ -46,8 +46,11 @@ def main():
             say("\n".join(problems))
             return 1
         step("tools/i18n.py export")
-        proc = subprocess.run([str(venv_python()), str(REPO / "tools" / "i18n.py"), "export", "-c", str(CONF),
-                               "-d", DB], stdin=subprocess.DEVNULL, check=False)
+        proc = subprocess.run(
+            [str(venv_python()), str(REPO / "tools" / "i18n.py"), "export", "-c", str(CONF), "-d", DB],
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         odoo_env.drop_database(cluster, DB)
         return proc.returncode
     finally:

@@ -40,8 +40,7 @@ BASE_URL = "http://localhost:8069"
 REDIRECT_URI = BASE_URL + "/microsoft_account/authentication"
 BUILTIN_SCOPE = "offline_access openid Calendars.ReadWrite"  # what microsoft_calendar asks for
 GRAPH_HOST = "https://graph.microsoft.com"
-QUIET = {"no_mail_to_attendees": True, "mail_create_nosubscribe": True, "mail_notrack": True,
-         "tracking_disable": True}
+QUIET = {"no_mail_to_attendees": True, "mail_create_nosubscribe": True, "mail_notrack": True, "tracking_disable": True}
 
 
 # ---------------------------------------------------------------------------
@@ -50,26 +49,42 @@ QUIET = {"no_mail_to_attendees": True, "mail_create_nosubscribe": True, "mail_no
 def step_builtin(env, args):
     """Users connect through the built-in's code flow; its cron imports; one Odoo event is pushed by it."""
     import shim
-    from emulator.consent import consent_redirect
 
     from odoo import Command
 
+    from emulator.consent import consent_redirect
+
     shim.install(args["base_url"], args["ca_path"])
     icp = env["ir.config_parameter"].sudo()
-    for key, value in {"microsoft_calendar_client_id": CLIENT_ID, "microsoft_calendar_client_secret": CLIENT_SECRET,
-                       "web.base.url": BASE_URL, "web.base.url.freeze": "True"}.items():
+    for key, value in {
+        "microsoft_calendar_client_id": CLIENT_ID,
+        "microsoft_calendar_client_secret": CLIENT_SECRET,
+        "web.base.url": BASE_URL,
+        "web.base.url.freeze": "True",
+    }.items():
         icp.set_param(key, value)
     users = env["res.users"].sudo().with_context(no_reset_password=True, **QUIET)
     group = env.ref("base.group_user").id
-    created = users.create([{"login": address, "name": address.split("@")[0].title(), "email": address,
-                             "tz": "Europe/Berlin", "groups_id": [Command.set([group])]} for address in (ANNA, BOB)])
+    created = users.create(
+        [
+            {
+                "login": address,
+                "name": address.split("@")[0].title(),
+                "email": address,
+                "tz": "Europe/Berlin",
+                "groups_id": [Command.set([group])],
+            }
+            for address in (ANNA, BOB)
+        ]
+    )
     for user in created:
         env["res.users.settings"]._find_or_create_for_user(user)
     env.cr.commit()
     service = env["microsoft.service"]
     for user in created:
-        uri = service.with_user(user)._get_authorize_uri(BASE_URL + "/odoo/calendar", "calendar", BUILTIN_SCOPE,
-                                                         REDIRECT_URI)
+        uri = service.with_user(user)._get_authorize_uri(
+            BASE_URL + "/odoo/calendar", "calendar", BUILTIN_SCOPE, REDIRECT_URI
+        )
         uri = uri.replace("https://login.microsoftonline.com", args["base_url"])
         _location, params = consent_redirect(uri, args["ca_path"], account=user.email)
         access, refresh, ttl = service._get_microsoft_tokens(params["code"], "calendar", REDIRECT_URI)
@@ -79,10 +94,14 @@ def step_builtin(env, args):
     env.cr.commit()
     anna = created[0]
     start = (datetime.now() + timedelta(days=3)).replace(hour=14, minute=0, second=0, microsecond=0)
-    env["calendar.event"].with_user(anna).create({
-        "name": "Planned in Odoo", "start": start, "stop": start + timedelta(hours=1),
-        "partner_ids": [Command.set([anna.partner_id.id, created[1].partner_id.id])],
-    })
+    env["calendar.event"].with_user(anna).create(
+        {
+            "name": "Planned in Odoo",
+            "start": start,
+            "stop": start + timedelta(hours=1),
+            "partner_ids": [Command.set([anna.partner_id.id, created[1].partner_id.id])],
+        }
+    )
     env.cr.commit()  # the built-in pushes it here (post-commit)
     env["res.users"]._sync_all_microsoft_calendar()
     env.cr.commit()
@@ -100,9 +119,11 @@ def step_uninstall(env, args):
 def step_ours(env, args):
     """Point the add-on at the emulator (not its Azure app: that comes from the built-in), run its cron twice."""
     icp = env["ir.config_parameter"].sudo()
-    for key, value in {"outlook_calendar_sync.authority_url": args["base_url"],
-                       "outlook_calendar_sync.graph_url": args["base_url"] + "/v1.0",
-                       "outlook_calendar_sync.ca_bundle": args["ca_path"]}.items():
+    for key, value in {
+        "outlook_calendar_sync.authority_url": args["base_url"],
+        "outlook_calendar_sync.graph_url": args["base_url"] + "/v1.0",
+        "outlook_calendar_sync.ca_bundle": args["ca_path"],
+    }.items():
         icp.set_param(key, value)
     env.cr.commit()
     mailboxes = env["outlook.mailbox"].sudo()
@@ -141,18 +162,28 @@ def step_edit(env, args):
     mailboxes._cron_outlook_sync(time_budget=300)
     env.cr.commit()
     event.invalidate_recordset()
-    return {"edited": len(event), "state": event.outlook_sync_state, "dirty": event.outlook_dirty,
-            "events": env["calendar.event"].sudo().with_context(active_test=False).search_count([])}
+    return {
+        "edited": len(event),
+        "state": event.outlook_sync_state,
+        "dirty": event.outlook_dirty,
+        "events": env["calendar.event"].sudo().with_context(active_test=False).search_count([]),
+    }
 
 
 def census(env, uid_field):
     """Events (archived included), events holding an iCalUId, and meetings held by several active events."""
     events = env["calendar.event"].sudo().with_context(active_test=False)
-    env.cr.execute(f"SELECT count(*) FROM (SELECT {uid_field} FROM calendar_event WHERE active AND {uid_field} IS NOT "
-                   f"NULL GROUP BY {uid_field} HAVING count(*) > 1) AS dup")  # pylint: disable=sql-injection
+    env.cr.execute(
+        f"SELECT count(*) FROM (SELECT {uid_field} FROM calendar_event WHERE active AND {uid_field} IS NOT "
+        f"NULL GROUP BY {uid_field} HAVING count(*) > 1) AS dup"
+    )  # pylint: disable=sql-injection
     duplicated = env.cr.fetchone()[0]
-    return {"events": events.search_count([]), "active": events.search_count([("active", "=", True)]),
-            "with_ical_uid": events.search_count([(uid_field, "!=", False)]), "duplicated_meetings": duplicated}
+    return {
+        "events": events.search_count([]),
+        "active": events.search_count([("active", "=", True)]),
+        "with_ical_uid": events.search_count([(uid_field, "!=", False)]),
+        "duplicated_meetings": duplicated,
+    }
 
 
 STEPS = {"builtin": step_builtin, "uninstall": step_uninstall, "ours": step_ours, "edit": step_edit}
@@ -184,8 +215,19 @@ class Check:
         self.log = []
 
     def odoo(self, *args, timeout=900):
-        cmd = [sys.executable, "-m", "odoo", "-c", self.conf, "-d", self.db, *args, "--stop-after-init",
-               "--log-level=warn", "--without-demo=all"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "odoo",
+            "-c",
+            self.conf,
+            "-d",
+            self.db,
+            *args,
+            "--stop-after-init",
+            "--log-level=warn",
+            "--without-demo=all",
+        ]
         self._run(cmd, timeout)
 
     def step(self, name, timeout=900):
@@ -195,16 +237,25 @@ class Check:
         lines = [line for line in out.splitlines() if line.startswith("STEP-RESULT ")]
         if not lines:
             raise RuntimeError(f"step {name} printed no result:\n" + "\n".join(self.log[-1:]))
-        return json.loads(lines[-1][len("STEP-RESULT "):])
+        return json.loads(lines[-1][len("STEP-RESULT ") :])
 
     def _run(self, cmd, timeout):
-        proc = subprocess.run(cmd, env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=timeout, check=False, cwd=REPO)
+        proc = subprocess.run(
+            cmd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            cwd=REPO,
+        )
         errors = [line for line in (proc.stdout + proc.stderr).splitlines() if " ERROR " in line or "Traceback" in line]
         self.log.append(f"$ {' '.join(cmd[:8])} -> {proc.returncode}\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
         if proc.returncode != 0 or errors:
-            raise RuntimeError(f"{' '.join(cmd[:8])} failed ({proc.returncode}):\n{proc.stdout[-3000:]}"
-                               f"{proc.stderr[-5000:]}")
+            raise RuntimeError(
+                f"{' '.join(cmd[:8])} failed ({proc.returncode}):\n{proc.stdout[-3000:]}{proc.stderr[-5000:]}"
+            )
         return proc.stdout
 
     def sql(self, query, dbname="postgres"):
@@ -213,8 +264,13 @@ class Check:
         from odoo.tools import config
 
         config.parse_config(["-c", self.conf])
-        args = {"dbname": dbname, "host": config["db_host"] or None, "port": config["db_port"] or None,
-                "user": config["db_user"] or None, "password": config["db_password"] or None}
+        args = {
+            "dbname": dbname,
+            "host": config["db_host"] or None,
+            "port": config["db_port"] or None,
+            "user": config["db_user"] or None,
+            "password": config["db_password"] or None,
+        }
         conn = psycopg2.connect(**{k: v for k, v in args.items() if v not in (None, False, "False")})
         conn.autocommit = True
         try:
@@ -233,35 +289,67 @@ class Check:
 
 def seed(emu):
     """Meetings between Anna and Bob (Anna organizes), one from an external organizer, a series, an all-day event."""
+
     def when(days, hour):
         start = (datetime.now() + timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
-        return ({"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-                {"dateTime": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"})
+        return (
+            {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            {"dateTime": (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+        )
 
     def attendees(*addresses):
-        return [{"type": "required", "emailAddress": {"address": a, "name": a.split("@")[0].title()}}
-                for a in addresses]
+        return [
+            {"type": "required", "emailAddress": {"address": a, "name": a.split("@")[0].title()}} for a in addresses
+        ]
 
     for index in range(3):
         start, end = when(1 + index, 9)
-        emu.outlook.create_event(ANNA, {"subject": f"Project review {index + 1}", "start": start, "end": end,
-                                        "attendees": attendees(BOB, CAROL), "location": {"displayName": "Room 1"}})
+        emu.outlook.create_event(
+            ANNA,
+            {
+                "subject": f"Project review {index + 1}",
+                "start": start,
+                "end": end,
+                "attendees": attendees(BOB, CAROL),
+                "location": {"displayName": "Room 1"},
+            },
+        )
     start, end = when(2, 11)
-    emu.outlook.create_event(CAROL, {"subject": "Customer call", "start": start, "end": end,
-                                     "attendees": attendees(ANNA, BOB)})
+    emu.outlook.create_event(
+        CAROL, {"subject": "Customer call", "start": start, "end": end, "attendees": attendees(ANNA, BOB)}
+    )
     start, end = when(4, 15)
     emu.outlook.create_event(BOB, {"subject": "Dentist", "start": start, "end": end, "sensitivity": "private"})
     day = (datetime.now() + timedelta(days=5)).date()
-    emu.outlook.create_event(ANNA, {"subject": "Offsite", "isAllDay": True,
-                                    "start": {"dateTime": f"{day}T00:00:00", "timeZone": "UTC"},
-                                    "end": {"dateTime": f"{day + timedelta(days=1)}T00:00:00", "timeZone": "UTC"}})
+    emu.outlook.create_event(
+        ANNA,
+        {
+            "subject": "Offsite",
+            "isAllDay": True,
+            "start": {"dateTime": f"{day}T00:00:00", "timeZone": "UTC"},
+            "end": {"dateTime": f"{day + timedelta(days=1)}T00:00:00", "timeZone": "UTC"},
+        },
+    )
     start, end = when(1, 8)
     first = datetime.fromisoformat(start["dateTime"]).date()
-    emu.outlook.create_event(ANNA, {
-        "subject": "Weekly sync", "start": start, "end": end, "attendees": attendees(CAROL),
-        "recurrence": {"pattern": {"type": "weekly", "interval": 1,
-                                   "daysOfWeek": [first.strftime("%A").lower()], "firstDayOfWeek": "monday"},
-                       "range": {"type": "numbered", "startDate": first.isoformat(), "numberOfOccurrences": 3}}})
+    emu.outlook.create_event(
+        ANNA,
+        {
+            "subject": "Weekly sync",
+            "start": start,
+            "end": end,
+            "attendees": attendees(CAROL),
+            "recurrence": {
+                "pattern": {
+                    "type": "weekly",
+                    "interval": 1,
+                    "daysOfWeek": [first.strftime("%A").lower()],
+                    "firstDayOfWeek": "monday",
+                },
+                "range": {"type": "numbered", "startDate": first.isoformat(), "numberOfOccurrences": 3},
+            },
+        },
+    )
 
 
 def graph_writes(counters):
@@ -291,9 +379,22 @@ def orchestrate(opts):
         emu.configure(link_host=GRAPH_HOST)  # the built-in follows links on Microsoft's host only (bench/shim.py)
         result["builtin"] = check.step("builtin")
         result["builtin_messages"] = emu.counters().get("messages_sent", 0)
-        proc = subprocess.run([sys.executable, str(REPO / "tools" / "preserve_microsoft_calendar.py"), "-c",
-                               opts.config, "-d", opts.db, "--json"], env=check.env, capture_output=True, text=True,
-                              check=True, timeout=120)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "tools" / "preserve_microsoft_calendar.py"),
+                "-c",
+                opts.config,
+                "-d",
+                opts.db,
+                "--json",
+            ],
+            env=check.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
         result["preserved"] = json.loads(proc.stdout.strip().splitlines()[-1])
         result["uninstalled"] = check.step("uninstall")
         check.odoo("-i", "outlook_calendar_sync")
@@ -309,17 +410,27 @@ def orchestrate(opts):
         edited = emu.counters()
         result["edit"].update(
             patches=sum(n for key, n in edited["requests"].items() if key.startswith("PATCH /v1.0/")),
-            creates=edited["requests"].get("POST /v1.0/me/events", 0), messages_sent=edited.get("messages_sent", 0),
-            location=next((item.get("location", {}).get("displayName") for item in emu.outlook.list_events(ANNA)
-                           if item.get("subject") == "Project review 1"), None))
+            creates=edited["requests"].get("POST /v1.0/me/events", 0),
+            messages_sent=edited.get("messages_sent", 0),
+            location=next(
+                (
+                    item.get("location", {}).get("displayName")
+                    for item in emu.outlook.list_events(ANNA)
+                    if item.get("subject") == "Project review 1"
+                ),
+                None,
+            ),
+        )
         before, after = result["builtin"], result["ours"]
         result["summary"] = {
-            "events_before": before["events"], "events_after": after["events"],
+            "events_before": before["events"],
+            "events_after": after["events"],
             "created": after["events"] - before["events"],
             "duplicated_meetings_before": before["duplicated_meetings"],
             "duplicated_meetings_after": after["duplicated_meetings"],
             "mailboxes_connected": sorted(login for login, state in after["states"].items() if state == "connected"),
-            "messages_sent": result["messages_sent"], "graph_writes": result["graph_writes"],
+            "messages_sent": result["messages_sent"],
+            "graph_writes": result["graph_writes"],
         }
     finally:
         emu.stop()

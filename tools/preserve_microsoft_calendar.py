@@ -47,8 +47,13 @@ def connect_args(opts):
         raise SystemExit(f"cannot read {opts.config}")
     options = parser["options"] if parser.has_section("options") else {}
     args = {"dbname": opts.database}
-    for odoo_key, pg_key in (("db_host", "host"), ("db_port", "port"), ("db_user", "user"),
-                             ("db_password", "password"), ("db_sslmode", "sslmode")):
+    for odoo_key, pg_key in (
+        ("db_host", "host"),
+        ("db_port", "port"),
+        ("db_user", "user"),
+        ("db_password", "password"),
+        ("db_sslmode", "sslmode"),
+    ):
         value = (options.get(odoo_key) or "").strip()
         if value and value != "False":
             args[pg_key] = value
@@ -89,11 +94,15 @@ def main(argv=None):
             f"kept the app settings: {', '.join(report['app_settings']) or 'none'}",
         ]
         if report["events_not_sent_yet"]:
-            lines.append(f"warning: {report['events_not_sent_yet']} events hold changes the built-in has not sent to "
-                         "Outlook yet; run its sync once more, then this script again, before uninstalling")
+            lines.append(
+                f"warning: {report['events_not_sent_yet']} events hold changes the built-in has not sent to "
+                "Outlook yet; run its sync once more, then this script again, before uninstalling"
+            )
         if report["shared_ical_uids"]:
-            lines.append(f"note: {report['shared_ical_uids']} meetings already exist twice or more in Odoo (the "
-                         "built-in's duplicates); the first sync links the oldest event and leaves the others alone")
+            lines.append(
+                f"note: {report['shared_ical_uids']} meetings already exist twice or more in Odoo (the "
+                "built-in's duplicates); the first sync links the oldest event and leaves the others alone"
+            )
         if report["events"] or report["users"]:
             lines.append("now uninstall microsoft_calendar and microsoft_account, then install outlook_calendar_sync")
         else:

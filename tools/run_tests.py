@@ -25,14 +25,13 @@ import bootstrap  # noqa: E402
 import odoo_env  # noqa: E402
 from _common import (  # noqa: E402
     ADDON_NAME,
-    apt_install,
-    which,
     LOGS,
     REPO,
     RUN,
     CommandError,
     Terminated,
     Timings,
+    apt_install,
     exit_on_interrupt,
     fmt_seconds,
     ignore_signals,
@@ -40,6 +39,7 @@ from _common import (  # noqa: E402
     step,
     venv_python,
     warn,
+    which,
     write_json,
 )
 from pgcluster import Cluster, ensure_binaries  # noqa: E402
@@ -169,7 +169,7 @@ def browser_suite(link, timings):
     suite = Suite("browser")
     tests = sorted((link / "tests").glob(BROWSER_TESTS))
     if not tests:
-        return suite.skip("no tests/%s yet" % BROWSER_TESTS)
+        return suite.skip(f"no tests/{BROWSER_TESTS} yet")
     chrome, reason = find_chrome()
     if not chrome:
         return suite.skip(reason)

@@ -34,8 +34,9 @@ def build():
     DIST.mkdir(exist_ok=True)
     before = set(DIST.glob("*.whl"))
     step(f"pip wheel --no-deps {clone.relative_to(REPO)} (whool)")
-    run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(DIST), str(clone)],
-        quiet=True)
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(DIST), str(clone)], quiet=True
+    )
     built = sorted(set(DIST.glob("odoo_addon_outlook_calendar_sync-*.whl")) - before, key=lambda p: p.stat().st_mtime)
     built = built or sorted(DIST.glob("odoo_addon_outlook_calendar_sync-*.whl"), key=lambda p: p.stat().st_mtime)
     shutil.rmtree(work, ignore_errors=True)
@@ -55,8 +56,9 @@ def check(wheel):
     headers = [line for line in metadata.splitlines() if ":" in line and not line.startswith(" ")]
     if "Name: odoo-addon-outlook_calendar_sync" not in headers:
         problems.append("metadata does not name odoo-addon-outlook_calendar_sync")
-    requires = {line.split(":", 1)[1].strip().split()[0].split(";")[0] for line in headers
-                if line.startswith("Requires-Dist:")}
+    requires = {
+        line.split(":", 1)[1].strip().split()[0].split(";")[0] for line in headers if line.startswith("Requires-Dist:")
+    }
     problems += [f"metadata does not require {name}" for name in REQUIRED if name not in requires]
     for needed in ("__manifest__.py", "__init__.py", "models/outlook_mailbox.py", "i18n/fr.po"):
         if f"odoo/addons/{ADDON_NAME}/{needed}" not in names:
