@@ -1,7 +1,8 @@
 """Microsoft Graph change-notification webhooks (graph-reference E): parse, delegate, answer (STYLE R9).
 
 Public routes (``auth="none"``, no CSRF: Microsoft calls them, not a browser; read/write, as Odoo 18 makes
-``auth="none"`` routes read-only by default; no session cookie). They never call Graph and never sync: a valid notification only marks its mailbox and triggers the sync cron, so Graph gets its
+``auth="none"`` routes read-only by default; no session cookie). They never call Graph and never sync: a valid
+notification only marks its mailbox and triggers the sync cron, so Graph gets its
 answer well within its 3-second budget.
 
 Answers:

@@ -302,7 +302,8 @@ class Entra:
                 50011,
                 (
                     f"The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs "
-                    f"configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches "
+                    f"configured for the application '{client_id}'. "
+                    "Make sure the redirect URI sent in the request matches "
                     "one added to your application in the Azure portal. Navigate to "
                     "https://aka.ms/redirectUriMismatchError to learn more about how to fix this."
                 ),
@@ -365,7 +366,8 @@ class Entra:
                 400,
                 50034,
                 (
-                    f"The user account {params.get('login_hint') or '(none)'} does not exist in the {tenant} directory. "
+                    f"The user account {params.get('login_hint') or '(none)'} "
+                    f"does not exist in the {tenant} directory. "
                     "To sign into this application, the account must be added to the directory. (The emulator has no "
                     "mailbox: add one with add_mailbox.)"
                 ),
@@ -479,7 +481,8 @@ class Entra:
                 "invalid_request",
                 50194,
                 (
-                    f"Application '{form.get('client_id', '')}' is not configured as a multitenant application. Usage of "
+                    f"Application '{form.get('client_id', '')}' is not configured as a multitenant application. "
+                    "Usage of "
                     "the /common endpoint is not supported for such applications created after '10/15/2018'. Use a "
                     "tenant-specific endpoint or configure the application to be multitenant."
                 ),
@@ -561,7 +564,8 @@ class Entra:
                     "invalid_grant",
                     500112,
                     (
-                        f"The reply address '{redirect_uri}' does not match the reply address '{entry['redirect_uri']}' "
+                        f"The reply address '{redirect_uri}' does not match "
+                        f"the reply address '{entry['redirect_uri']}' "
                         "provided when requesting Authorization code."
                     ),
                 )
@@ -611,7 +615,8 @@ class Entra:
                 "invalid_scope",
                 1002012,
                 (
-                    f"The provided value for scope {scope} is not valid. Client credential flows must have a scope value "
+                    f"The provided value for scope {scope} is not valid. "
+                    "Client credential flows must have a scope value "
                     "with /.default suffixed to the resource identifier (application ID URI)."
                 ),
             )

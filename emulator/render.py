@@ -139,7 +139,9 @@ def render(item, view, extended_filter=None):
             "seriesMasterId": master.id(view.immutable) if master else None,
             "showAs": fields.get("showAs", "busy"),
             "type": item.kind,
-            "webLink": f"https://outlook.office365.com/owa/?itemid={quote(rest_id, safe='')}&exvsurl=1&path=/calendar/item",
+            "webLink": (
+                f"https://outlook.office365.com/owa/?itemid={quote(rest_id, safe='')}&exvsurl=1&path=/calendar/item"
+            ),
             "onlineMeetingUrl": None,
             "isOnlineMeeting": bool(fields.get("isOnlineMeeting")),
             "onlineMeetingProvider": fields.get("onlineMeetingProvider", "unknown"),

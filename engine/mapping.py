@@ -187,7 +187,7 @@ def _overflow_html(extra_attendees):
         else html.escape(a.email, quote=False)
         for a in extra_attendees
     )
-    return "<p><em>Other attendees (%d): %s</em></p>" % (len(extra_attendees), names)
+    return f"<p><em>Other attendees ({len(extra_attendees)}): {names}</em></p>"
 
 
 def _description(body):

@@ -104,7 +104,7 @@ class SyncPolicy:
             if item.response in ("none", "notResponded") and not self.import_not_responded:
                 return "unanswered invitations are not imported"
         if self.ended_long_ago(data, context.now):
-            return "ended more than %d days ago: inactive" % self.inactive_after_days
+            return f"ended more than {self.inactive_after_days} days ago: inactive"
         guests = ({a.email for a in data.attendees} | {data.organizer_email}) - {context.owner_email, ""}
         if not self.sync_internal and guests and guests <= context.internal_emails:
             return "internal meetings (only Odoo users) are not synced"

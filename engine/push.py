@@ -116,7 +116,7 @@ def plan_push(event, link, policy, now):
         sent = policy.outbound_view(event.data, event.with_invitations)
         return PushDecision("create", body=to_graph(sent), sent=sent)
     if policy.ended_long_ago(event.data, now):
-        return PushDecision("inactive", reason="ended more than %d days ago" % policy.inactive_after_days)
+        return PushDecision("inactive", reason=f"ended more than {policy.inactive_after_days} days ago")
     if event.data.ended_before(now - timedelta(days=policy.past_grace_days)):
         return PushDecision("clean", reason="already over: changes stay in Odoo")
     return _patch(event, link, policy)

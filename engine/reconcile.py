@@ -121,7 +121,7 @@ def _decide_linked(item, link, known, policy):
             item,
             link=link,
             event_id=link.event_id,
-            reason="ended more than %d days ago" % policy.inactive_after_days,
+            reason=f"ended more than {policy.inactive_after_days} days ago",
         )
     authoritative = _authoritative(item, link.event_id, known)
     # each side is compared with its own state at the last sync: Odoo sanitizes HTML and Exchange

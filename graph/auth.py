@@ -132,13 +132,13 @@ class MailboxAuth:
             )
         except requests.RequestException as exc:
             raise ConfigurationError(
-                f"Cannot reach the Microsoft sign-in service at {settings.authority} ({exc}). Check the Authority URL in "
-                "Settings > General Settings > Integrations > Outlook Calendar."
+                f"Cannot reach the Microsoft sign-in service at {settings.authority} ({exc}). "
+                "Check the Authority URL in Settings > General Settings > Integrations > Outlook Calendar."
             ) from exc
         except ValueError as exc:
             raise ConfigurationError(
-                f"The sign-in authority {settings.authority} is not valid ({exc}). Check the Tenant and Authority URL in "
-                "Settings > General Settings > Integrations > Outlook Calendar."
+                f"The sign-in authority {settings.authority} is not valid ({exc}). "
+                "Check the Tenant and Authority URL in Settings > General Settings > Integrations > Outlook Calendar."
             ) from exc
 
     # ------------------------------------------------------------

@@ -146,7 +146,7 @@ class CalendarClient(GraphClient):
 
     def delta_page(self, url, page_size):
         """Fetch one delta page. Graph keeps the window and page size inside the links it returns."""
-        body = self.get_json(url, prefer=("odata.maxpagesize=%d" % page_size,))
+        body = self.get_json(url, prefer=(f"odata.maxpagesize={page_size}",))
         items = body.get("value")
         if not isinstance(items, list):
             raise GraphError("Microsoft Graph sent a delta page without a value list.")

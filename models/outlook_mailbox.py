@@ -266,8 +266,9 @@ class OutlookMailbox(models.Model):
         """
         self.flush_model(["state", "last_attempt_at", "sync_requested_at"])
         self.env.cr.execute(
-            f"SELECT id FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()} ORDER BY sync_requested_at DESC NULLS LAST, "
-            "last_attempt_at NULLS FIRST, id LIMIT 20 FOR UPDATE SKIP LOCKED",
+            f"SELECT id FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()} "
+            "ORDER BY sync_requested_at DESC NULLS LAST, last_attempt_at NULLS FIRST, id "
+            "LIMIT 20 FOR UPDATE SKIP LOCKED",
             self._outlook_due_params(started_at),
         )
         for (mailbox_id,) in self.env.cr.fetchall():

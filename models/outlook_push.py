@@ -33,7 +33,7 @@ class PushOp:
         """``(method, url, body)`` of this push in a ``$batch``."""
         action, link = self.decision.action, self.link
         if action == "create":
-            stamp = "%s%d" % (prefix, self.event.id)
+            stamp = f"{prefix}{self.event.id}"
             return "POST", "/me/events", stamped_body(self.decision.body, stamp, stamp)
         if action == "patch":
             return "PATCH", f"/me/events/{link.graph_id}", self.decision.body
@@ -130,7 +130,7 @@ class OutlookMailbox(models.Model):
         remaining = []
         for op in calls:
             if op.decision.action == "create" and op.event.outlook_create_attempted:
-                found = run.client.find_stamped("%s%d" % (prefix, op.event.id))
+                found = run.client.find_stamped(f"{prefix}{op.event.id}")
                 if found:
                     with self.env.cr.savepoint():
                         self._outlook_apply_outcome(run, op, BatchResponse(201, {}, found[0]))
@@ -159,7 +159,7 @@ class OutlookMailbox(models.Model):
                 return
             wait = max(seconds for _op, seconds in throttled)
             if attempt or wait > MAX_RETRY_AFTER:
-                raise Throttled("Microsoft Graph throttled %d batched items" % len(throttled), retry_after=wait)
+                raise Throttled(f"Microsoft Graph throttled {len(throttled)} batched items", retry_after=wait)
             time.sleep(wait)
             calls = [op for op, _seconds in throttled]
 

@@ -268,7 +268,7 @@ class OutlookMailbox(models.Model):
 
     def _outlook_create_series(self, run, recurrence):
         base, data, body = self._outlook_series_body(recurrence, run.policy)
-        stamp = "%sr%d" % (self._outlook_transaction_prefix(), recurrence.id)
+        stamp = f"{self._outlook_transaction_prefix()}r{recurrence.id}"
         created = run.client.create_event(body, stamp, stamp)
         run.stats["push_create"] += 1
         recurrence.write({"outlook_ical_uid": created.get("iCalUId") or False})

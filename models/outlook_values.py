@@ -59,7 +59,7 @@ class OdooValues:
             created = alarms_sudo.create(
                 [
                     {
-                        "name": "%d minutes" % value,
+                        "name": f"{int(value)} minutes",
                         "alarm_type": "notification",
                         "duration": value,
                         "interval": "minutes",

@@ -245,10 +245,8 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
     def test_outlook_copies_of_synced_events_are_ignored(self):
         event = self.odoo_meeting(self.user_anna, "Original")
         self.sync(self.mailbox_anna)
-        stamp = event.sudo().outlook_link_ids.graph_id and "%s%d" % (
-            self.mailbox_anna._outlook_transaction_prefix(),
-            event.id,
-        )
+        prefix = self.mailbox_anna._outlook_transaction_prefix()
+        stamp = event.sudo().outlook_link_ids.graph_id and f"{prefix}{event.id}"
         self.emulator.outlook.create_event(
             ANNA,
             {

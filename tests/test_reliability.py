@@ -24,8 +24,8 @@ class TestFaultMatrix(OutlookSyncCase, TransactionCase):
         self.items = [
             self.outlook_meeting(
                 ANNA,
-                "Meeting %d" % n,
-                attendees=["guest%d@example.com" % n],
+                f"Meeting {n}",
+                attendees=[f"guest{n}@example.com"],
                 start=self.tomorrow_at(8) + timedelta(hours=n),
             )
             for n in range(5)

@@ -51,7 +51,7 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
         copy = self.graph_copy(ANNA, event)
         self.assertEqual((copy["subject"], copy["location"]["displayName"]), ("Kick-off", "HQ"))
         self.assertEqual(sorted(a["emailAddress"]["address"] for a in copy["attendees"]), [BOB, "client@example.com"])
-        self.assertTrue(copy["transactionId"].endswith("-%d" % event.id))
+        self.assertTrue(copy["transactionId"].endswith(f"-{event.id}"))
         self.assertEqual(event.outlook_ical_uid, copy["iCalUId"])
         self.assertEqual(event.outlook_sync_state, "synced")
         self.assertFalse(event.outlook_dirty)
@@ -257,7 +257,7 @@ class TestOutboundSync(OutlookSyncCase, TransactionCase):
             .create(
                 [
                     {
-                        "name": "Batch %d" % n,
+                        "name": f"Batch {n}",
                         "start": start + timedelta(minutes=10 * n),
                         "stop": start + timedelta(minutes=10 * n + 5),
                     }

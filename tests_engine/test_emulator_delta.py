@@ -79,7 +79,8 @@ def test_window_is_required_and_options_refused(get):
         response.json()["error"],
         code="ErrorInvalidParameter",
         message=(
-            "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime."
+            "This request requires a time window specified by the query string parameters StartDateTime "
+            "and EndDateTime."
         ),
     )
     refused = get("/me/calendarView/delta", params=dict(WINDOW, **{"$select": "subject"}))

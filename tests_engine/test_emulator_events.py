@@ -46,7 +46,7 @@ def test_create_returns_full_event(graph, emu):
     assert event["body"]["contentType"] == "html" and "Agenda<br>" in event["body"]["content"]
     assert event["bodyPreview"] == "Agenda line 2"
     assert event["location"]["displayName"] == "Room 1"
-    assert [l["displayName"] for l in event["locations"]] == ["Room 1"]
+    assert [place["displayName"] for place in event["locations"]] == ["Room 1"]
     assert event["responseStatus"]["response"] == "organizer" and event["isOrganizer"] is True
     assert event["organizer"]["emailAddress"]["address"] == ANNA
     assert event["showAs"] == "busy" and event["reminderMinutesBeforeStart"] == 15 and event["isDraft"] is False
