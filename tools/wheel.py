@@ -4,7 +4,8 @@
 whool (OCA's build backend, ``pyproject.toml``) names the wheel after the checkout's folder and versions it from
 ``__manifest__.py`` plus the number of commits since the version changed, and it packs the git-tracked files. So
 the wheel is built from a local clone of HEAD (the committed state) in ``.run/wheel/outlook_calendar_sync``,
-whatever this checkout's folder is called. pip fetches whool for the build (build isolation). Then the wheel's
+whatever this checkout's folder is called, with the pip of the project's ``.venv`` (set up as ``make setup``
+does). pip fetches whool for the build (build isolation). Then the wheel's
 metadata must name ``odoo-addon-outlook_calendar_sync``, require ``msal`` and ``requests``, and hold the add-on under
 ``odoo/addons/outlook_calendar_sync/``.
 
@@ -19,7 +20,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ADDON_NAME, REPO, RUN, CommandError, exit_on_interrupt, run, say, step, warn  # noqa: E402
+import bootstrap  # noqa: E402
+from _common import (  # noqa: E402
+    ADDON_NAME,
+    REPO,
+    RUN,
+    CommandError,
+    exit_on_interrupt,
+    run,
+    say,
+    step,
+    venv_python,
+    warn,
+)
 
 DIST = REPO / "dist"
 REQUIRED = ("msal", "requests")
@@ -34,9 +47,8 @@ def build():
     DIST.mkdir(exist_ok=True)
     before = set(DIST.glob("*.whl"))
     step(f"pip wheel --no-deps {clone.relative_to(REPO)} (whool)")
-    run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(DIST), str(clone)], quiet=True
-    )
+    pip_wheel = [str(venv_python()), "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(DIST)]
+    run([*pip_wheel, str(clone)], quiet=True)
     built = sorted(set(DIST.glob("odoo_addon_outlook_calendar_sync-*.whl")) - before, key=lambda p: p.stat().st_mtime)
     built = built or sorted(DIST.glob("odoo_addon_outlook_calendar_sync-*.whl"), key=lambda p: p.stat().st_mtime)
     shutil.rmtree(work, ignore_errors=True)
@@ -68,8 +80,9 @@ def check(wheel):
 
 def main():
     try:
+        bootstrap.ensure()  # pip comes from the project's venv: the machine's python3 may have none
         wheel = build()
-    except CommandError as exc:
+    except (bootstrap.SetupError, CommandError) as exc:
         warn(f"wheel: {exc}")
         return 1
     problems, requires = check(wheel)
