@@ -88,6 +88,14 @@ def export_pot(conf, db, out):
     return out
 
 
+def undated(path):
+    """The file's text without its creation and revision dates (a new export changes only those)."""
+    text = Path(path).read_text(encoding="utf-8")
+    return "\n".join(
+        line for line in text.splitlines() if not line.startswith(('"POT-Creation-Date:', '"PO-Revision-Date:'))
+    )
+
+
 def entries(path):
     """``{(msgctxt, msgid)}`` of a .pot/.po file (the header entry left out)."""
     import polib
@@ -127,8 +135,11 @@ def main(argv=None):
         fresh = export_pot(opts.config, opts.database, Path(tmp) / f"{ADDON}.pot")
         if opts.action == "export":
             POT.parent.mkdir(exist_ok=True)
-            shutil.copyfile(fresh, POT)
-            sys.stdout.write(f"wrote {POT.relative_to(REPO)} ({len(entries(POT))} msgids)\n")
+            if POT.is_file() and undated(POT) == undated(fresh):
+                sys.stdout.write(f"{POT.relative_to(REPO)} unchanged ({len(entries(POT))} msgids)\n")
+            else:
+                shutil.copyfile(fresh, POT)
+                sys.stdout.write(f"wrote {POT.relative_to(REPO)} ({len(entries(POT))} msgids)\n")
             for po in sorted(POT.parent.glob("*.po")):
                 kept, new, gone = merge_po(po, POT)
                 sys.stdout.write(f"merged {po.relative_to(REPO)}: {kept} translated, {new} to translate, {gone} gone\n")
