@@ -747,6 +747,10 @@ def ratio(a, b):
         return None
 
 
+def cell(value):
+    return "-" if value is None else value
+
+
 def table(doc):
     s = doc["scenarios"]
     rows = []
@@ -798,10 +802,8 @@ def table(doc):
         ("5. ours / built-in", s["throttled_import"]["ours"], s["throttled_import"]["builtin"]),
     ]
     for label, a, b in pairs:
-        ratios.append(
-            f"| {label} | {ratio(a['wall_s'], b['wall_s'])} | {ratio(a['graph_requests'], b['graph_requests'])} "
-            f"| {ratio(a['sql_queries'], b['sql_queries'])} | {ratio(a['peak_rss_mb'], b['peak_rss_mb'])} |"
-        )
+        values = [cell(ratio(a[key], b[key])) for key in ("wall_s", "graph_requests", "sql_queries", "peak_rss_mb")]
+        ratios.append(f"| {label} | " + " | ".join(map(str, values)) + " |")
     return "\n".join(lines + rows + ratios)
 
 
@@ -873,34 +875,32 @@ def render(doc):
     ]
     lines += [f"| {c['target']} | {'yes' if c['met'] else 'no'} | {c['value']} |" for c in doc["targets"]]
     if doc["notes"]:
-        lines += ["", *[f"- {note}" for note in doc["notes"]]]
+        lines += ["", *[f"- {' '.join(str(note).split())}" for note in doc["notes"]]]
     return "\n".join(lines) + "\n"
 
 
+README_START = "<!-- bench:start (the last run's table, written by make bench ARGS=--update-readme) -->"
+README_END = "<!-- bench:end -->"
+
+
 def update_readme(markdown):
+    """Replace the table between the markers of README's "Performance" section (create them if missing)."""
     readme = REPO / "README.md"
     text = readme.read_text(encoding="utf-8")
-    start = text.find("\n## Performance")
-    block = (
-        "\n## Performance\n\n"
-        + "<!-- bench:start (written by `make bench ARGS=--update-readme`) -->\n"
-        + markdown
-        + "<!-- bench:end -->\n"
-    )
-    if start < 0:
-        anchor = text.find("\n## Development")
-        text = text[:anchor] + block + text[anchor:] if anchor >= 0 else text + block
+    block = f"{README_START}\n{markdown}{README_END}\n"
+    if README_START in text and README_END in text:
+        start, end = text.index(README_START), text.index(README_END) + len(README_END) + 1
+        text = text[:start] + block + text[end:]
     else:
-        end = text.find("\n## ", start + 5)
-        prose_end = text.find("<!-- bench:start", start)
-        head = text[start:prose_end] if 0 <= prose_end < (end if end >= 0 else len(text)) else "\n## Performance\n\n"
-        block = (
-            head
-            + "<!-- bench:start (written by `make bench ARGS=--update-readme`) -->\n"
-            + markdown
-            + "<!-- bench:end -->\n"
-        )
-        text = text[:start] + block + (text[end:] if end >= 0 else "")
+        section = text.find("\n## Performance")
+        if section < 0:
+            anchor = text.find("\n## Development")
+            anchor = anchor if anchor >= 0 else len(text)
+            text = text[:anchor] + "\n## Performance\n\n" + block + text[anchor:]
+        else:
+            end = text.find("\n## ", section + 5)
+            end = end if end >= 0 else len(text)
+            text = text[:end].rstrip("\n") + "\n\n" + block + text[end:]
     readme.write_text(text, encoding="utf-8")
 
 
@@ -940,7 +940,14 @@ def prepare_source(ref):
     archive = subprocess.run(["git", "archive", commit], cwd=REPO, capture_output=True, check=True).stdout
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     link.symlink_to(target, target_is_directory=True)
-    return target, f"commit {commit}"
+    addon = subprocess.run(
+        ["git", "log", "-1", "--format=%h", commit, "--", ".", ":(exclude)bench"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.strip()
+    return target, f"commit {addon}" + (f" (measured at {commit})" if addon and addon != commit else "")
 
 
 def ensure_profiler():
