@@ -1,9 +1,11 @@
 """Values the engine works on: what Graph sent, what Odoo holds, and the plan that reconciles them (STYLE R2)."""
 
 from dataclasses import dataclass, field
+from datetime import datetime, time
 
 from .errors import MappingError
 from .mapping import DEFAULT_ATTENDEE_CAP, from_graph
+from .timezones import utc_naive
 
 SERIES_MASTER = "seriesMaster"
 OCCURRENCE = "occurrence"
@@ -37,6 +39,36 @@ class RemoteItem:
 
 def _text(value, default=""):
     return value if isinstance(value, str) and value else default
+
+
+def occurrence_uid(series_uid, original_start):
+    """A meeting identity for one occurrence of a series, the same in every attendee's mailbox: the
+    series' iCalUId and the occurrence's original start in UTC (``YYYYmmddTHHMMSS``)."""
+    return f"{series_uid}-{original_start:%Y%m%dT%H%M%S}"
+
+
+def occurrence_start_utc(data):
+    """The UTC start of an occurrence's :class:`EventData` (all-day: midnight of its day in its own zone),
+    the original start of an occurrence that follows its rule."""
+    if data.allday:
+        return utc_naive(datetime.combine(data.start_date, time()), data.timezone)
+    return data.start
+
+
+def occurrence_payload(master, bare):
+    """A full Graph payload for a bare delta occurrence (ids and times only, graph-reference B.4): the
+    series master's details with the occurrence's own id, times and change key."""
+    payload = {key: value for key, value in master.items() if key not in ("recurrence", "@odata.etag")}
+    etag = str(bare.get("@odata.etag") or "")
+    payload.update(
+        id=bare.get("id"),
+        type=OCCURRENCE,
+        seriesMasterId=bare.get("seriesMasterId") or master.get("id"),
+        start=bare.get("start") or master.get("start"),
+        end=bare.get("end") or master.get("end"),
+        changeKey=etag[3:-1] if etag.startswith('W/"') else bare.get("changeKey") or master.get("changeKey"),
+    )
+    return payload
 
 
 def remote_item(payload, attendee_cap=DEFAULT_ATTENDEE_CAP):

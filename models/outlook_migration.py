@@ -21,8 +21,10 @@ import logging
 from odoo import _, api, fields, models
 from odoo.tools.sql import table_exists
 
+from ..engine.records import occurrence_start_utc, occurrence_uid
 from ..graph.errors import ConfigurationError, GraphError, OutlookError, TransientError
 from ..graph.run import GraphRun
+from .calendar_event import INBOUND_CONTEXT
 from .outlook_config import PARAM_CLIENT_ID, PARAM_CLIENT_SECRET, get_auth_settings, set_config_error
 
 _logger = logging.getLogger(__name__)
@@ -74,10 +76,35 @@ class OutlookMailbox(models.Model):
             )  # pylint: disable=sql-injection
             counts[key] = cr.rowcount
             self.env[model].invalidate_model(["outlook_ical_uid"])
+        self._outlook_name_builtin_occurrences()
         counts["settings"] = self._outlook_take_builtin_settings()
         counts["mailboxes"] = self._outlook_take_builtin_users()
         _logger.info("outlook: took over from microsoft_calendar: %s", counts)
         return counts
+
+    @api.model
+    def _outlook_name_builtin_occurrences(self):
+        """The occurrences that follow their rule get the identity the pull gives them (series iCalUId and
+        start, :func:`occurrence_uid`): delta lists them without an iCalUId. Exceptions keep Graph's, the
+        pull matches them by it."""
+        self.env.cr.execute(
+            """
+            SELECT kept.res_id FROM outlook_builtin_event AS kept
+              JOIN calendar_event AS event ON event.id = kept.res_id
+              JOIN calendar_recurrence AS rec ON rec.id = event.recurrence_id
+             WHERE kept.model = 'calendar.event' AND event.follow_recurrence AND rec.outlook_ical_uid IS NOT NULL
+        """
+        )
+        events = (
+            self.env["calendar.event"]
+            .sudo()
+            .with_context(active_test=False)
+            .browse([row[0] for row in self.env.cr.fetchall()])
+        )
+        data = events._outlook_event_data()
+        for event in events:
+            uid = occurrence_uid(event.recurrence_id.outlook_ical_uid, occurrence_start_utc(data[event.id]))
+            event.with_context(**INBOUND_CONTEXT).write({"outlook_ical_uid": uid})
 
     @api.model
     def _outlook_take_builtin_settings(self):

@@ -3,13 +3,14 @@
 import hashlib
 import logging
 from dataclasses import replace
+from datetime import datetime
 
 from odoo import _, fields, models
 
 from ..engine.mapping import fingerprint, snapshot
 from ..engine.policy import ARCHIVE, DELETE, NEWEST_WINS, ImportContext
 from ..engine.reconcile import MICROSOFT_WINS, Known, pushed_event_id, reconcile
-from ..engine.records import remote_item
+from ..engine.records import SERIES_MASTER, occurrence_payload, occurrence_start_utc, occurrence_uid, remote_item
 from ..graph.errors import DeltaExpired, GraphError
 from .calendar_event import INBOUND_CONTEXT
 from .outlook_values import OdooValues
@@ -177,45 +178,53 @@ class OutlookMailbox(models.Model):
         return verified
 
     def _outlook_complete_occurrences(self, items, run):
-        """Delta lists occurrences bare (ids and times only): take their details from the series'
-        instances, one request per series (graph-reference B.4, G.4)."""
-        client, policy = run.client, run.policy
-        items = self._outlook_fetch_unknown_masters(items, run)
-        masters = {item.series_master_id for item in items if item.bare}
-        if not masters:
+        """Give every occurrence and exception its details and a stable identity, without asking Graph
+        for the series' instances (graph-reference B.4): delta lists an occurrence bare (ids and times),
+        its series master comes in full on the same page (or is read once when it does not), and an
+        occurrence is the master's meeting at its own time. Its identity in every mailbox is the series'
+        iCalUId and its original start."""
+        policy = run.policy
+        if not any(item.series_master_id for item in items):
             return items
-        mailbox_sudo = self.sudo()
-        full = {}
-        for master_id in sorted(masters):
-            for payload in client.instances(master_id, mailbox_sudo.delta_window_start, mailbox_sudo.delta_window_end):
-                full[payload.get("id")] = payload
+        items = self._outlook_fetch_unknown_masters(items, run)
+        masters = {item.graph_id: item for item in items if item.kind == SERIES_MASTER and item.payload}
+        known_uids = self._outlook_series_uids({item.series_master_id for item in items} - set(masters))
         completed = []
         for item in items:
+            master = masters.get(item.series_master_id)
             if item.bare:
-                payload = full.get(item.graph_id)
-                item = (
-                    remote_item(payload, attendee_cap=policy.attendee_cap)
-                    if payload
-                    else remote_item({"id": item.graph_id, "@removed": {"reason": "deleted"}})
-                )
+                if master is None:
+                    item = remote_item({"id": item.graph_id, "@removed": {"reason": "deleted"}})
+                else:
+                    item = remote_item(
+                        occurrence_payload(master.payload, item.payload), attendee_cap=policy.attendee_cap
+                    )
+            series_uid = master.ical_uid if master else known_uids.get(item.series_master_id)
+            if item.series_master_id and series_uid and not item.removed and item.data is not None:
+                original = (item.payload or {}).get("originalStart")
+                start = _utc_of(original) if original else occurrence_start_utc(item.data)
+                item = replace(item, ical_uid=occurrence_uid(series_uid, start))
             completed.append(item)
         return completed
 
-    def _outlook_fetch_unknown_masters(self, items, run):
-        """Occurrences whose series this mailbox does not know yet, without their master on the page:
-        read the master first, so the occurrences join its recurrence."""
-        in_page = {item.graph_id for item in items if item.kind == "seriesMaster"}
-        wanted = {item.series_master_id for item in items if item.series_master_id and not item.removed} - in_page
-        if not wanted:
-            return items
-        known = set(
+    def _outlook_series_uids(self, master_ids):
+        """``{master graph id: series iCalUId}`` of the series this mailbox already knows."""
+        master_ids = {master_id for master_id in master_ids if master_id}
+        if not master_ids:
+            return {}
+        links = (
             self.env["outlook.series.link"]
             .sudo()
-            .search([("mailbox_id", "=", self.id), ("graph_id", "in", list(wanted))])
-            .mapped("graph_id")
+            .search([("mailbox_id", "=", self.id), ("graph_id", "in", list(master_ids))])
         )
+        return {link.graph_id: link.ical_uid for link in links if link.ical_uid}
+
+    def _outlook_fetch_unknown_masters(self, items, run):
+        """Bare occurrences whose master is not on the page: read the master once."""
+        in_page = {item.graph_id for item in items if item.kind == SERIES_MASTER}
+        wanted = {item.series_master_id for item in items if item.bare} - in_page
         masters = []
-        for master_id in sorted(wanted - known):
+        for master_id in sorted(wanted):
             try:
                 masters.append(remote_item(run.client.event(master_id), attendee_cap=run.policy.attendee_cap))
             except GraphError as exc:
@@ -234,8 +243,11 @@ class OutlookMailbox(models.Model):
         )
         events = links.event_id.with_context(active_test=False)
         local_hashes = {event_id: fingerprint(data) for event_id, data in events._outlook_event_data().items()}
-        uids = {item.ical_uid for item in items if item.ical_uid and item.graph_id not in links.mapped("graph_id")}
-        events_by_uid = self._outlook_events_by_uid(uids)
+        linked_ids = set(links.mapped("graph_id"))
+        new_with_uid = [item for item in items if item.ical_uid and item.graph_id not in linked_ids]
+        events_by_uid = self._outlook_events_by_uid(
+            {item.ical_uid for item in new_with_uid}, _native_uids(new_with_uid)
+        )
         prefix = self._outlook_transaction_prefix()
         pushed_ids = {pushed_event_id(item.transaction_id, prefix) for item in items} - {None}
         pushed = self.env["calendar.event"].sudo().with_context(active_test=False).browse(pushed_ids).exists()
@@ -298,18 +310,25 @@ class OutlookMailbox(models.Model):
             }
         return ImportContext(**base, internal_emails=internal, known_emails=known, stamped_ids=stamped)
 
-    def _outlook_events_by_uid(self, uids):
-        if not uids:
+    def _outlook_events_by_uid(self, uids, aliases=None):
+        """``{iCalUId: event id}`` of the events holding these meeting identities. ``aliases``
+        (``{other iCalUId: identity}``) also finds an occurrence known by the iCalUId Graph gave it
+        (an event adopted from Odoo's built-in module, an older version of this add-on)."""
+        aliases = {alias: uid for alias, uid in (aliases or {}).items() if alias not in uids}
+        if not uids and not aliases:
             return {}
         events = (
             self.env["calendar.event"]
             .sudo()
             .with_context(active_test=False)
-            .search([("outlook_ical_uid", "in", list(uids))], order="id")
+            .search([("outlook_ical_uid", "in", list(uids) + list(aliases))], order="id")
         )
         found = {}
         for event in events:
             found.setdefault(event.outlook_ical_uid, event.id)
+        for alias, uid in aliases.items():
+            if alias in found:
+                found.setdefault(uid, found[alias])
         return found
 
     # ------------------------------------------------------------
@@ -403,12 +422,28 @@ class OutlookMailbox(models.Model):
                 self._outlook_attach(
                     replace(decision, action="attach", event_id=event_id, authoritative=authoritative), values
                 )
-        events = self._outlook_events().create([self._outlook_event_vals(values, d.item) for d in fresh])
+        events = self._outlook_create_in_order([self._outlook_event_vals(values, d.item) for d in fresh])
         self._outlook_link_many(
-            [(decision.item, event, True) for decision, event in zip(fresh, events, strict=False)], values
+            [(decision.item, event, True) for decision, event in zip(fresh, events, strict=True)], values
         )
         for recurrence in events.sudo().recurrence_id.filtered(lambda r: not r.base_event_id):
             recurrence.base_event_id = recurrence._get_first_event()
+
+    def _outlook_create_in_order(self, vals_list):
+        """``calendar.event`` records in the order of ``vals_list``: Odoo's ``create`` returns single
+        events before recurring ones and turns every recurring one into a rule follower, so each kind is
+        created on its own and exceptions are set apart again."""
+        events_model = self._outlook_events()
+        created = {}
+        for recurring in (False, True):
+            positions = [n for n, vals in enumerate(vals_list) if bool(vals.get("recurrency")) == recurring]
+            if positions:
+                created.update(zip(positions, events_model.create([vals_list[n] for n in positions]), strict=True))
+        events = events_model.browse([created[n].id for n in range(len(vals_list))])
+        exceptions = [created[n].id for n, vals in enumerate(vals_list) if vals.get("follow_recurrence") is False]
+        if exceptions:
+            events_model.browse(exceptions).write({"follow_recurrence": False})
+        return events
 
     def _outlook_lock_meetings(self, uids):
         """Serialize the creation of one meeting across mailboxes and workers (STYLE R14): sorted, so
@@ -585,3 +620,20 @@ class OutlookMailbox(models.Model):
     def _outlook_mark_seen(self, link_ids):
         if link_ids and self.sudo().delta_round_full:
             self.env["outlook.event.link"].sudo().browse(link_ids).write({"seen_round": self.sudo().delta_round})
+
+
+def _utc_of(text):
+    """A Graph DateTimeOffset (``2026-11-22T09:00:00Z``, 7-digit fraction) as a naive UTC datetime."""
+    return datetime.fromisoformat(str(text)[:19])
+
+
+def _native_uids(items):
+    """``{iCalUId Graph gave the item: identity}`` of the occurrences and exceptions whose identity
+    :func:`occurrence_uid` made."""
+    return {
+        item.payload["iCalUId"]: item.ical_uid
+        for item in items
+        if item.series_master_id
+        and isinstance((item.payload or {}).get("iCalUId"), str)
+        and item.payload["iCalUId"] != item.ical_uid
+    }

@@ -19,6 +19,7 @@ from odoo import fields, models
 from ..engine import recurrence as rules
 from ..engine.errors import MappingError
 from ..engine.mapping import fingerprint, snapshot, to_graph
+from ..engine.records import occurrence_uid
 from ..graph.errors import GraphError, Throttled
 from .calendar_event import INBOUND_CONTEXT
 
@@ -372,7 +373,9 @@ class OutlookMailbox(models.Model):
             )
             event.write(
                 {
-                    "outlook_ical_uid": instance.get("iCalUId") or event.outlook_ical_uid,
+                    "outlook_ical_uid": occurrence_uid(link.ical_uid, _instance_utc(instance))
+                    if link.ical_uid
+                    else event.outlook_ical_uid,
                     "outlook_dirty": False,
                     "outlook_sync_state": "synced",
                 }
@@ -387,6 +390,14 @@ def _instance_start(instance):
     if instance.get("isAllDay"):
         return date.fromisoformat(text[:10])
     return datetime.fromisoformat(text)
+
+
+def _instance_utc(instance):
+    """The occurrence's original start in UTC (the identity :func:`occurrence_uid` is built on)."""
+    start = instance.get("originalStart") or (instance.get("start") or {}).get("dateTime")
+    if isinstance(start, dict):
+        start = start.get("dateTime")
+    return datetime.fromisoformat(str(start).replace("Z", "+00:00")[:26]).replace(tzinfo=None)
 
 
 def _plain_rule(rule):

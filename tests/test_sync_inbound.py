@@ -167,6 +167,59 @@ class TestInboundSync(OutlookSyncCase, TransactionCase):
         self.assertEqual(self.env["calendar.event"].search_count([("name", "=", "Weekly sync")]), 4)
         self.assertTrue(series["id"])
 
+    def test_page_mixing_series_and_single_events_links_each_to_its_own_item(self):
+        """Odoo's ``calendar.event.create`` returns single events before recurring ones: each Odoo
+        event must still be linked to its own Outlook item, so an edit lands on the right one."""
+        start = self.tomorrow_at(10)
+        self.emulator.outlook.create_event(
+            ANNA,
+            {
+                "subject": "Series first",
+                "start": graph_time(start, "UTC"),
+                "end": graph_time(start + timedelta(minutes=30), "UTC"),
+                "recurrence": {
+                    "pattern": {"type": "daily", "interval": 1},
+                    "range": {"type": "numbered", "startDate": str(start.date()), "numberOfOccurrences": 3},
+                },
+            },
+        )
+        master_id = next(i["id"] for i in self.emulator.outlook.list_events(ANNA) if i["type"] == "seriesMaster")
+        third = self.emulator.outlook.instances(ANNA, master_id, start.date(), start + timedelta(days=5))[2]
+        moved_start = start + timedelta(days=2, hours=1)
+        self.emulator.outlook.update_event(
+            ANNA,
+            third["id"],
+            {"start": graph_time(moved_start), "end": graph_time(moved_start + timedelta(minutes=30))},
+        )
+        singles = [self.outlook_meeting(ANNA, f"Single {n}", start=self.tomorrow_at(13 + n)) for n in range(3)]
+        self.sync(self.mailbox_anna)
+        stored = self.emulator.outlook.list_events(ANNA)
+        master = next(item for item in stored if item["type"] == "seriesMaster")
+        occurrences = self.emulator.outlook.instances(ANNA, master["id"], start.date(), start + timedelta(days=5))
+        outlook_by_id = {item["id"]: item for item in stored + occurrences if item["type"] != "seriesMaster"}
+        links = self.mailbox_anna.link_ids.filtered("event_id")
+        self.assertEqual(len(links), 6)
+        for link in links:
+            item = outlook_by_id.get(link.graph_id)
+            self.assertTrue(item, link.event_id.name)
+            self.assertEqual(item["subject"], link.event_id.name)
+            self.assertEqual(item["start"]["dateTime"][:16], link.event_id.start.isoformat()[:16])
+        # an Odoo edit of a single event is one PATCH of that event, no occurrence touched
+        event = self.env["calendar.event"].search([("name", "=", "Single 1")])
+        event.name = "Single 1 moved"
+        self.sync(self.mailbox_anna)
+        subjects = sorted(item["subject"] for item in self.emulator.outlook.list_events(ANNA))
+        self.assertEqual(subjects, ["Series first"] * 2 + ["Single 0", "Single 1 moved", "Single 2"])  # master, exception
+        self.assertEqual(self.emulator.counters()["messages_sent"], 0)
+        self.assertEqual(len(singles), 3)
+        series_events = self.env["calendar.event"].search([("name", "=", "Series first")])
+        self.assertEqual(len(series_events), 3)
+        self.assertEqual(len(series_events.recurrence_id), 1)
+        exception = series_events.filtered(lambda e: e.start == moved_start)
+        self.assertEqual(len(exception), 1)
+        self.assertFalse(exception.follow_recurrence, "an exception does not follow the rule")
+        self.assertTrue(all((series_events - exception).mapped("follow_recurrence")))
+
     def test_broken_item_is_marked_and_the_rest_goes_on(self):
         self.outlook_meeting(ANNA, "Fine one")
         self.outlook_meeting(ANNA, "Fine two")
