@@ -5,10 +5,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import psycopg2.errors
 from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
+from odoo.tools import mute_logger
 
 from ..graph.errors import ConfigurationError, OutlookError, ReauthRequired, Throttled
 from ..graph.run import GraphRun
@@ -19,6 +21,7 @@ _logger = logging.getLogger(__name__)
 
 RECONNECT_SUMMARY = "Reconnect your Outlook calendar"
 LOCK_NAMESPACE = 0x6F63  # pg advisory lock namespace of mailbox syncs ("oc")
+CLAIM_ATTEMPTS = 5  # claims refused by a concurrent update before the run stops for this time
 OPEN_SYNC_DELAY = timedelta(minutes=2)  # opening the Calendar syncs a mailbox at most this often
 
 
@@ -225,9 +228,10 @@ class OutlookMailbox(models.Model):
         started_at = fields.Datetime.now()
         deadline = time.monotonic() + time_budget
         run = GraphRun(get_auth_settings(self.env))
+        due = self._outlook_due_params(started_at)
         done = 0
         while time.monotonic() < deadline:
-            mailbox = self._outlook_claim_next(started_at)
+            mailbox = self._outlook_claim_next(due)
             if not mailbox:
                 break
             try:
@@ -235,7 +239,7 @@ class OutlookMailbox(models.Model):
             finally:
                 mailbox._outlook_release()
             done += 1
-            compat.notify_cron_progress(self.env, done, 0 if config_broken else self._outlook_due_count(started_at))
+            compat.notify_cron_progress(self.env, done, 0 if config_broken else self._outlook_due_count(due))
             Checkpoints(self.env.cr).commit_and_close()
             if config_broken:
                 break
@@ -253,24 +257,42 @@ class OutlookMailbox(models.Model):
 
     @api.model
     def _outlook_due_params(self, started_at):
+        """The parameters of :meth:`_outlook_due_domain_sql` for a run started at ``started_at`` (a
+        datetime, or these parameters already computed)."""
+        if isinstance(started_at, dict):
+            return started_at
         cron = self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()
         interval = relativedelta(**{cron.interval_type: cron.interval_number})
         return {"started": started_at, "stale": started_at - interval + timedelta(minutes=1)}
 
     @api.model
-    def _outlook_claim_next(self, started_at):
+    def _outlook_claim_next(self, due):
         """Return one due mailbox that no other worker syncs, now holding its lock; or an empty recordset.
 
         The row lock (``FOR UPDATE SKIP LOCKED``) skips mailboxes being claimed right now; the session
-        advisory lock taken next survives the page commits of the sync itself (STYLE R10, R14).
+        advisory lock taken next survives the page commits of the sync itself (STYLE R10, R14). A row
+        another worker updated since this transaction's snapshot makes PostgreSQL refuse the row lock
+        (serialization failure, REPEATABLE READ): the claim, first statement of its transaction, is
+        rolled back and asked again on a fresh snapshot.
         """
+        due = self._outlook_due_params(due)
         self.flush_model(["state", "last_attempt_at", "sync_requested_at"])
-        self.env.cr.execute(
-            f"SELECT id FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()} "
-            "ORDER BY sync_requested_at DESC NULLS LAST, last_attempt_at NULLS FIRST, id "
-            "LIMIT 20 FOR UPDATE SKIP LOCKED",
-            self._outlook_due_params(started_at),
-        )
+        for attempt in range(CLAIM_ATTEMPTS):
+            try:
+                with mute_logger("odoo.sql_db"):
+                    self.env.cr.execute(
+                        f"SELECT id FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()} "
+                        "ORDER BY sync_requested_at DESC NULLS LAST, last_attempt_at NULLS FIRST, id "
+                        "LIMIT 20 FOR UPDATE SKIP LOCKED",
+                        due,
+                    )
+                break
+            except psycopg2.errors.SerializationFailure:
+                if attempt == CLAIM_ATTEMPTS - 1:
+                    _logger.info("outlook: mailboxes kept changing under the claim; the next run goes on")
+                    self.env.cr.rollback()
+                    return self.browse()
+                self.env.cr.rollback()
         for (mailbox_id,) in self.env.cr.fetchall():
             self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, mailbox_id])
             if self.env.cr.fetchone()[0]:
@@ -281,11 +303,11 @@ class OutlookMailbox(models.Model):
         self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, self.id])
 
     @api.model
-    def _outlook_due_count(self, started_at):
+    def _outlook_due_count(self, due):
         self.flush_model(["state", "last_attempt_at", "sync_requested_at"])
         self.env.cr.execute(
             f"SELECT count(*) FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()}",
-            self._outlook_due_params(started_at),
+            self._outlook_due_params(due),
         )
         return self.env.cr.fetchone()[0]
 

@@ -3,7 +3,7 @@
 from datetime import timedelta
 from unittest.mock import patch
 
-from odoo import fields
+from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
@@ -158,3 +158,35 @@ class TestFaultMatrix(OutlookSyncCase, TransactionCase):
         claimed = self.env["outlook.mailbox"]._outlook_claim_next(started_at)
         self.assertTrue(claimed)
         claimed._outlook_release()
+
+    def test_claim_survives_a_mailbox_updated_by_another_worker(self):
+        """Workers claim under REPEATABLE READ: a due mailbox another worker updated after this worker's
+        snapshot makes ``FOR UPDATE`` fail to serialize. The claim starts again on a fresh snapshot."""
+        admin = self.env.ref("base.user_admin")
+        with self.env.registry.cursor() as setup:
+            setup.execute("SELECT 1 FROM outlook_mailbox WHERE user_id = %s", [admin.id])
+            if setup.fetchone():
+                self.skipTest("the administrator has a mailbox in this database")
+            setup.execute(
+                "INSERT INTO outlook_mailbox (user_id, address, state) VALUES (%s, 'admin@contoso.test', "
+                "'connected') RETURNING id",
+                [admin.id],
+            )
+            mailbox_id = setup.fetchone()[0]
+        try:
+            with self.env.registry.cursor() as worker, self.env.registry.cursor() as other_worker:
+                worker_env = api.Environment(worker, SUPERUSER_ID, {})
+                worker.execute("SELECT 1")  # the worker's snapshot is taken here
+                other_worker.execute(
+                    "UPDATE outlook_mailbox SET sync_requested_at = now() at time zone 'UTC' WHERE id = %s",
+                    [mailbox_id],
+                )
+                other_worker.commit()
+                started_at = fields.Datetime.now() + timedelta(minutes=1)
+                claimed = worker_env["outlook.mailbox"]._outlook_claim_next(started_at)
+                self.assertEqual(claimed.id, mailbox_id)
+                claimed._outlook_release()
+                worker.rollback()
+        finally:
+            with self.env.registry.cursor() as cleanup:
+                cleanup.execute("DELETE FROM outlook_mailbox WHERE id = %s", [mailbox_id])
