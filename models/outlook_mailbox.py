@@ -21,6 +21,11 @@ _logger = logging.getLogger(__name__)
 
 RECONNECT_SUMMARY = "Reconnect your Outlook calendar"
 LOCK_NAMESPACE = 0x6F63  # pg advisory lock namespace of mailbox syncs ("oc")
+CONCURRENT_WRITE_ERRORS = (
+    psycopg2.errors.SerializationFailure,
+    psycopg2.errors.DeadlockDetected,
+    psycopg2.errors.UniqueViolation,
+)
 CLAIM_ATTEMPTS = 5  # claims refused by a concurrent update before the run stops for this time
 OPEN_SYNC_DELAY = timedelta(minutes=2)  # opening the Calendar syncs a mailbox at most this often
 
@@ -329,7 +334,7 @@ class OutlookMailbox(models.Model):
         run, error, config_ok = None, None, True
         try:
             run = self._outlook_start_run(graph_run, checkpoints.commit)
-            self._outlook_sync_once(run)
+            self._outlook_sync_once_retried(run, checkpoints)
         except ReauthRequired as exc:
             checkpoints.rollback()
             error = exc.user_message()
@@ -383,6 +388,18 @@ class OutlookMailbox(models.Model):
             commit()
 
         return MailboxRun(client=graph_run.client(auth), policy=self._outlook_policy(), commit=checkpoint)
+
+    def _outlook_sync_once_retried(self, run, checkpoints):
+        """:meth:`_outlook_sync_once`, run again once when PostgreSQL refused a write because another
+        worker wrote the same rows meanwhile (a tag or an alarm two mailboxes create at once, a row
+        updated since this transaction's snapshot). The page in progress is rolled back and read
+        again in a new transaction, which sees the other worker's rows."""
+        try:
+            self._outlook_sync_once(run)
+        except CONCURRENT_WRITE_ERRORS as exc:
+            _logger.info("outlook: mailbox %s: concurrent write (%s), page read again", self.id, exc.pgcode)
+            checkpoints.rollback()
+            self._outlook_sync_once(run)
 
     def _outlook_sync_once(self, run):
         """One sync run of this mailbox: Outlook's changes in, then Odoo's changes out."""

@@ -3,6 +3,8 @@
 from datetime import timedelta
 from unittest.mock import patch
 
+import psycopg2.errors
+
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
@@ -158,6 +160,29 @@ class TestFaultMatrix(OutlookSyncCase, TransactionCase):
         claimed = self.env["outlook.mailbox"]._outlook_claim_next(started_at)
         self.assertTrue(claimed)
         claimed._outlook_release()
+
+    def test_page_refused_for_a_concurrent_write_is_read_again(self):
+        """Two workers creating the same tag: PostgreSQL refuses the second one's page (unique
+        violation, serialization failure). The page is rolled back and applied again, nothing is lost
+        or doubled, and the mailbox does not show an error."""
+        self.outlook_meeting(ANNA, "Raced meeting")
+        original = type(self.mailbox_anna)._outlook_apply_decisions
+        calls = []
+
+        def refused_once(mailbox, decisions, run):
+            calls.append(len(decisions))
+            original(mailbox, decisions, run)
+            if len(calls) == 1:
+                self.env.flush_all()
+                raise psycopg2.errors.UniqueViolation("duplicate key value violates calendar_event_type_name_uniq")
+
+        with patch.object(type(self.mailbox_anna), "_outlook_apply_decisions", refused_once):
+            self.sync(self.mailbox_anna)
+        self.assertEqual(calls[:2], [calls[0]] * 2, f"the page was applied a second time: {calls}")
+        self.assertTrue(calls[0])
+        self.assertEqual(self.env["calendar.event"].search_count([("name", "=", "Raced meeting")]), 1)
+        self.assertEqual(len(self.mailbox_anna.link_ids.filtered("event_id")), len(self.items) + 1)
+        self.assert_converged()
 
     def test_claim_survives_a_mailbox_updated_by_another_worker(self):
         """Workers claim under REPEATABLE READ: a due mailbox another worker updated after this worker's
