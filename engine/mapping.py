@@ -11,7 +11,8 @@ import hashlib
 import html
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
+from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, time, timedelta, timezone
 
 from .errors import MappingError, UnknownTimeZone
@@ -334,21 +335,23 @@ def graph_patch(previous, current, *, with_attendees=True):
 # ------------------------------------------------------------
 
 
-def _plain(value):
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
-    return value
+_SNAPSHOT_FIELDS = tuple(f.name for f in dataclass_fields(EventData) if f.name != "extra")
 
 
 def snapshot(data):
-    """A JSON-able dict of ``data`` (stored on the link as the last synced state)."""
-    values = asdict(data)
-    values.pop("extra", None)
-    return _plain(values)
+    """A JSON-able dict of ``data`` (stored on the link as the last synced state). Built field by field:
+    ``dataclasses.asdict`` deep-copies every value and was a tenth of an import's time."""
+    values = {}
+    for name in _SNAPSHOT_FIELDS:
+        value = getattr(data, name)
+        if isinstance(value, (datetime, date)):
+            value = value.isoformat()
+        elif name == "attendees":
+            value = [{"email": a.email, "name": a.name, "state": a.state, "optional": a.optional} for a in value]
+        elif name == "categories":
+            value = list(value)
+        values[name] = value
+    return values
 
 
 def from_snapshot(values):

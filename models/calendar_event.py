@@ -141,11 +141,12 @@ class CalendarEvent(models.Model):
 
     def _skip_send_mail_status_update(self):
         """Odoo's own invitation and cancellation mails stay quiet for a connected organizer's events:
-        Exchange sends them when the event reaches Outlook (no double invitations)."""
+        Exchange sends them when the event reaches Outlook (no double invitations). The same for a paused
+        organizer: the event reaches Outlook when the sync resumes and Exchange sends them then."""
         if self.env.context.get("outlook_inbound"):
             return True  # what the sync writes never mails anybody (and costs no query per event)
         if self.user_id and self.env["outlook.mailbox"].sudo().search_count(
-            [("user_id", "=", self.user_id.id), ("state", "=", "connected")], limit=1
+            [("user_id", "=", self.user_id.id), ("state", "in", ("connected", "paused"))], limit=1
         ):
             return True
         return super()._skip_send_mail_status_update()

@@ -174,16 +174,3 @@ class CalendarEvent(models.Model):
                 "next": {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
-
-    # ------------------------------------------------------------
-    # A paused organizer is still connected for Odoo's own mails
-    # ------------------------------------------------------------
-
-    def _skip_send_mail_status_update(self):
-        """Odoo stays quiet for a paused organizer too: the event reaches Outlook when the sync resumes
-        and Exchange sends the invitations then (no double invitations)."""
-        if self.user_id and self.env["outlook.mailbox"].sudo().search_count(
-            [("user_id", "=", self.user_id.id), ("state", "=", "paused")], limit=1
-        ):
-            return True
-        return super()._skip_send_mail_status_update()

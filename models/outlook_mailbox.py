@@ -21,6 +21,8 @@ _logger = logging.getLogger(__name__)
 
 RECONNECT_SUMMARY = "Reconnect your Outlook calendar"
 LOCK_NAMESPACE = 0x6F63  # pg advisory lock namespace of mailbox syncs ("oc")
+# what _outlook_pending_work tells, in its columns' order
+PENDING_WORK = ("failed", "dirty", "tombstones", "series", "answers", "reset_removals", "subscription")
 CONCURRENT_WRITE_ERRORS = (
     psycopg2.errors.SerializationFailure,
     psycopg2.errors.DeadlockDetected,
@@ -234,6 +236,7 @@ class OutlookMailbox(models.Model):
         deadline = time.monotonic() + time_budget
         run = GraphRun(get_auth_settings(self.env))
         due = self._outlook_due_params(started_at)
+        total = self._outlook_due_count(due)  # the progress shown: mailboxes due when the run started
         done = 0
         while time.monotonic() < deadline:
             mailbox = self._outlook_claim_next(due)
@@ -244,7 +247,7 @@ class OutlookMailbox(models.Model):
             finally:
                 mailbox._outlook_release()
             done += 1
-            compat.notify_cron_progress(self.env, done, 0 if config_broken else self._outlook_due_count(due))
+            compat.notify_cron_progress(self.env, done, 0 if config_broken else max(total - done, 0))
             Checkpoints(self.env.cr).commit_and_close()
             if config_broken:
                 break
@@ -407,7 +410,7 @@ class OutlookMailbox(models.Model):
         owner_self = self.with_user(self.user_id)  # the sync writes with the owner's rights (STYLE R8)
         owner_self._outlook_pull(run)
         owner_self._outlook_push(run)
-        self._outlook_ensure_subscription(run.client)  # real-time updates; failures stay on the subscription
+        self._outlook_ensure_subscription(run.client, exists=run.pending["subscription"])  # failures stay on it
         errors = self._outlook_item_errors() if run.pending["failed"] or run.stats.get("pull_error") else False
         self.sudo().write({"last_sync_at": fields.Datetime.now(), "last_error": errors, "throttled_until": False})
         run.commit()
@@ -429,11 +432,13 @@ class OutlookMailbox(models.Model):
                               ON attendee.event_id = link.event_id AND attendee.partner_id = %(partner)s
                            WHERE link.mailbox_id = %(mailbox)s AND NOT COALESCE(link.is_organizer_copy, false)
                              AND attendee.state IN ('accepted', 'tentative', 'declined')
-                             AND attendee.state IS DISTINCT FROM link.response_state)
+                             AND attendee.state IS DISTINCT FROM link.response_state),
+                   EXISTS(SELECT 1 FROM outlook_event_link WHERE mailbox_id = %(mailbox)s AND outlook_remove_remote),
+                   EXISTS(SELECT 1 FROM outlook_subscription WHERE mailbox_id = %(mailbox)s)
         """,
             {"mailbox": self.id, "user": self.user_id.id, "partner": self.user_id.partner_id.id},
         )
-        return dict(zip(("failed", "dirty", "tombstones", "series", "answers"), self.env.cr.fetchone(), strict=False))
+        return dict(zip(PENDING_WORK, self.env.cr.fetchone(), strict=True))
 
     def _outlook_check_requirements(self):
         """What a user needs before syncing (ERP.net): a mailbox address and a default company."""

@@ -211,6 +211,8 @@ class OutlookMailbox(models.Model):
         return super()._outlook_push(run)
 
     def _outlook_push_reset_removals(self, run):
+        if run.pending and not run.pending.get("reset_removals", True):
+            return
         links_sudo = (
             self.env["outlook.event.link"]
             .sudo()

@@ -447,10 +447,14 @@ class OutlookMailbox(models.Model):
 
     def _outlook_lock_meetings(self, uids):
         """Serialize the creation of one meeting across mailboxes and workers (STYLE R14): sorted, so
-        two transactions never wait for each other in a cycle."""
-        for uid in sorted(uids):
-            key = int.from_bytes(hashlib.sha1(uid.encode()).digest()[:8], "big", signed=True)
-            self.env.cr.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+        two transactions never wait for each other in a cycle. One statement for the whole page."""
+        if not uids:
+            return
+        keys = sorted({int.from_bytes(hashlib.sha1(uid.encode()).digest()[:8], "big", signed=True) for uid in uids})
+        self.env.cr.execute(
+            "SELECT count(pg_advisory_xact_lock(key)) FROM (SELECT unnest(%s::bigint[]) AS key ORDER BY 1) AS keys",
+            [keys],
+        )
 
     def _outlook_attach(self, decision, values):
         event = self._outlook_events().browse(decision.event_id)

@@ -376,15 +376,19 @@ class OutlookMailbox(models.Model):
         "outlook.subscription", "mailbox_id", string="Change Notifications", groups="base.group_system"
     )
 
-    def _outlook_ensure_subscription(self, client):
+    def _outlook_ensure_subscription(self, client, exists=True):
         """Make this mailbox's Graph subscription match the settings: create it when real-time updates are on
         and none is valid, renew it before it expires, delete it when they are off or the mailbox is not
         connected. Never fails the sync: a failure is recorded on the subscription and retried next run.
 
         :param client: this run's :class:`~..graph.client.CalendarClient` of the mailbox
+        :param exists: ``False`` when the caller knows the mailbox has no subscription row (no query then
+            while real-time updates are off)
         """
         self.ensure_one()
         config = realtime_config(self.env)
+        if not exists and not config.enabled:
+            return
         subscription_sudo = self.env["outlook.subscription"].sudo().search([("mailbox_id", "=", self.id)], limit=1)
         if not config.enabled or self.state != "connected":
             if subscription_sudo:

@@ -18,8 +18,9 @@ RETRY_RECENT_DAYS = 30  # "Retry errors from the last 30 days" (Practifi)
 
 
 class OutlookSyncLog(models.Model):
-    """One row per mailbox run (what moved each way, how many Graph requests it took, how it ended) and
-    one row per item that failed (which event or Outlook item, which way, why): Practifi's sync history."""
+    """One row per mailbox run that moved something or failed (what moved each way, how many Graph requests
+    it took, how it ended) and one row per item that failed (which event or Outlook item, which way, why):
+    Practifi's sync history."""
 
     _name = "outlook.sync.log"
     _description = "Outlook sync run"
@@ -27,7 +28,7 @@ class OutlookSyncLog(models.Model):
     _rec_name = "started_at"
 
     mailbox_id = fields.Many2one("outlook.mailbox", required=True, index=True, ondelete="cascade")
-    user_id = fields.Many2one(related="mailbox_id.user_id", store=True, string="User")
+    user_id = fields.Many2one("res.users", index=True, readonly=True)  # the mailbox's, at the run
     kind = fields.Selection(
         [("run", "Run"), ("item", "Failed item")], default="run", required=True, readonly=True, index=True
     )
@@ -79,9 +80,12 @@ class OutlookSyncLog(models.Model):
         now = fields.Datetime.now()
         counts = {column: sum(stats.get(key, 0) for key in keys) for column, keys in COUNTERS.items()}
         state = "error" if error else ("partial" if counts["errors"] else "success")
+        if state == "success" and not any(counts.values()):
+            return self.browse()  # a run that moved nothing is not a row (the mailbox shows its last sync)
         return self.sudo().create(
             {
                 "mailbox_id": mailbox.id,
+                "user_id": mailbox.user_id.id,
                 "started_at": started_at,
                 "finished_at": now,
                 "duration": (now - started_at).total_seconds(),
@@ -107,6 +111,7 @@ class OutlookSyncLog(models.Model):
         return self.sudo().create(
             {
                 "mailbox_id": mailbox.id,
+                "user_id": mailbox.user_id.id,
                 "kind": "item",
                 "direction": direction,
                 "event_id": event.id if event else False,

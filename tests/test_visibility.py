@@ -86,7 +86,12 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         self.assertIn("Outlook refused this event", event.outlook_status_message)
 
     def test_users_read_their_own_rows_only(self):
+        self.outlook_meeting(ANNA, "Anna's run has a row")
+        self.outlook_meeting(BOB, "Bob's too")
         self.sync(self.mailbox_anna, self.mailbox_bob)
+        self.assertEqual(len(self.logs.search([("kind", "=", "run")])), 2)
+        self.sync(self.mailbox_anna, self.mailbox_bob)  # nothing moved: no row
+        self.assertEqual(len(self.logs.search([("kind", "=", "run")])), 2)
         anna_rows = self.logs.with_user(self.user_anna).search([])
         self.assertTrue(anna_rows)
         self.assertEqual(anna_rows.mailbox_id, self.mailbox_anna)
