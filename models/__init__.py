@@ -4,6 +4,7 @@ from . import (
     outlook_mailbox,
     outlook_policy,
     outlook_pull,
+    outlook_queue_job,
     outlook_push,
     outlook_reset_wizard,
     outlook_series,

@@ -227,15 +227,17 @@ class OutlookMailbox(models.Model):
 
     @api.model
     def _cron_outlook_sync(self, time_budget=240):
-        """Sync connected mailboxes one at a time within ``time_budget`` seconds.
+        """Sync connected mailboxes one at a time within ``time_budget`` seconds (or, with OCA queue_job
+        installed, enqueue one job per due mailbox).
 
         Each mailbox is claimed by one worker only, synced, and committed page by page, so a crash or a
         time-out loses at most the page in progress and the other workers go on with the rest.
         """
-        started_at = fields.Datetime.now()
+        due = self._outlook_due_params(fields.Datetime.now())
+        if self._outlook_uses_queue_job():  # OCA queue_job installed: one job per mailbox (outlook_queue_job.py)
+            return self._outlook_enqueue_due(due)
         deadline = time.monotonic() + time_budget
         run = GraphRun(get_auth_settings(self.env))
-        due = self._outlook_due_params(started_at)
         total = self._outlook_due_count(due)  # the progress shown: mailboxes due when the run started
         done = 0
         while time.monotonic() < deadline:

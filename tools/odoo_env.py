@@ -81,16 +81,18 @@ def odoo_cmd(conf, *args):
     return [str(venv_python()), "-m", "odoo", "-c", str(conf), *args]
 
 
-def install_addon(conf, db, cluster, log, update=False):
-    """Install (or update) the add-on in ``db`` with ``--stop-after-init``.
+def install_addon(conf, db, cluster, log, update=False, extra_modules=()):
+    """Install (or update) the add-on (and ``extra_modules``) in ``db`` with ``--stop-after-init``.
 
-    Odoo can exit 0 although a module failed to load, so success also needs the module's state to be
+    Odoo can exit 0 although a module failed to load, so success also needs the modules' state to be
     ``installed`` and no ERROR/CRITICAL line in the log. Returns ``(ok, problems)``.
     """
     flag = "-u" if update else "-i"
-    cmd = odoo_cmd(conf, "-d", db, flag, ADDON_NAME, "--stop-after-init", "--without-demo=all", "--log-level=info")
+    modules = [ADDON_NAME, *extra_modules]
+    names = ",".join(modules)
+    cmd = odoo_cmd(conf, "-d", db, flag, names, "--stop-after-init", "--without-demo=all", "--log-level=info")
     Path(log).parent.mkdir(parents=True, exist_ok=True)
-    step(f"odoo {flag} {ADDON_NAME} on database {db} (log: {Path(log).relative_to(REPO)})")
+    step(f"odoo {flag} {names} on database {db} (log: {Path(log).relative_to(REPO)})")
     start = time.monotonic()
     with open(log, "w", encoding="utf-8") as fh:
         fh.write(f"$ {' '.join(cmd)}\n")
@@ -113,11 +115,12 @@ def install_addon(conf, db, cluster, log, update=False):
                     proc.kill()
                     proc.wait()
     problems = error_blocks(log)
-    state = pgq(cluster, "module-state", db, ADDON_NAME)
     if proc.returncode != 0:
         problems.append(f"odoo exited with code {proc.returncode}")
-    if state != "installed":
-        problems.append(f"module {ADDON_NAME} is '{state}' after the install, not 'installed'")
+    for module in modules:
+        state = pgq(cluster, "module-state", db, module)
+        if state != "installed":
+            problems.append(f"module {module} is '{state}' after the install, not 'installed'")
     return not problems, problems
 
 

@@ -8,6 +8,9 @@ Suites:
   or PostgreSQL is missing and cannot be installed.
 * ``browser`` — the add-on's ``tests/test_ui_*.py`` (Odoo tours in headless Chromium) on the same database;
   Chromium comes from Debian's ``chromium`` package (installed when root). Skipped with the reason otherwise.
+* ``queue_job`` — ``tests/test_queue_job.py`` in a second database where OCA ``queue_job`` (pip package
+  ``odoo-addon-queue_job``, put in ``.run/queue_job`` with ``pip install --target``) is installed next to the
+  add-on: the cron hands mailboxes to queue jobs. Skipped with the reason when pip cannot get it.
 
 Exit status: 0 when no suite failed (skipped suites do not fail the run), 1 otherwise.
 """
@@ -35,6 +38,7 @@ from _common import (  # noqa: E402
     exit_on_interrupt,
     fmt_seconds,
     ignore_signals,
+    run,
     say,
     step,
     venv_python,
@@ -49,6 +53,11 @@ ODOO_INFO_KEYS = (("mode", "mode"), ("version", "odoo_version"), ("dir", "odoo_d
 SUMMARY = RUN / "test-summary.json"
 TEST_DB = "outlook_test"
 TEST_CONF = RUN / "odoo-test.conf"
+QUEUE_JOB_DB = "outlook_test_queue_job"
+QUEUE_JOB_CONF = RUN / "odoo-test-queue-job.conf"
+QUEUE_JOB_TARGET = RUN / "queue_job"  # pip install --target: the add-on lands in odoo/addons/queue_job
+QUEUE_JOB_REQUIREMENT = "odoo-addon-queue_job>=18.0,<18.1"
+QUEUE_JOB_TESTS = "test_queue_job.py"
 PYTEST_EXIT = {
     2: "pytest was interrupted (collection errors?)",
     3: "pytest internal error",
@@ -150,15 +159,15 @@ def find_chrome():
     return None, "no Chromium found for Odoo's tours (install Debian's chromium package; not root: not installed)"
 
 
-def pytest_odoo_args(link, *extra):
+def pytest_odoo_args(link, *extra, conf=TEST_CONF, db=TEST_DB):
     return [
         "-c",
         TOOLS / "pytest-odoo.ini",
         f"--rootdir={link}",
         "-p",
         "outlook_odoo_quiet",
-        f"--odoo-config={TEST_CONF}",
-        f"--odoo-database={TEST_DB}",
+        f"--odoo-config={conf}",
+        f"--odoo-database={db}",
         "--odoo-http",
         "--odoo-log-level=warn",
         *extra,
@@ -183,14 +192,64 @@ def browser_suite(link, timings):
     return suite
 
 
+def ensure_queue_job():
+    """Return ``(addons folder holding queue_job, None)`` or ``(None, reason)``."""
+    addons = QUEUE_JOB_TARGET / "odoo" / "addons"
+    if (addons / "queue_job" / "__manifest__.py").is_file():
+        return addons, None
+    log = LOGS / "setup.log"
+    step(f"pip install --no-deps --target {QUEUE_JOB_TARGET.relative_to(REPO)} '{QUEUE_JOB_REQUIREMENT}'")
+    cmd = [str(venv_python()), "-m", "pip", "install", "--no-deps", "--upgrade", "--target", str(QUEUE_JOB_TARGET)]
+    try:
+        run([*cmd, QUEUE_JOB_REQUIREMENT], log=log, quiet=True, timeout=300)
+    except (CommandError, OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"OCA queue_job could not be installed with pip ({exc}); see {log.relative_to(REPO)}"
+    if not (addons / "queue_job" / "__manifest__.py").is_file():
+        return None, f"pip installed {QUEUE_JOB_REQUIREMENT} but {addons}/queue_job is missing"
+    return addons, None
+
+
+def queue_job_suite(plan, cluster, link, timings):
+    suite = Suite("queue_job")
+    if not (link / "tests" / QUEUE_JOB_TESTS).is_file():
+        return suite.skip(f"no tests/{QUEUE_JOB_TESTS}")
+    addons, reason = ensure_queue_job()
+    if not addons:
+        return suite.skip(reason)
+    start = time.monotonic()
+    odoo_env.write_config(QUEUE_JOB_CONF, plan, cluster, addons_path=f"{odoo_env.addons_path(plan)},{addons}")
+    with timings.phase("queue_job install"):
+        odoo_env.drop_database(cluster, QUEUE_JOB_DB)
+        ok, problems = odoo_env.install_addon(
+            QUEUE_JOB_CONF, QUEUE_JOB_DB, cluster, LOGS / "odoo-test-queue-job-install.log", extra_modules=["queue_job"]
+        )
+    if not ok:
+        for block in problems:
+            say(block)
+        return suite.fail(f"installing {ADDON_NAME} with queue_job failed ({len(problems)} problem(s), see above)")
+    with timings.phase("queue_job suite"):
+        args = pytest_odoo_args(link, link / "tests" / QUEUE_JOB_TESTS, conf=QUEUE_JOB_CONF, db=QUEUE_JOB_DB)
+        run_pytest(suite, args, cwd=RUN, pythonpath=TOOLS / "pytest_plugins")
+    suite.seconds = time.monotonic() - start
+    if suite.skipped and not suite.passed:
+        suite.fail("every queue_job test was skipped although queue_job is installed")
+    odoo_env.drop_database(cluster, QUEUE_JOB_DB)
+    return suite
+
+
 def odoo_suites(plan, timings):
-    """The odoo and browser suites, which share one PostgreSQL cluster and one fresh database."""
-    suite, browser = Suite("odoo"), Suite("browser")
+    """The odoo, browser and queue_job suites, which share one PostgreSQL cluster (the first two one fresh
+    database, the last its own)."""
+    suite, browser, queue_job = Suite("odoo"), Suite("browser"), Suite("queue_job")
     if not plan["odoo_dir"]:
-        return [suite.skip(plan["no_odoo_reason"]), browser.skip(plan["no_odoo_reason"])]
+        return [
+            suite.skip(plan["no_odoo_reason"]),
+            browser.skip(plan["no_odoo_reason"]),
+            queue_job.skip(plan["no_odoo_reason"]),
+        ]
     bindir, reason = ensure_binaries()
     if not bindir:
-        return [suite.skip(reason), browser.skip(reason)]
+        return [suite.skip(reason), browser.skip(reason), queue_job.skip(reason)]
     cluster = Cluster(bindir)
     start = time.monotonic()
     try:
@@ -206,7 +265,9 @@ def odoo_suites(plan, timings):
                 for block in problems:
                     say(block)
                 browser.skip("the add-on did not install")
-                return [suite.fail(f"installing {ADDON_NAME} failed ({len(problems)} problem(s), see above)"), browser]
+                queue_job.skip("the add-on did not install")
+                failed = suite.fail(f"installing {ADDON_NAME} failed ({len(problems)} problem(s), see above)")
+                return [failed, browser, queue_job]
             odoo_env.addon_warnings(LOGS / "odoo-test-install.log")
         with timings.phase("odoo suite"):
             # through the symlink: pytest-odoo maps files to odoo.addons.<addon>.tests.*
@@ -214,6 +275,7 @@ def odoo_suites(plan, timings):
             run_pytest(suite, args, cwd=RUN, pythonpath=TOOLS / "pytest_plugins")
         suite.seconds = time.monotonic() - start
         browser = browser_suite(link, timings)
+        queue_job = queue_job_suite(plan, cluster, link, timings)
     except (CommandError, RuntimeError) as exc:
         suite.fail(str(exc))
     finally:
@@ -222,7 +284,7 @@ def odoo_suites(plan, timings):
             ignore_signals()  # a second Ctrl-C must not leave the server running
         with timings.phase("postgres stop"):
             cluster.stop_if_started_here()
-    return [suite, browser]
+    return [suite, browser, queue_job]
 
 
 # ---------------------------------------------------------------------------
@@ -243,9 +305,9 @@ def report(suites, timings, plan, setup_error=None):
     skipped = sum(s.skipped for s in suites)
     say()
     say("=" * 30 + " outlook_calendar_sync: test summary " + "=" * 30)
-    say(f"{'suite':<8} {'passed':>7} {'failed':>7} {'skipped':>8}  {'time':>8}  result")
+    say(f"{'suite':<9} {'passed':>7} {'failed':>7} {'skipped':>8}  {'time':>8}  result")
     for s in suites:
-        say(f"{s.name:<8} {s.passed:>7} {s.failed:>7} {s.skipped:>8}  {fmt_seconds(s.seconds):>8}  {s.status}")
+        say(f"{s.name:<9} {s.passed:>7} {s.failed:>7} {s.skipped:>8}  {fmt_seconds(s.seconds):>8}  {s.status}")
     say("timings: " + " | ".join(f"{k} {fmt_seconds(v)}" for k, v in timings.phases.items()))
     say(f"written: {SUMMARY.relative_to(REPO)}")
     if setup_error:
@@ -268,7 +330,7 @@ def main():
             plan = bootstrap.ensure()
         except bootstrap.SetupError as exc:
             warn(f"setup failed: {exc}")
-            suites = [Suite(name).skip("setup failed") for name in ("engine", "odoo", "browser")]
+            suites = [Suite(name).skip("setup failed") for name in ("engine", "odoo", "browser", "queue_job")]
             setup_error = str(exc)
     if plan is None:
         return report(suites, timings, plan, setup_error)
