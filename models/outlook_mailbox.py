@@ -286,15 +286,19 @@ class OutlookMailbox(models.Model):
         rolled back and asked again on a fresh snapshot.
         """
         due = self._outlook_due_params(due)
-        self.flush_model(["state", "last_attempt_at", "sync_requested_at"])
+        self.flush_model(["state", "last_attempt_at", "sync_requested_at", "throttled_until"])
         for attempt in range(CLAIM_ATTEMPTS):
             try:
                 with mute_logger("odoo.sql_db"):
+                    # one statement: lock up to 20 due rows, then take the advisory lock of the first one no
+                    # other worker holds (LIMIT 1 over the materialized candidates: one lock taken, not 20)
                     self.env.cr.execute(
-                        f"SELECT id FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()} "
-                        "ORDER BY sync_requested_at DESC NULLS LAST, last_attempt_at NULLS FIRST, id "
-                        "LIMIT 20 FOR UPDATE SKIP LOCKED",
-                        due,
+                        "WITH candidates AS MATERIALIZED ("
+                        f"  SELECT id FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()} "
+                        "   ORDER BY sync_requested_at DESC NULLS LAST, last_attempt_at NULLS FIRST, id "
+                        "   LIMIT 20 FOR UPDATE SKIP LOCKED) "
+                        "SELECT id FROM candidates WHERE pg_try_advisory_lock(%(namespace)s, id) LIMIT 1",
+                        {**due, "namespace": LOCK_NAMESPACE},
                     )
                 break
             except psycopg2.errors.SerializationFailure:
@@ -303,18 +307,15 @@ class OutlookMailbox(models.Model):
                     self.env.cr.rollback()
                     return self.browse()
                 self.env.cr.rollback()
-        for (mailbox_id,) in self.env.cr.fetchall():
-            self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, mailbox_id])
-            if self.env.cr.fetchone()[0]:
-                return self.browse(mailbox_id)
-        return self.browse()
+        row = self.env.cr.fetchone()
+        return self.browse(row[0] if row else [])
 
     def _outlook_release(self):
         self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, self.id])
 
     @api.model
     def _outlook_due_count(self, due):
-        self.flush_model(["state", "last_attempt_at", "sync_requested_at"])
+        self.flush_model(["state", "last_attempt_at", "sync_requested_at", "throttled_until"])
         self.env.cr.execute(
             f"SELECT count(*) FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()}",
             self._outlook_due_params(due),
@@ -334,7 +335,11 @@ class OutlookMailbox(models.Model):
         self.ensure_one()
         checkpoints = Checkpoints(self.env.cr)
         started_at = fields.Datetime.now()
-        self.sudo().last_attempt_at = started_at
+        # a crash from here on still counts as an attempt (the mailbox waits for its turn, not retried in a
+        # loop); a plain UPDATE: this technical stamp needs no read of the record, no write_date
+        self.flush_recordset(["last_attempt_at"])
+        self.env.cr.execute("UPDATE outlook_mailbox SET last_attempt_at = %s WHERE id = %s", [started_at, self.id])
+        self.invalidate_recordset(["last_attempt_at"], flush=False)
         checkpoints.commit()
         run, error, config_ok = None, None, True
         try:
