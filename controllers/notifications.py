@@ -40,13 +40,7 @@ class OutlookNotificationController(http.Controller):
     )
     def outlook_notify(self, validationToken=None, **kwargs):  # Graph names it so
         """Change notifications of the mailboxes' events."""
-        if validationToken is not None:
-            return self._outlook_echo(validationToken)
-        items = self._outlook_items()
-        if isinstance(items, http.Response):
-            return items
-        request.env["outlook.subscription"]._outlook_receive_changes(items)
-        return request.make_response("", status=202)
+        return self._outlook_accept(validationToken, "_outlook_receive_changes")
 
     @http.route(
         "/outlook_calendar_sync/lifecycle",
@@ -59,12 +53,17 @@ class OutlookNotificationController(http.Controller):
     )
     def outlook_lifecycle(self, validationToken=None, **kwargs):  # Graph names it so
         """Lifecycle notifications: reauthorizationRequired, missed, subscriptionRemoved."""
-        if validationToken is not None:
-            return self._outlook_echo(validationToken)
+        return self._outlook_accept(validationToken, "_outlook_receive_lifecycle")
+
+    def _outlook_accept(self, validation_token, receive):
+        """Answer Graph's validation handshake, or hand the request's items to ``outlook.subscription``'s
+        method ``receive`` and acknowledge them (202)."""
+        if validation_token is not None:
+            return self._outlook_echo(validation_token)
         items = self._outlook_items()
         if isinstance(items, http.Response):
             return items
-        request.env["outlook.subscription"]._outlook_receive_lifecycle(items)
+        getattr(request.env["outlook.subscription"], receive)(items)
         return request.make_response("", status=202)
 
     @staticmethod

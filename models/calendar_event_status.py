@@ -163,14 +163,4 @@ class CalendarEvent(models.Model):
 
     @api.model
     def _outlook_status_notification(self, message, kind):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": _("Outlook Calendar"),
-                "message": message,
-                "type": kind,
-                "sticky": False,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        return self.env["res.users"]._outlook_notification(message, kind)
