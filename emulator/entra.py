@@ -40,6 +40,10 @@ READ_SCOPES = {
 }
 WRITE_SCOPES = {"calendars.readwrite", "calendars.readwrite.shared", ".default"}
 USER_SCOPES = {"user.read", "user.readwrite", "user.readbasic.all", "user.read.all", "user.readwrite.all", ".default"}
+# /outlook/masterCategories: list needs MailboxSettings.Read, create MailboxSettings.ReadWrite (Microsoft Learn:
+# outlookuser-list-mastercategories, outlookuser-post-mastercategories)
+SETTINGS_READ_SCOPES = {"mailboxsettings.read", "mailboxsettings.readwrite", ".default"}
+SETTINGS_WRITE_SCOPES = {"mailboxsettings.readwrite", ".default"}
 # Revocation codes the emulator can produce on refresh (graph-reference J): error, suberror, description.
 REVOCATIONS = {
     700082: (
@@ -122,10 +126,17 @@ class Principal:
         return self.address is None
 
     def require(self, need):
-        """Raise 403 unless the token carries a scope granting ``need`` (``read``, ``write`` or ``user``)."""
+        """Raise 403 unless the token carries a scope granting ``need`` (``read``, ``write``, ``user``,
+        ``settings_read`` or ``settings_write``)."""
         if self.app_only or need == "none":
             return
-        allowed = {"read": READ_SCOPES, "write": WRITE_SCOPES, "user": USER_SCOPES}[need]
+        allowed = {
+            "read": READ_SCOPES,
+            "write": WRITE_SCOPES,
+            "user": USER_SCOPES,
+            "settings_read": SETTINGS_READ_SCOPES,
+            "settings_write": SETTINGS_WRITE_SCOPES,
+        }[need]
         if self.scopes & allowed:
             return
         if need == "user":

@@ -109,6 +109,7 @@ class Mailbox:
         self.calendar_change_key = new_change_key()
         self.events = {}  # core -> Event (single instances and series masters)
         self.transactions = {}  # transactionId -> core
+        self.master_categories = []  # /outlook/masterCategories: {"id", "displayName", "color"}
 
     def public(self):
         return {"id": self.id, "address": self.address, "displayName": self.display_name}

@@ -45,6 +45,7 @@ class SyncPolicy:
     unsync_category: str = "Odoo: unsync"
     error_category: str = "Odoo sync error"
     synced_category: str = "Odoo: synced"
+    color_categories: bool = False  # status categories get colors in the master list (MailboxSettings.ReadWrite)
     allow_copies: bool = False  # Dynamics: an Outlook copy of a synced item is ignored
     filter_removal: str = DELETE  # an event leaving the sync filter: deleted (DELETE) or unlinked (KEEP)
     control_categories: frozenset = field(default=frozenset(), compare=False)
@@ -52,6 +53,11 @@ class SyncPolicy:
     def __post_init__(self):
         names = {self.unsync_category, self.error_category, self.synced_category}
         object.__setattr__(self, "control_categories", frozenset(name.lower() for name in names if name))
+
+    @property
+    def status_colors(self):
+        """``{status category: Graph categoryColor}``: errors red (preset0), synced green (preset4)."""
+        return {name: color for name, color in ((self.error_category, "preset0"), (self.synced_category, "preset4"))}
 
     @property
     def pulls(self):

@@ -34,6 +34,9 @@ SCOPES = ("Calendars.ReadWrite", "User.Read")
 # from Odoo's built-in microsoft_calendar were consented for the calendar only, without User.Read.
 SYNC_SCOPES = ("Calendars.ReadWrite",)
 APP_SCOPES = ("https://graph.microsoft.com/.default",)
+# Optional: colors of the status categories (the master list of categories needs MailboxSettings.ReadWrite).
+MAILBOX_SETTINGS_SCOPES = ("MailboxSettings.ReadWrite",)
+RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
 # Tenants that cannot issue app-only tokens: "Test connection" can only check them up to discovery.
 MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
 
@@ -145,14 +148,20 @@ class MailboxAuth:
     # Connect flow (authorization code + PKCE)
     # ------------------------------------------------------------
 
-    def start_flow(self, redirect_uri, login_hint=None):
-        """Begin the auth code flow; the returned dict (with the PKCE verifier) stays server-side."""
+    def start_flow(self, redirect_uri, login_hint=None, extra_scopes=()):
+        """Begin the auth code flow; the returned dict (with the PKCE verifier) stays server-side.
+
+        :param extra_scopes: asked on top of :data:`SCOPES` (e.g. :data:`MAILBOX_SETTINGS_SCOPES`)
+        """
         with warnings.catch_warnings():
             # msal >= 1.39 warns unless response_mode="form_post"; a cross-site form POST would not
             # carry Odoo's SameSite=Lax session cookie, and the flow is bound to that session.
             warnings.simplefilter("ignore", UserWarning)
             return self.app.initiate_auth_code_flow(
-                list(SCOPES), redirect_uri=redirect_uri, login_hint=login_hint or None, prompt="select_account"
+                [*SCOPES, *extra_scopes],
+                redirect_uri=redirect_uri,
+                login_hint=login_hint or None,
+                prompt="select_account",
             )
 
     def finish_flow(self, flow, params):
@@ -162,7 +171,8 @@ class MailboxAuth:
         :raises ConfigurationError: the app's secret or registration is wrong
         """
         try:
-            result = self.app.acquire_token_by_auth_code_flow(flow, params, scopes=list(SCOPES))
+            asked = [scope for scope in flow.get("scope") or SCOPES if scope not in RESERVED_SCOPES]
+            result = self.app.acquire_token_by_auth_code_flow(flow, params, scopes=asked)
         except (ValueError, RuntimeError) as exc:
             # state mismatch, neither code nor error, or an id_token whose nonce is not ours
             raise ReauthRequired(f"The answer from Microsoft does not belong to this sign-in ({exc}).") from exc
@@ -204,6 +214,23 @@ class MailboxAuth:
         if "access_token" not in result:
             raise token_error(result, during="token refresh")
         return result["access_token"]
+
+    def optional_access_token(self, scopes):
+        """An access token for ``scopes`` the user may not have granted: ``None`` when Microsoft answers that
+        consent is missing (nothing else changes: the sync's own token is not affected).
+
+        :raises TransientError: the sign-in service cannot be reached
+        """
+        try:
+            result = self.app.acquire_token_silent_with_error(list(scopes), self.account())
+        except requests.RequestException as exc:
+            raise TransientError(f"Cannot reach the Microsoft sign-in service ({exc}).") from exc
+        except msal.exceptions.MsalServiceError as exc:
+            raise TransientError(f"The Microsoft sign-in service failed ({exc}).") from exc
+        if result and "access_token" in result:
+            return result["access_token"]
+        _logger.info("outlook: no token for %s (%s)", " ".join(scopes), (result or {}).get("error") or "no grant")
+        return None
 
     def redeem_refresh_token(self, refresh_token):
         """Import a refresh token that another client of this app obtained (migration from Odoo's built-in

@@ -72,9 +72,9 @@ class GraphClient:
         self.timeout = timeout
         self.requests_sent = 0  # Graph requests of this client, for the sync log
 
-    def _headers(self, extra_prefer=()):
+    def _headers(self, extra_prefer=(), token=None):
         return {
-            "Authorization": f"Bearer {self.get_token()}",
+            "Authorization": f"Bearer {token or self.get_token()}",
             "Accept": "application/json",
             "Prefer": ", ".join((IMMUTABLE_ID, *extra_prefer)),
         }
@@ -84,12 +84,15 @@ class GraphClient:
             return path_or_url
         return "{}/{}".format(self.graph_url, path_or_url.lstrip("/"))
 
-    def request(self, method, path_or_url, *, prefer=(), **kwargs):
-        """Send one Graph request; return the response or raise a typed error."""
+    def request(self, method, path_or_url, *, prefer=(), token=None, **kwargs):
+        """Send one Graph request; return the response or raise a typed error.
+
+        :param token: an access token for other scopes than the sync's (default: ``get_token()``)
+        """
         self.requests_sent += 1
         try:
             resp = self.session.request(
-                method, self._url(path_or_url), headers=self._headers(prefer), timeout=self.timeout, **kwargs
+                method, self._url(path_or_url), headers=self._headers(prefer, token), timeout=self.timeout, **kwargs
             )
         except requests.RequestException as exc:
             raise TransientError(f"Cannot reach Microsoft Graph ({exc}).") from exc
@@ -105,6 +108,24 @@ class GraphClient:
     def me(self):
         """The signed-in mailbox: ``{"id", "displayName", "mail", "userPrincipalName", ...}``."""
         return self.get_json("/me")
+
+    def ensure_master_categories(self, colors, token):
+        """Add the categories of ``colors`` (``{displayName: "preset0", ...}``) missing from the mailbox's master
+        list, so that they show in those colors (a name the user already has keeps the user's color).
+
+        :param token: an access token with MailboxSettings.ReadWrite
+        :return: the names created
+        """
+        existing = self.get_json("/me/outlook/masterCategories", token=token).get("value") or []
+        known = {(category.get("displayName") or "").lower() for category in existing}
+        created = []
+        for name, color in colors.items():
+            if name and name.lower() not in known:
+                self.request(
+                    "POST", "/me/outlook/masterCategories", token=token, json={"displayName": name, "color": color}
+                )
+                created.append(name)
+        return created
 
 
 class DeltaPage:

@@ -12,6 +12,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import mute_logger
 
+from ..graph.auth import MAILBOX_SETTINGS_SCOPES
 from ..graph.errors import ConfigurationError, OutlookError, ReauthRequired, Throttled
 from ..graph.run import GraphRun
 from . import compat
@@ -77,6 +78,15 @@ class OutlookMailbox(models.Model):
     )
     last_sync_at = fields.Datetime("Last Successful Sync", readonly=True, copy=False)
     last_error = fields.Text(readonly=True, copy=False)
+    category_colors = fields.Selection(
+        [("pending", "To set"), ("set", "Set"), ("not_granted", "Permission not granted")],
+        "Status Category Colors",
+        default="pending",
+        readonly=True,
+        copy=False,
+        help="Whether the status categories got their colors in this mailbox's master list of categories "
+        "(setting 'Color the status categories'; needs the MailboxSettings.ReadWrite permission).",
+    )
     link_ids = fields.One2many("outlook.event.link", "mailbox_id", string="Linked Events")
 
     _sql_constraints = [
@@ -96,7 +106,8 @@ class OutlookMailbox(models.Model):
         """
         auth = GraphRun(get_auth_settings(self.env)).auth()
         hint = self.env.user.email if "@" in (self.env.user.email or "") else None
-        return auth.start_flow(redirect_uri(self.env), login_hint=hint)
+        extra = MAILBOX_SETTINGS_SCOPES if self._outlook_colors_status_categories() else ()
+        return auth.start_flow(redirect_uri(self.env), login_hint=hint, extra_scopes=extra)
 
     @api.model
     def _outlook_finish_connect(self, flow, params):
@@ -151,6 +162,7 @@ class OutlookMailbox(models.Model):
             # the transaction time, as create_date: what this transaction creates counts as after connection
             "connected_at": self.env.cr.now(),
             "last_error": False,
+            "category_colors": "pending",  # the permission may have been granted this time
         }
         if not mailbox_sudo.first_connected_at:
             vals["first_connected_at"] = vals["connected_at"]
@@ -397,7 +409,7 @@ class OutlookMailbox(models.Model):
                 mailbox_sudo.token_cache = cache_blob
             commit()
 
-        return MailboxRun(client=graph_run.client(auth), policy=self._outlook_policy(), commit=checkpoint)
+        return MailboxRun(client=graph_run.client(auth), policy=self._outlook_policy(), commit=checkpoint, auth=auth)
 
     def _outlook_sync_once_retried(self, run, checkpoints):
         """:meth:`_outlook_sync_once`, run again once when PostgreSQL refused a write because another
@@ -481,6 +493,8 @@ class MailboxRun:
     series: dict = field(default_factory=dict)  # {series master graph id: calendar.recurrence id} of a page
     pending: dict = field(default_factory=dict)  # what the run may have to do (see _outlook_pending_work)
     stamped: frozenset = None  # ids of the Outlook items carrying our stamp, read once per run
+    auth: object = None  # the mailbox's MailboxAuth (tokens for other scopes than the sync's)
+    colors_checked: bool = False  # the status categories' colors were looked at in this run
 
 
 class Checkpoints:

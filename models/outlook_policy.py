@@ -63,6 +63,7 @@ POLICY_PARAMS = (
     ("outlook_category_mode", "category_mode", False),
     ("outlook_category", "category", "Odoo"),
     ("outlook_allow_copies", "allow_copies", False),
+    ("outlook_color_categories", "color_categories", False),
     ("outlook_filter_removal", "filter_removal", rules.DELETE),
 )
 # stored values -> engine values, where the setting is phrased the other way round
@@ -148,6 +149,13 @@ class ResConfigSettings(models.TransientModel):
     outlook_category = fields.Char("Opt-in category", default="Odoo", config_parameter=_param("outlook_category"))
     outlook_allow_copies = fields.Boolean(
         "Import Outlook copies of synced events", config_parameter=_param("outlook_allow_copies")
+    )
+    outlook_color_categories = fields.Boolean(
+        "Color the status categories",
+        config_parameter=_param("outlook_color_categories"),
+        help="'Odoo sync error' red and 'Odoo: synced' green in each user's Outlook. Users are asked for one more "
+        "permission (MailboxSettings.ReadWrite) when they connect; those connected before keep uncolored "
+        "categories until they connect again.",
     )
     outlook_sync_filter = fields.Char(
         "Sync filter",
@@ -246,6 +254,12 @@ class OutlookMailbox(models.Model):
         values["push_existing"] = params_sudo.get_param(PARAM_PUSH_EXISTING) in ("1", "True", "true")
         values["transaction_prefix"] = self._outlook_transaction_prefix()
         return rules.SyncPolicy(**values)
+
+    @api.model
+    def _outlook_colors_status_categories(self):
+        """Setting "Color the status categories": the connect flow also asks for MailboxSettings.ReadWrite."""
+        raw = self.env["ir.config_parameter"].sudo().get_param(_param("outlook_color_categories"))
+        return _typed(raw, False) if raw not in (None, False, "") else False
 
     @api.model
     def _outlook_sync_filter(self):

@@ -11,7 +11,8 @@ from ..engine.mapping import fingerprint, snapshot
 from ..engine.policy import ARCHIVE, DELETE, NEWEST_WINS, ImportContext
 from ..engine.reconcile import MICROSOFT_WINS, Known, pushed_event_id, reconcile
 from ..engine.records import SERIES_MASTER, occurrence_payload, occurrence_start_utc, occurrence_uid, remote_item
-from ..graph.errors import DeltaExpired, GraphError
+from ..graph.auth import MAILBOX_SETTINGS_SCOPES
+from ..graph.errors import DeltaExpired, GraphError, Throttled
 from .calendar_event import INBOUND_CONTEXT
 from .outlook_values import OdooValues
 
@@ -383,6 +384,7 @@ class OutlookMailbox(models.Model):
             wanted = [c for c in current if c not in other] + ([category] if category not in current else [])
             if wanted == current or not decision.item.graph_id:
                 continue
+            self._outlook_color_status_categories(run)
             try:
                 updated = client.update_event(decision.item.graph_id, {"categories": wanted})
             except GraphError as exc:
@@ -390,6 +392,33 @@ class OutlookMailbox(models.Model):
                 continue
             link = links_sudo.search([("mailbox_id", "=", self.id), ("graph_id", "=", decision.item.graph_id)])
             link.write({"change_key": updated.get("changeKey") or link.change_key})
+
+    def _outlook_color_status_categories(self, run):
+        """Setting "Color the status categories": before this mailbox's first status category, add the status
+        categories to its master list of categories (errors red, synced green), once per mailbox. Without the
+        MailboxSettings.ReadWrite permission (connected before the setting was on) nothing else changes: the
+        categories are written, uncolored, until the user connects again."""
+        if run.colors_checked or not run.policy.color_categories or not run.auth:
+            return
+        run.colors_checked = True
+        mailbox_sudo = self.sudo()
+        if mailbox_sudo.category_colors != "pending":
+            return
+        token = run.auth.optional_access_token(MAILBOX_SETTINGS_SCOPES)
+        if not token:
+            mailbox_sudo.category_colors = "not_granted"
+            return
+        try:
+            created = run.client.ensure_master_categories(run.policy.status_colors, token)
+        except Throttled:
+            raise
+        except GraphError as exc:  # 403: permission withdrawn since; anything else: tried again at the next run
+            _logger.warning("outlook: mailbox %s: status category colors not set: %s", self.id, exc)
+            if exc.status == 403:
+                mailbox_sudo.category_colors = "not_granted"
+            return
+        mailbox_sudo.category_colors = "set"
+        _logger.info("outlook: mailbox %s: status categories %s added to the master list", self.id, created)
 
     def _outlook_event_vals(self, values, item):
         """``calendar.event`` values of an authoritative copy; occurrences and exceptions of a known
@@ -588,6 +617,7 @@ class OutlookMailbox(models.Model):
             link = self.env["outlook.event.link"].sudo().browse(decision.link.link_id)
             categories = list((decision.item.payload or {}).get("categories") or [])
             if policy.error_category and policy.error_category not in categories:
+                self._outlook_color_status_categories(run)
                 updated = client.update_event(link.graph_id, {"categories": categories + [policy.error_category]})
                 decision = replace(decision, item=replace(decision.item, change_key=updated.get("changeKey", "")))
             link.write(

@@ -286,6 +286,55 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
         self.sync(self.mailbox_anna)
         self.assertFalse(self.event_of(tagged_item["iCalUId"]).active)  # removed per the deletion policy
 
+    def master_category_requests(self):
+        return {key: n for key, n in self.emulator.counters()["requests"].items() if "masterCategories" in key}
+
+    def tracked_item(self, address, subject, hour=8):
+        return self.emulator.outlook.create_event(
+            address,
+            {
+                "subject": subject,
+                "categories": ["Odoo"],
+                "start": graph_time(self.tomorrow_at(hour)),
+                "end": graph_time(self.tomorrow_at(hour + 1)),
+            },
+        )
+
+    def test_status_category_colors(self):
+        self.set_policy(category_mode="True", color_categories="True")
+        flow = self.env["outlook.mailbox"].with_user(self.user_anna)._outlook_start_connect()
+        self.assertIn("MailboxSettings.ReadWrite", flow["auth_uri"])
+        self.connect_mailbox(self.user_anna)  # Anna connects again and grants the extra permission
+        self.emulator.reset_counters()
+        first = self.tracked_item(ANNA, "Tracked 1")
+        self.sync(self.mailbox_anna)
+        self.assertIn("Odoo: synced", self.emulator.outlook.get_event(ANNA, first["id"])["categories"])
+        master = self.emulator.store.mailbox(ANNA).master_categories
+        self.assertEqual(
+            sorted((c["displayName"], c["color"]) for c in master),
+            [("Odoo sync error", "preset0"), ("Odoo: synced", "preset4")],
+        )
+        self.assertEqual(self.mailbox_anna.category_colors, "set")
+        self.assertEqual(sum(self.master_category_requests().values()), 3)  # 1 GET, 2 POST
+        # once per mailbox: the next status categories cost no request on the master list
+        self.tracked_item(ANNA, "Tracked 2", hour=10)
+        self.sync(self.mailbox_anna)
+        self.assertEqual(self.count("Tracked 2"), 1)
+        self.assertEqual(sum(self.master_category_requests().values()), 3)
+        # Bob connected before the setting: his categories are written, uncolored, and his sync goes on
+        second = self.tracked_item(BOB, "Tracked by Bob")
+        self.sync(self.mailbox_bob)
+        self.assertIn("Odoo: synced", self.emulator.outlook.get_event(BOB, second["id"])["categories"])
+        self.assertEqual(self.emulator.store.mailbox(BOB).master_categories, [])
+        self.assertEqual((self.mailbox_bob.state, self.mailbox_bob.category_colors), ("connected", "not_granted"))
+        self.assertEqual(sum(self.master_category_requests().values()), 3)
+        self.assertEqual(self.messages(), 0)
+        self.emulator.store.mailbox(ANNA).master_categories.clear()
+
+    def test_no_extra_permission_without_colors(self):
+        flow = self.env["outlook.mailbox"].with_user(self.user_anna)._outlook_start_connect()
+        self.assertNotIn("MailboxSettings", flow["auth_uri"])
+
     def test_sync_filter_physical_and_logical(self):
         self.set_policy(sync_filter="[('location', '=', 'HQ')]")
         inside = self.odoo_meeting(self.user_anna, "At HQ", [self.client], location="HQ")

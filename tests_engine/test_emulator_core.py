@@ -231,3 +231,30 @@ def test_stop_leaves_no_threads_behind():
     assert not set(threading.enumerate()) - before
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", emulator.port), timeout=2)
+
+
+def test_master_categories_need_the_mailbox_settings_permission(emu, graph):
+    path = "/me/outlook/masterCategories"
+    for method, kw in (("GET", {}), ("POST", {"json": {"displayName": "Odoo sync error", "color": "preset0"}})):
+        response = graph(method, path, **kw)  # Calendars.ReadWrite + User.Read only
+        assert response.status_code == 403, response.text
+        assert response.json()["error"]["code"] == "ErrorAccessDenied"
+    read_only = emu.issue_token(ANNA, scopes=("MailboxSettings.Read",))
+    assert graph("GET", path, token=read_only).json()["value"] == []
+    assert graph("POST", path, token=read_only, json={"displayName": "x"}).status_code == 403
+    assert emu.store.mailbox(ANNA).master_categories == []
+
+
+def test_master_categories_are_created_once_with_their_color(emu, graph):
+    token = emu.issue_token(ANNA, scopes=("MailboxSettings.ReadWrite",))
+    path = "/me/outlook/masterCategories"
+    created = graph("POST", path, token=token, json={"displayName": "Odoo sync error", "color": "preset0"})
+    assert created.status_code == 201, created.text
+    assert created.json()["displayName"] == "Odoo sync error" and created.json()["color"] == "preset0"
+    duplicate = graph("POST", path, token=token, json={"displayName": "odoo SYNC error", "color": "preset4"})
+    assert duplicate.status_code == 409
+    assert graph("POST", path, token=token, json={"displayName": "Bad", "color": "purple"}).status_code == 400
+    assert graph("POST", path, token=token, json={"color": "preset1"}).status_code == 400
+    listed = graph("GET", f"/users/{ANNA}/outlook/masterCategories", token=token).json()["value"]
+    assert [(c["displayName"], c["color"]) for c in listed] == [("Odoo sync error", "preset0")]
+    emu.store.mailbox(ANNA).master_categories.clear()
