@@ -174,7 +174,9 @@ class CalendarEvent(models.Model):
 
     def _outlook_timezone(self, fallback="UTC"):
         self.ensure_one()
-        return self.event_tz or self.user_id.tz or fallback
+        # event_tz comes from the recurrence (Odoo computes it, with every recurrence field, for each event
+        # read); a single event has none
+        return (self.recurrency and self.event_tz) or self.user_id.tz or fallback
 
     def _outlook_event_data(self):
         """``{event_id: EventData}`` of these events, as the push and the conflict check see them."""

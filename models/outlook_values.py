@@ -35,7 +35,14 @@ class OdooValues:
     def _partners(self, emails, datas):
         if not emails:
             return {}
-        partners_sudo = self.env["res.partner"].sudo().with_context(active_test=False)
+        # contacts created for unknown attendees: no "Contact created" note, the mailbox's owner does not follow them
+        partners_sudo = (
+            self.env["res.partner"]
+            .sudo()
+            .with_context(
+                active_test=False, mail_create_nolog=True, mail_create_nosubscribe=True, tracking_disable=True
+            )
+        )
         found = {address: user.partner_id.id for address, user in self.mailbox_users.items()}
         for partner in partners_sudo.search([("email_normalized", "in", list(emails - found.keys()))], order="id"):
             found.setdefault(partner.email_normalized, partner.id)

@@ -49,6 +49,10 @@ class TestInboundSync(OutlookSyncCase, TransactionCase):
         self.assertEqual(event.user_id, self.user_anna)  # the organizer is a connected user
         emails = sorted(event.partner_ids.mapped("email_normalized"))
         self.assertEqual(emails, sorted([ANNA, BOB, "customer@example.com"]))
+        # the contact created for the customer: no "Contact created" note, not followed by the mailbox's owner
+        customer = event.partner_ids.filtered(lambda partner: partner.email_normalized == "customer@example.com")
+        self.assertFalse(customer.sudo().message_ids)
+        self.assertNotIn(self.user_anna.partner_id, customer.sudo().message_partner_ids)
         self.assertEqual(event.outlook_sync_state, "synced")
         self.assertEqual(len(event.outlook_link_ids), 1)
         self.assertTrue(event.outlook_link_ids.is_organizer_copy)
