@@ -176,7 +176,7 @@ class CalendarEvent(models.Model):
         self.ensure_one()
         # event_tz comes from the recurrence (Odoo computes it, with every recurrence field, for each event
         # read); a single event has none
-        return (self.recurrency and self.event_tz) or self.user_id.tz or fallback
+        return (self.recurrency and self.with_prefetch().event_tz) or self.user_id.tz or fallback
 
     def _outlook_event_data(self):
         """``{event_id: EventData}`` of these events, as the push and the conflict check see them."""
@@ -188,6 +188,8 @@ class CalendarEvent(models.Model):
             user.partner_id.id: address
             for address, user in self.env["outlook.mailbox"]._outlook_users_by_address().items()
         }
+        # the series' time zones, computed for the recurring events only (see _outlook_timezone)
+        zones = {event.id: event.event_tz for event in self.filtered("recurrency").with_prefetch()}
         for event in self:
             organizer = event.user_id.partner_id
             organizer_email = (
@@ -227,7 +229,7 @@ class CalendarEvent(models.Model):
                 attendees=attendees,
                 alarm_minutes=min(alarms.mapped("duration_minutes")) if alarms else None,
                 categories=tuple(sorted(event.categ_ids.mapped("name"))),
-                timezone=event._outlook_timezone(),
+                timezone=zones.get(event.id) or event.user_id.tz or "UTC",
                 **timing,
             )
         return result
