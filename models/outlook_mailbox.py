@@ -257,7 +257,7 @@ class OutlookMailbox(models.Model):
             if not mailbox:
                 break
             try:
-                config_broken = not mailbox._outlook_sync_guarded(run)
+                config_broken = not mailbox._outlook_sync_guarded(run, attempt_stamped=True)
             finally:
                 mailbox._outlook_release()
             done += 1
@@ -295,22 +295,26 @@ class OutlookMailbox(models.Model):
         advisory lock taken next survives the page commits of the sync itself (STYLE R10, R14). A row
         another worker updated since this transaction's snapshot makes PostgreSQL refuse the row lock
         (serialization failure, REPEATABLE READ): the claim, first statement of its transaction, is
-        rolled back and asked again on a fresh snapshot.
+        rolled back and asked again on a fresh snapshot. The claimed mailbox's attempt is stamped in the same
+        statement (see :meth:`_outlook_sync_guarded`).
         """
         due = self._outlook_due_params(due)
         self.flush_model(["state", "last_attempt_at", "sync_requested_at", "throttled_until"])
         for attempt in range(CLAIM_ATTEMPTS):
             try:
                 with mute_logger("odoo.sql_db"):
-                    # one statement: lock up to 20 due rows, then take the advisory lock of the first one no
-                    # other worker holds (LIMIT 1 over the materialized candidates: one lock taken, not 20)
+                    # one statement: lock up to 20 due rows, take the advisory lock of the first one no other
+                    # worker holds (LIMIT 1 over the materialized candidates: one lock taken, not 20; a CTE
+                    # calling a volatile function is never inlined), and stamp its attempt
                     self.env.cr.execute(
                         "WITH candidates AS MATERIALIZED ("
                         f"  SELECT id FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()} "
                         "   ORDER BY sync_requested_at DESC NULLS LAST, last_attempt_at NULLS FIRST, id "
-                        "   LIMIT 20 FOR UPDATE SKIP LOCKED) "
-                        "SELECT id FROM candidates WHERE pg_try_advisory_lock(%(namespace)s, id) LIMIT 1",
-                        {**due, "namespace": LOCK_NAMESPACE},
+                        "   LIMIT 20 FOR UPDATE SKIP LOCKED), "
+                        "claimed AS (SELECT id FROM candidates WHERE pg_try_advisory_lock(%(namespace)s, id) LIMIT 1) "
+                        "UPDATE outlook_mailbox SET last_attempt_at = %(attempt)s FROM claimed "
+                        "WHERE outlook_mailbox.id = claimed.id RETURNING outlook_mailbox.id",
+                        {**due, "namespace": LOCK_NAMESPACE, "attempt": fields.Datetime.now()},
                     )
                 break
             except psycopg2.errors.SerializationFailure:
@@ -320,7 +324,9 @@ class OutlookMailbox(models.Model):
                     return self.browse()
                 self.env.cr.rollback()
         row = self.env.cr.fetchone()
-        return self.browse(row[0] if row else [])
+        claimed = self.browse(row[0] if row else [])
+        claimed.invalidate_recordset(["last_attempt_at"], flush=False)
+        return claimed
 
     def _outlook_release(self):
         self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, self.id])
@@ -334,7 +340,7 @@ class OutlookMailbox(models.Model):
         )
         return self.env.cr.fetchone()[0]
 
-    def _outlook_sync_guarded(self, graph_run):
+    def _outlook_sync_guarded(self, graph_run, attempt_stamped=False):
         """Run one mailbox's sync; record any failure on the mailbox instead of stopping the cron, and
         log the run (``outlook.sync.log``).
 
@@ -342,6 +348,7 @@ class OutlookMailbox(models.Model):
         before the failure is recorded.
 
         :param graph_run: the :class:`GraphRun` shared by this cron batch
+        :param attempt_stamped: the claim already stamped ``last_attempt_at`` (:meth:`_outlook_claim_next`)
         :return: ``False`` when the database's Outlook settings are broken (every mailbox would fail)
         """
         self.ensure_one()
@@ -349,9 +356,10 @@ class OutlookMailbox(models.Model):
         started_at = fields.Datetime.now()
         # a crash from here on still counts as an attempt (the mailbox waits for its turn, not retried in a
         # loop); a plain UPDATE: this technical stamp needs no read of the record, no write_date
-        self.flush_recordset(["last_attempt_at"])
-        self.env.cr.execute("UPDATE outlook_mailbox SET last_attempt_at = %s WHERE id = %s", [started_at, self.id])
-        self.invalidate_recordset(["last_attempt_at"], flush=False)
+        if not attempt_stamped:
+            self.flush_recordset(["last_attempt_at"])
+            self.env.cr.execute("UPDATE outlook_mailbox SET last_attempt_at = %s WHERE id = %s", [started_at, self.id])
+            self.invalidate_recordset(["last_attempt_at"], flush=False)
         checkpoints.commit()
         run, error, config_ok = None, None, True
         try:
