@@ -2,6 +2,8 @@
 
 from datetime import datetime, timedelta
 
+from freezegun import freeze_time
+
 from odoo import Command
 from odoo.tests import TransactionCase, new_test_user, tagged
 
@@ -328,6 +330,21 @@ class TestPolicies(OutlookSyncCase, TransactionCase):
         self.assertEqual(self.emulator.store.mailbox(BOB).master_categories, [])
         self.assertEqual((self.mailbox_bob.state, self.mailbox_bob.category_colors), ("connected", "not_granted"))
         self.assertEqual(sum(self.master_category_requests().values()), 3)
+        # hours later (tokens refreshed): Microsoft refuses the missing permission (AADSTS65001), MSAL keeps
+        # the refresh token, and Bob's calendar still syncs
+        self.mailbox_bob.sudo().category_colors = "pending"
+        later = self.tracked_item(BOB, "Tracked by Bob later", hour=12)
+        self.emulator.reset_counters()
+        with freeze_time(datetime.now() + timedelta(hours=2), tick=True):
+            self.sync(self.mailbox_bob)
+            self.assertEqual(self.mailbox_bob.category_colors, "not_granted")
+            # one refresh for the calendar, one refused for the master list
+            self.assertEqual(self.emulator.counters()["requests"].get("POST /{tenant}/oauth2/v2.0/token"), 2)
+            self.assertIn("Odoo: synced", self.emulator.outlook.get_event(BOB, later["id"])["categories"])
+            self.emulator.outlook.update_event(BOB, later["id"], {"subject": "Renamed by Bob"})
+            self.sync(self.mailbox_bob)
+        self.assertEqual(self.mailbox_bob.state, "connected")
+        self.assertEqual(self.count("Renamed by Bob"), 1)
         self.assertEqual(self.messages(), 0)
         self.emulator.store.mailbox(ANNA).master_categories.clear()
 
