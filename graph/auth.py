@@ -199,14 +199,22 @@ class MailboxAuth:
             raise ReauthRequired("No Outlook account is connected. Click the Outlook button in Calendar to connect.")
         return accounts[0]
 
-    def access_token(self):
-        """A valid access token for :data:`SYNC_SCOPES`, refreshed through MSAL when needed."""
+    def _silent(self, scopes):
+        """MSAL's silent acquisition for ``scopes`` (a cached token, else the refresh token); ``None`` when the
+        cache has no refresh token, MSAL's error dict when Microsoft refused.
+
+        :raises TransientError: the sign-in service cannot be reached or failed
+        """
         try:
-            result = self.app.acquire_token_silent_with_error(list(SYNC_SCOPES), self.account())
+            return self.app.acquire_token_silent_with_error(list(scopes), self.account())
         except requests.RequestException as exc:
             raise TransientError(f"Cannot reach the Microsoft sign-in service ({exc}).") from exc
         except msal.exceptions.MsalServiceError as exc:
             raise TransientError(f"The Microsoft sign-in service failed ({exc}).") from exc
+
+    def access_token(self):
+        """A valid access token for :data:`SYNC_SCOPES`, refreshed through MSAL when needed."""
+        result = self._silent(SYNC_SCOPES)
         if not result:
             raise ReauthRequired(
                 "Your Outlook sign-in has no refresh token left. Click the Outlook button in Calendar to connect again."
@@ -221,12 +229,7 @@ class MailboxAuth:
 
         :raises TransientError: the sign-in service cannot be reached
         """
-        try:
-            result = self.app.acquire_token_silent_with_error(list(scopes), self.account())
-        except requests.RequestException as exc:
-            raise TransientError(f"Cannot reach the Microsoft sign-in service ({exc}).") from exc
-        except msal.exceptions.MsalServiceError as exc:
-            raise TransientError(f"The Microsoft sign-in service failed ({exc}).") from exc
+        result = self._silent(scopes)
         if result and "access_token" in result:
             return result["access_token"]
         _logger.info("outlook: no token for %s (%s)", " ".join(scopes), (result or {}).get("error") or "no grant")
