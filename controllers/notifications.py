@@ -26,31 +26,24 @@ _logger = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
 MAX_ITEMS = 1000
 MAX_TOKEN = 1024
+# Microsoft calls these, not a browser: no CSRF, no session; read/write (Odoo 18 makes auth="none" read-only)
+WEBHOOK_ROUTE = {
+    "type": "http",
+    "auth": "none",
+    "methods": ["POST"],
+    "csrf": False,
+    "readonly": False,
+    "save_session": False,
+}
 
 
 class OutlookNotificationController(http.Controller):
-    @http.route(
-        "/outlook_calendar_sync/notify",
-        type="http",
-        auth="none",
-        methods=["POST"],
-        csrf=False,
-        readonly=False,
-        save_session=False,
-    )
+    @http.route("/outlook_calendar_sync/notify", **WEBHOOK_ROUTE)
     def outlook_notify(self, validationToken=None, **kwargs):  # Graph names it so
         """Change notifications of the mailboxes' events."""
         return self._outlook_accept(validationToken, "_outlook_receive_changes")
 
-    @http.route(
-        "/outlook_calendar_sync/lifecycle",
-        type="http",
-        auth="none",
-        methods=["POST"],
-        csrf=False,
-        readonly=False,
-        save_session=False,
-    )
+    @http.route("/outlook_calendar_sync/lifecycle", **WEBHOOK_ROUTE)
     def outlook_lifecycle(self, validationToken=None, **kwargs):  # Graph names it so
         """Lifecycle notifications: reauthorizationRequired, missed, subscriptionRemoved."""
         return self._outlook_accept(validationToken, "_outlook_receive_lifecycle")

@@ -79,10 +79,10 @@ class CalendarEvent(models.Model):
         mailboxes_sudo = self._outlook_retry()
         mailboxes_sudo._outlook_request_sync(force=True)
         if mailboxes_sudo and not mailboxes_sudo.filtered(lambda mailbox: mailbox.state == "connected"):
-            return self._outlook_status_notification(
+            return self.env["res.users"]._outlook_notification(
                 _("Marked for retry; it runs once Outlook is connected again (and not paused)."), "warning"
             )
-        return self._outlook_status_notification(_("Marked for retry: a sync has been scheduled."), "success")
+        return self.env["res.users"]._outlook_notification(_("Marked for retry: a sync has been scheduled."), "success")
 
     def _outlook_retry(self):
         """Mark these events' failed changes for the next run, on the side that refused them (the sync log
@@ -157,10 +157,6 @@ class CalendarEvent(models.Model):
             {"outlook_last_error": False, "outlook_sync_state": "synced"}
         )
         links_sudo.mailbox_id._outlook_request_sync(force=True)
-        return self._outlook_status_notification(
+        return self.env["res.users"]._outlook_notification(
             _("Outlook's version will be read again: a sync has been scheduled."), "success"
         )
-
-    @api.model
-    def _outlook_status_notification(self, message, kind):
-        return self.env["res.users"]._outlook_notification(message, kind)

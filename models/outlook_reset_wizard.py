@@ -46,14 +46,6 @@ class OutlookResetWizard(models.TransientModel):
                 "The Outlook sync of %(mailbox)s is reset; nothing was deleted in Outlook or in Odoo.",
                 mailbox=self.address,
             )
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": _("Outlook Calendar"),
-                "message": message,
-                "type": "success",
-                "sticky": False,
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
+        return self.env["res.users"]._outlook_notification(
+            message, "success", next_action={"type": "ir.actions.act_window_close"}
+        )

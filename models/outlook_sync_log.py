@@ -184,17 +184,7 @@ class OutlookSyncLog(models.Model):
 
     @api.model
     def _outlook_notify(self, message, kind):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": _("Outlook sync log"),
-                "message": message,
-                "type": kind,
-                "sticky": False,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        return self.env["res.users"]._outlook_notification(message, kind, title=_("Outlook sync log"))
 
     # ------------------------------------------------------------
     # PURGE

@@ -105,15 +105,17 @@ class ResUsers(models.Model):
         return self._outlook_notification(_("Your Outlook calendar is disconnected."), "info")
 
     @api.model
-    def _outlook_notification(self, message, kind):
+    def _outlook_notification(self, message, kind, title=None, next_action=None):
+        """The add-on's toast: ``kind`` is info / success / warning / danger; then the view reloads (or
+        ``next_action``)."""
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {
-                "title": _("Outlook Calendar"),
+                "title": title or _("Outlook Calendar"),
                 "message": message,
                 "type": kind,
                 "sticky": False,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+                "next": next_action or {"type": "ir.actions.client", "tag": "soft_reload"},
             },
         }
