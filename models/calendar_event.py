@@ -188,8 +188,8 @@ class CalendarEvent(models.Model):
             user.partner_id.id: address
             for address, user in self.env["outlook.mailbox"]._outlook_users_by_address().items()
         }
-        # the series' time zones, computed for the recurring events only (see _outlook_timezone)
-        zones = {event.id: event.event_tz for event in self.filtered("recurrency").with_prefetch()}
+        # compute the series' time zones in one batch, for the recurring events only (see _outlook_timezone)
+        self.filtered("recurrency").with_prefetch().mapped("event_tz")
         for event in self:
             organizer = event.user_id.partner_id
             organizer_email = (
@@ -229,7 +229,7 @@ class CalendarEvent(models.Model):
                 attendees=attendees,
                 alarm_minutes=min(alarms.mapped("duration_minutes")) if alarms else None,
                 categories=tuple(sorted(event.categ_ids.mapped("name"))),
-                timezone=zones.get(event.id) or event.user_id.tz or "UTC",
+                timezone=event._outlook_timezone(),
                 **timing,
             )
         return result

@@ -35,7 +35,7 @@ class OutlookMailbox(models.Model):
     @api.model
     def _outlook_uses_queue_job(self):
         """Whether the cron hands the mailboxes to OCA queue_job (installed, and not turned off)."""
-        if "queue.job" not in self.env or not hasattr(self, "with_delay"):
+        if "queue.job" not in self.env:
             return False
         return str2bool(self.env["ir.config_parameter"].sudo().get_param(PARAM_USE_QUEUE_JOB, "True"), True)
 
