@@ -22,6 +22,8 @@ _logger = logging.getLogger(__name__)
 
 RECONNECT_SUMMARY = "Reconnect your Outlook calendar"
 LOCK_NAMESPACE = 0x6F63  # pg advisory lock namespace of mailbox syncs ("oc")
+# the order due mailboxes are taken in: asked for first (the Outlook button), then the longest waiting
+DUE_ORDER_SQL = "sync_requested_at DESC NULLS LAST, last_attempt_at NULLS FIRST, id"
 # what _outlook_pending_work tells, in its columns' order
 PENDING_WORK = ("failed", "dirty", "tombstones", "series", "answers", "reset_removals", "subscription")
 CONCURRENT_WRITE_ERRORS = (
@@ -309,7 +311,7 @@ class OutlookMailbox(models.Model):
                     self.env.cr.execute(
                         "WITH candidates AS MATERIALIZED ("
                         f"  SELECT id FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()} "
-                        "   ORDER BY sync_requested_at DESC NULLS LAST, last_attempt_at NULLS FIRST, id "
+                        f"   ORDER BY {DUE_ORDER_SQL} "
                         "   LIMIT 20 FOR UPDATE SKIP LOCKED), "
                         "claimed AS (SELECT id FROM candidates WHERE pg_try_advisory_lock(%(namespace)s, id) LIMIT 1) "
                         "UPDATE outlook_mailbox SET last_attempt_at = %(attempt)s FROM claimed "
@@ -327,6 +329,11 @@ class OutlookMailbox(models.Model):
         claimed = self.browse(row[0] if row else [])
         claimed.invalidate_recordset(["last_attempt_at"], flush=False)
         return claimed
+
+    def _outlook_try_lock(self):
+        """Take this mailbox's session advisory lock if no other worker holds it; ``True`` when taken."""
+        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, self.id])
+        return self.env.cr.fetchone()[0]
 
     def _outlook_release(self):
         self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, self.id])

@@ -20,7 +20,7 @@ from odoo.tools import str2bool
 
 from ..graph.run import GraphRun
 from .outlook_config import get_auth_settings
-from .outlook_mailbox import LOCK_NAMESPACE
+from .outlook_mailbox import DUE_ORDER_SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -70,8 +70,7 @@ class OutlookMailbox(models.Model):
         self._outlook_queue_job_function()
         self.flush_model(["state", "last_attempt_at", "sync_requested_at", "throttled_until"])
         self.env.cr.execute(
-            f"SELECT id FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()} "
-            "ORDER BY sync_requested_at DESC NULLS LAST, last_attempt_at NULLS FIRST, id",
+            f"SELECT id FROM outlook_mailbox WHERE {self._outlook_due_domain_sql()} ORDER BY {DUE_ORDER_SQL}",
             self._outlook_due_params(due),
         )
         mailboxes = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
@@ -94,8 +93,7 @@ class OutlookMailbox(models.Model):
         mailbox = self.sudo()
         if mailbox.state != "connected":
             return f"skipped: mailbox {mailbox.address} is {mailbox.state}"
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, mailbox.id])
-        if not self.env.cr.fetchone()[0]:
+        if not mailbox._outlook_try_lock():
             return f"skipped: mailbox {mailbox.address} is being synced by another worker"
         try:
             mailbox._outlook_sync_guarded(GraphRun(get_auth_settings(self.env)))
