@@ -1,5 +1,6 @@
 # One-command tooling. The logic lives in tools/ (stdlib Python, run by the machine's python3).
-#   make test   set up what is missing, run every suite, print a summary (.run/test-summary.json)
+#   make test   set up what is missing, run every suite, print a summary (.run/test-summary.json);
+#               ARGS="tests/test_access.py tests_engine/test_mapping.py" runs only those (other suites: skipped)
 #   make demo   PostgreSQL + Graph emulator + Odoo on http://localhost:8069 (admin/admin); Ctrl-C stops all
 #   make setup  only create/refresh .venv
 #   make clean  stop what is running, remove .run/ and .venv/
@@ -13,7 +14,7 @@ BOOTSTRAP_PYTHON ?= python3
 .PHONY: test demo setup clean bench lint i18n wheel
 
 test:
-	@$(BOOTSTRAP_PYTHON) tools/run_tests.py
+	@$(BOOTSTRAP_PYTHON) tools/run_tests.py $(ARGS)
 
 demo:
 	@$(BOOTSTRAP_PYTHON) tools/demo.py

@@ -12,9 +12,14 @@ Suites:
   ``odoo-addon-queue_job``, put in ``.run/queue_job`` with ``pip install --target``) is installed next to the
   add-on: the cron hands mailboxes to queue jobs. Skipped with the reason when pip cannot get it.
 
+Selecting tests while working (``make test ARGS="tests/test_access.py tests_engine/test_mapping.py::test_x"``):
+only the given files or pytest node ids run, each in its own suite; the suites none of them belongs to are
+reported skipped ("not selected"). CI runs everything.
+
 Exit status: 0 when no suite failed (skipped suites do not fail the run), 1 otherwise.
 """
 
+import argparse
 import os
 import subprocess
 import sys
@@ -131,15 +136,47 @@ def run_pytest(suite, args, cwd, pythonpath=None):
 # ---------------------------------------------------------------------------
 # suites
 # ---------------------------------------------------------------------------
+class Selection:
+    """The tests named on the command line, by suite; ``None`` for a suite means all of its tests."""
+
+    def __init__(self, names=()):
+        self.names = list(names)
+
+    def _of(self, folder, pattern=None):
+        picked = []
+        for name in self.names:
+            path = name.split("::", 1)[0]
+            parts = Path(path).parts
+            if parts and parts[0] == folder and (pattern is None or Path(path).match(pattern)):
+                picked.append(name)
+        return picked
+
+    def pick(self, folder, base, pattern=None, exclude=None):
+        """``(pytest arguments, None)`` for this suite, or ``(None, skip reason)`` when nothing of it was named."""
+        if not self.names:
+            return None, None
+        picked = [n for n in self._of(folder, pattern) if not (exclude and Path(n.split("::", 1)[0]).match(exclude))]
+        if not picked:
+            return [], "not selected on the command line"
+        return [f"{base}/{name.split('/', 1)[1]}" for name in picked], None
+
+
+SELECTION = Selection()
+
+
 def engine_suite(timings):
     suite = Suite("engine")
+    picked, reason = SELECTION.pick("tests_engine", REPO / "tests_engine")
+    if reason:
+        return suite.skip(reason)
     with timings.phase("engine suite"):
         start = time.monotonic()
         if not (REPO / "tests_engine").is_dir():
             suite.fail("tests_engine/ does not exist")
         else:
             # rootdir tests_engine/: the repository root is an add-on package that imports odoo
-            run_pytest(suite, ["-p", "no:odoo", f"--rootdir={REPO / 'tests_engine'}", REPO / "tests_engine"], cwd=RUN)
+            targets = picked or [REPO / "tests_engine"]
+            run_pytest(suite, ["-p", "no:odoo", f"--rootdir={REPO / 'tests_engine'}", *targets], cwd=RUN)
         suite.seconds = time.monotonic() - start
     return suite
 
@@ -179,6 +216,10 @@ def browser_suite(link, timings):
     tests = sorted((link / "tests").glob(BROWSER_TESTS))
     if not tests:
         return suite.skip(f"no tests/{BROWSER_TESTS} yet")
+    picked, reason = SELECTION.pick("tests", link / "tests", pattern=BROWSER_TESTS)
+    if reason:
+        return suite.skip(reason)
+    tests = picked or tests
     chrome, reason = find_chrome()
     if not chrome:
         return suite.skip(reason)
@@ -213,6 +254,9 @@ def queue_job_suite(plan, cluster, link, timings):
     suite = Suite("queue_job")
     if not (link / "tests" / QUEUE_JOB_TESTS).is_file():
         return suite.skip(f"no tests/{QUEUE_JOB_TESTS}")
+    picked, reason = SELECTION.pick("tests", link / "tests", pattern=QUEUE_JOB_TESTS)
+    if reason:
+        return suite.skip(reason)
     addons, reason = ensure_queue_job()
     if not addons:
         return suite.skip(reason)
@@ -228,7 +272,8 @@ def queue_job_suite(plan, cluster, link, timings):
             say(block)
         return suite.fail(f"installing {ADDON_NAME} with queue_job failed ({len(problems)} problem(s), see above)")
     with timings.phase("queue_job suite"):
-        args = pytest_odoo_args(link, link / "tests" / QUEUE_JOB_TESTS, conf=QUEUE_JOB_CONF, db=QUEUE_JOB_DB)
+        targets = picked or [link / "tests" / QUEUE_JOB_TESTS]
+        args = pytest_odoo_args(link, *targets, conf=QUEUE_JOB_CONF, db=QUEUE_JOB_DB)
         run_pytest(suite, args, cwd=RUN, pythonpath=TOOLS / "pytest_plugins")
     suite.seconds = time.monotonic() - start
     if suite.skipped and not suite.passed:
@@ -247,6 +292,9 @@ def odoo_suites(plan, timings):
             browser.skip(plan["no_odoo_reason"]),
             queue_job.skip(plan["no_odoo_reason"]),
         ]
+    if SELECTION.names and not SELECTION.pick("tests", "tests")[0]:
+        reason = "not selected on the command line"
+        return [suite.skip(reason), browser.skip(reason), queue_job.skip(reason)]
     bindir, reason = ensure_binaries()
     if not bindir:
         return [suite.skip(reason), browser.skip(reason), queue_job.skip(reason)]
@@ -269,10 +317,15 @@ def odoo_suites(plan, timings):
                 failed = suite.fail(f"installing {ADDON_NAME} failed ({len(problems)} problem(s), see above)")
                 return [failed, browser, queue_job]
             odoo_env.addon_warnings(LOGS / "odoo-test-install.log")
-        with timings.phase("odoo suite"):
-            # through the symlink: pytest-odoo maps files to odoo.addons.<addon>.tests.*
-            args = pytest_odoo_args(link, f"--ignore-glob=*/tests/{BROWSER_TESTS}", link / "tests")
-            run_pytest(suite, args, cwd=RUN, pythonpath=TOOLS / "pytest_plugins")
+        picked, reason = SELECTION.pick("tests", link / "tests", exclude=BROWSER_TESTS)
+        if reason:
+            suite.skip(reason)
+        else:
+            with timings.phase("odoo suite"):
+                # through the symlink: pytest-odoo maps files to odoo.addons.<addon>.tests.*
+                targets = picked or [link / "tests"]
+                args = pytest_odoo_args(link, f"--ignore-glob=*/tests/{BROWSER_TESTS}", *targets)
+                run_pytest(suite, args, cwd=RUN, pythonpath=TOOLS / "pytest_plugins")
         suite.seconds = time.monotonic() - start
         browser = browser_suite(link, timings)
         queue_job = queue_job_suite(plan, cluster, link, timings)
@@ -322,6 +375,9 @@ def report(suites, timings, plan, setup_error=None):
 
 
 def main():
+    parser = argparse.ArgumentParser(description="Set up what is missing and run the test suites.")
+    parser.add_argument("tests", nargs="*", help="only these test files or node ids (tests/..., tests_engine/...)")
+    SELECTION.names = parser.parse_args().tests
     RUN.mkdir(exist_ok=True)
     timings = Timings()
     plan = None
