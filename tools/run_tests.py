@@ -41,6 +41,7 @@ from _common import (  # noqa: E402
     Timings,
     apt_install,
     exit_on_interrupt,
+    free_port,
     fmt_seconds,
     ignore_signals,
     run,
@@ -261,7 +262,9 @@ def queue_job_suite(plan, cluster, link, timings):
     if not addons:
         return suite.skip(reason)
     start = time.monotonic()
-    odoo_env.write_config(QUEUE_JOB_CONF, plan, cluster, addons_path=f"{odoo_env.addons_path(plan)},{addons}")
+    odoo_env.write_config(
+        QUEUE_JOB_CONF, plan, cluster, addons_path=f"{odoo_env.addons_path(plan)},{addons}", **test_ports()
+    )
     with timings.phase("queue_job install"):
         odoo_env.drop_database(cluster, QUEUE_JOB_DB)
         ok, problems = odoo_env.install_addon(
@@ -280,6 +283,11 @@ def queue_job_suite(plan, cluster, link, timings):
         suite.fail("every queue_job test was skipped although queue_job is installed")
     odoo_env.drop_database(cluster, QUEUE_JOB_DB)
     return suite
+
+
+def test_ports():
+    """Free ports for the test HTTP server: two checkouts (or a demo) can run their suites side by side."""
+    return {"http_port": free_port(), "gevent_port": free_port()}
 
 
 def odoo_suites(plan, timings):
@@ -304,7 +312,7 @@ def odoo_suites(plan, timings):
         with timings.phase("postgres start"):
             cluster.start()
         link = odoo_env.link_addon()
-        odoo_env.write_config(TEST_CONF, plan, cluster)
+        odoo_env.write_config(TEST_CONF, plan, cluster, **test_ports())
         with timings.phase("odoo install"):
             odoo_env.drop_database(cluster, TEST_DB)
             ok, problems = odoo_env.install_addon(TEST_CONF, TEST_DB, cluster, LOGS / "odoo-test-install.log")
