@@ -136,6 +136,20 @@ def _patch(event, link, policy):
     return PushDecision("patch", body=body, sent=sent) if body else PushDecision("clean", sent=sent)
 
 
+def already_applied(remote, sent, body):
+    """Whether Outlook's copy (``remote``, mapped from Graph) already holds what the PATCH ``body`` brings to
+    ``sent``: after a PATCH whose answer was lost, sending it again would mail the attendees twice. The
+    description is left out (Exchange rewrites HTML) and attendees are compared by address."""
+    differing = set(graph_patch(remote, sent)) & set(body) - {"body"}
+    if "attendees" in differing and _guests(remote) == _guests(sent):
+        differing.discard("attendees")
+    return not differing
+
+
+def _guests(data):
+    return {attendee.email.lower() for attendee in data.attendees} - {(data.organizer_email or "").lower()}
+
+
 def response_action(state):
     """Graph action answering an invitation for an Odoo attendee state, or ``None``."""
     return STATE_TO_ACTION.get(state)

@@ -314,14 +314,16 @@ class BatchResponse:
 
 
 def batch_calls(client, calls):
-    """Send ``calls`` (``(method, url, body)``) in ``$batch`` requests of :data:`BATCH_MAX`; return one
-    :class:`BatchResponse` per call, in the same order. Items are independent (no ``dependsOn``)."""
+    """Send ``calls`` (``(method, url, body)`` or ``(method, url, body, headers)``) in ``$batch`` requests of
+    :data:`BATCH_MAX`; return one :class:`BatchResponse` per call, in the same order. Items are independent
+    (no ``dependsOn``)."""
     answers = []
     for offset in range(0, len(calls), BATCH_MAX):
         chunk = calls[offset : offset + BATCH_MAX]
         requests_ = []
-        for index, (method, url, body) in enumerate(chunk):
-            item = {"id": str(index), "method": method, "url": url, "headers": {"Prefer": IMMUTABLE_ID}}
+        for index, (method, url, body, *extra) in enumerate(chunk):
+            headers = {"Prefer": IMMUTABLE_ID, **(extra[0] if extra else {})}
+            item = {"id": str(index), "method": method, "url": url, "headers": headers}
             if body is not None:
                 item["body"] = body
                 item["headers"]["Content-Type"] = "application/json"

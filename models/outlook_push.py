@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 from odoo import fields, models
 
+from ..engine.errors import MappingError
 from ..engine.mapping import fingerprint, from_graph, snapshot
-from ..engine.push import LocalEvent, PushLink, plan_push, response_action
+from ..engine.push import LocalEvent, PushLink, already_applied, plan_push, response_action
 from ..graph.client import BatchResponse, stamped_body
-from ..graph.errors import Throttled, TransientError
+from ..graph.errors import GraphError, Throttled, TransientError
 from ..graph.http import MAX_RETRY_AFTER
 
 _logger = logging.getLogger(__name__)
@@ -28,14 +29,17 @@ class PushOp:
     link: object
     event: object
     decision: object
+    if_match: str = None  # the change key the PATCH applies to (a retried PATCH then mails nobody twice)
 
     def graph_call(self, prefix):
-        """``(method, url, body)`` of this push in a ``$batch``."""
+        """``(method, url, body)`` of this push in a ``$batch`` (``headers`` added when it has any)."""
         action, link = self.decision.action, self.link
         if action == "create":
             stamp = f"{prefix}{self.event.id}"
             return "POST", "/me/events", stamped_body(self.decision.body, stamp, stamp)
         if action == "patch":
+            if self.if_match:
+                return "PATCH", f"/me/events/{link.graph_id}", self.decision.body, {"If-Match": self.if_match}
             return "PATCH", f"/me/events/{link.graph_id}", self.decision.body
         if action == "cancel":
             return "POST", f"/me/events/{link.graph_id}/cancel", {"comment": ""}
@@ -121,7 +125,10 @@ class OutlookMailbox(models.Model):
             link.cancel_allowed,
             link.attendees_capped,
         )
-        return PushOp(local, link, event, plan_push(local, push_link, run.policy, now))
+        decision = plan_push(local, push_link, run.policy, now)
+        # a PATCH applies to the copy as last synced: sent twice (a retried request), Graph refuses the second
+        if_match = link.change_key if link and decision.action == "patch" and link.change_key else None
+        return PushOp(local, link, event, decision, if_match=if_match)
 
     def _outlook_resolve_lost_creates(self, run, calls):
         """Creates whose answer was lost in an earlier run are looked up by their stamp first; the others
@@ -166,6 +173,8 @@ class OutlookMailbox(models.Model):
     def _outlook_apply_outcome(self, run, op, answer):
         """Record what happened to one planned push: ``answer`` is its batch item's :class:`BatchResponse`,
         or ``None`` for the outcomes that need no Graph call."""
+        if answer is not None and answer.status == 412 and op.if_match:
+            answer = self._outlook_after_conflict(run, op)
         action, link, event = op.decision.action, op.link, op.event
         run.stats[f"push_{action}"] += 1
         if answer is not None and not answer.ok:
@@ -198,6 +207,23 @@ class OutlookMailbox(models.Model):
                     "outlook_last_error": op.decision.reason if action in ("skip", "inactive") else False,
                 }
             )
+
+    def _outlook_after_conflict(self, run, op):
+        """A PATCH refused because Outlook's copy changed since the last sync (412): either this very PATCH was
+        applied already (its answer was lost and the request sent again) and sending it once more would mail
+        every attendee twice, or Outlook's copy changed meanwhile and the PATCH is sent again over it (as
+        without the precondition). :return: the answer to record"""
+        _logger.info("outlook: mailbox %s: %s changed since the last sync (412)", self.id, op.link.graph_id)
+        try:
+            remote = run.client.event(op.link.graph_id)
+            if already_applied(from_graph(remote), op.decision.sent, op.decision.body):
+                return BatchResponse(200, {}, remote)
+            return BatchResponse(200, {}, run.client.update_event(op.link.graph_id, op.decision.body))
+        except Throttled:
+            raise
+        except (GraphError, MappingError, TransientError) as exc:
+            status = getattr(exc, "status", None) or 502
+            return BatchResponse(status, {}, {"error": {"code": getattr(exc, "code", None), "message": str(exc)}})
 
     def _outlook_push_failed(self, run, op, error):
         """A refused item is marked where people look; a server failure stays marked for the next run."""
