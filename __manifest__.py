@@ -24,6 +24,7 @@
         "views/outlook_dashboard_views.xml",
         "views/calendar_event_status_views.xml",
         "views/outlook_self_service_views.xml",
+        "views/outlook_held_views.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -19,3 +19,4 @@ from . import (
 from . import calendar_event_status, outlook_mailbox_admin, outlook_self_service  # noqa: E402, I001
 from . import outlook_dashboard  # noqa: E402, I001
 from . import outlook_migration  # noqa: E402, I001
+from . import outlook_held  # noqa: E402, I001

@@ -510,6 +510,7 @@ class MailboxRun:
     stamped: frozenset = None  # ids of the Outlook items carrying our stamp, read once per run
     auth: object = None  # the mailbox's MailboxAuth (tokens for other scopes than the sync's)
     colors_checked: bool = False  # the status categories' colors were looked at in this run
+    held: dict = field(default_factory=dict)  # {push key: outlook.held.line} confirmed lines sent by this run
 
 
 class Checkpoints:

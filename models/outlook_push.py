@@ -64,8 +64,14 @@ class OutlookMailbox(models.Model):
         if not any(run.pending.get(key, True) for key in ("dirty", "tombstones", "series", "answers")):
             return  # an idle cycle: one query told there is nothing to send
         now = fields.Datetime.now()
-        self._outlook_push_series(run, now)
+        series = self._outlook_plan_series(now, run.policy)
         planned = self._outlook_plan_push(run, now)
+        held = self._outlook_hold_mailings(run, planned, series)  # the invitation budget (outlook_held.py)
+        series = [op for op in series if not self._outlook_is_held(op, held)]
+        if series:
+            self._outlook_push_series(run, series)
+            planned = self._outlook_plan_push(run, now)  # the series operations linked their occurrences
+        planned = [op for op in planned if not self._outlook_is_held(op, held)]
         calls = [op for op in planned if op.decision.action in GRAPH_ACTIONS]
         for op in planned:
             if op.decision.action not in GRAPH_ACTIONS:
@@ -76,10 +82,7 @@ class OutlookMailbox(models.Model):
 
     def _outlook_plan_push(self, run, now):
         """One :class:`PushOp` per changed event of the owner and per tombstone of this mailbox."""
-        events_sudo = self.env["calendar.event"].sudo().with_context(active_test=False)
-        events = events_sudo.search(
-            [("outlook_dirty", "=", True), ("user_id", "=", self.user_id.id)], limit=PUSH_BATCH, order="id"
-        )
+        events = self._outlook_dirty_events(self.env["calendar.event"].sudo().with_context(active_test=False))
         links_sudo = self.env["outlook.event.link"].sudo()
         links = links_sudo.search(
             [("mailbox_id", "=", self.id), ("event_id", "in", events.ids), ("state", "!=", "detached")]
@@ -115,6 +118,11 @@ class OutlookMailbox(models.Model):
             planned.append(self._outlook_plan_one(run, local, link_of.get(event.id), now, event))
         planned += [self._outlook_plan_one(run, LocalEvent(), link, now, None) for link in tombstones]
         return planned
+
+    def _outlook_dirty_events(self, events_sudo, domain=()):
+        """The owner's events marked for the push, at most :data:`PUSH_BATCH`, oldest first."""
+        domain = [("outlook_dirty", "=", True), ("user_id", "=", self.user_id.id), *domain]
+        return events_sudo.search(domain, limit=PUSH_BATCH, order="id")
 
     def _outlook_plan_one(self, run, local, link, now, event):
         push_link = link and PushLink(

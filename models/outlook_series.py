@@ -12,6 +12,7 @@
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from odoo import fields, models
@@ -24,6 +25,15 @@ from ..graph.errors import GraphError, Throttled
 from .calendar_event import INBOUND_CONTEXT
 
 _logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SeriesOp:
+    """One series operation of a run: ``kind`` create (``record``: the ``calendar.recurrence``), or patch,
+    truncate, cancel (``record``: the ``outlook.series.link`` holding the pending operation)."""
+
+    kind: str
+    record: object
 
 
 class OutlookSeriesLink(models.Model):
@@ -213,13 +223,25 @@ class OutlookMailbox(models.Model):
     # Outbound: series created or changed in Odoo
     # ------------------------------------------------------------
 
-    def _outlook_push_series(self, run, now):
-        """New recurrences of the owner become Graph series; pending series operations are sent."""
+    def _outlook_plan_series(self, now, policy):
+        """This run's series operations: the pending ones (patch, truncate, cancel on an ``outlook.series.link``),
+        then the new recurrences of the owner to create (on a ``calendar.recurrence``)."""
         links_sudo = self.env["outlook.series.link"].sudo()
-        for link in links_sudo.search([("mailbox_id", "=", self.id), ("pending", "!=", "none")]):
-            self._outlook_series_guarded(run, link, lambda link=link: self._outlook_series_operation(run, link))
-        for recurrence in self._outlook_new_recurrences(now, run.policy):
-            self._outlook_series_guarded(run, recurrence, lambda r=recurrence: self._outlook_create_series(run, r))
+        pending = links_sudo.search([("mailbox_id", "=", self.id), ("pending", "!=", "none")])
+        ops = [
+            SeriesOp("cancel" if link.pending == "cancel" or not link.recurrence_id else link.pending, link)
+            for link in pending
+        ]
+        return ops + [SeriesOp("create", recurrence) for recurrence in self._outlook_new_recurrences(now, policy)]
+
+    def _outlook_push_series(self, run, ops):
+        """New recurrences of the owner become Graph series; pending series operations are sent."""
+        for op in ops:
+            record = op.record
+            if op.kind == "create":
+                self._outlook_series_guarded(run, record, lambda r=record: self._outlook_create_series(run, r))
+            else:
+                self._outlook_series_guarded(run, record, lambda r=record: self._outlook_series_operation(run, r))
 
     def _outlook_series_guarded(self, run, record, operation):
         try:

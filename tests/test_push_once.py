@@ -64,4 +64,3 @@ class TestPushOnce(OutlookSyncCase, TransactionCase):
         self.assertEqual(self.graph_copy(event)["subject"], "Sent over a newer copy")
         self.sync(self.mailbox_anna)
         self.assertEqual(self.mailed(), Counter(update=4))
-

@@ -116,9 +116,7 @@ def test_mailing_summary():
     assert sample.count == 6
     assert sample.recipients == ("a@x", "b@x", "c@x")
     assert sample.by_kind()[0] == ("invitation", ("a@x",))
-    data = EventData(
-        name="x", start=BASE, stop=BASE, organizer_email=ANNA, attendees=(Attendee("b@x"), Attendee(ANNA))
-    )
+    data = EventData(name="x", start=BASE, stop=BASE, organizer_email=ANNA, attendees=(Attendee("b@x"), Attendee(ANNA)))
     assert series_mailing("truncate", None, data, ANNA).updates == ("b@x",)
 
 
@@ -126,4 +124,3 @@ def test_over_budget():
     assert not over_budget(50, 50)
     assert over_budget(51, 50)
     assert not over_budget(10**6, 0)  # 0: no limit
-
