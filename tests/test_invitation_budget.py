@@ -5,11 +5,12 @@ from collections import Counter
 from datetime import timedelta
 
 from odoo import Command
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.outlook_calendar_sync.models.outlook_held import PARAM_INVITATION_BUDGET
+from odoo.addons.outlook_calendar_sync.models.outlook_mailbox import LOCK_NAMESPACE
 
 from .common import ANNA, BOB, CAROL, OutlookSyncCase
 
@@ -307,6 +308,27 @@ class TestInvitationBudget(OutlookSyncCase, TransactionCase):
         self.assertFalse(any(events.mapped("outlook_dirty")))
         self.assertEqual(set(events.mapped("outlook_sync_state")), {"not_synced"})
 
+    def test_a_run_that_dies_while_sending_is_not_sent_twice(self):
+        self.set_budget(3)
+        events = self.pushed(4)
+        self.set_budget(3)
+        events.with_user(self.user_anna).write({"location": "Room 9"})
+        self.sync(self.mailbox_anna)
+        batch = self.batches()
+        batch.with_user(self.user_anna).action_outlook_send_held()
+        # Graph applies the first $batch, then every answer is lost: the run fails after the changes went out
+        self.emulator.inject_fault("drop", method="POST", path=r"/\$batch$", when="after", count=20)
+        self.sync(self.mailbox_anna, expect_error=True)
+        self.assertTrue(self.mailbox_anna.last_error)
+        self.assertEqual(self.mailed(), Counter(update=8))
+        self.assertEqual(set(batch.line_ids.mapped("state")), {"sending"})
+        self.emulator.clear_faults()
+        self.sync(self.mailbox_anna)  # the next run finds the changes in Outlook: nothing is sent again
+        self.assertEqual(self.mailed(), Counter(update=8))
+        self.assertEqual((batch.state, batch.sent_count), ("sent", 8))
+        self.assertEqual({self.graph_copy(event)["location"]["displayName"] for event in events}, {"Room 9"})
+        self.assertFalse(any(events.mapped("outlook_dirty")))
+
     # ------------------------------------------------------------
     # Discard
     # ------------------------------------------------------------
@@ -371,6 +393,22 @@ class TestInvitationBudget(OutlookSyncCase, TransactionCase):
         batch.with_user(admin).action_outlook_send_held()
         self.sync(self.mailbox_anna)
         self.assertEqual(self.mailed(), Counter(update=2))
+
+    def test_discard_waits_for_a_running_sync(self):
+        self.set_budget(1)
+        events = self.pushed(1)
+        self.set_budget(1)
+        events.with_user(self.user_anna).write({"name": "Moved"})
+        self.sync(self.mailbox_anna)
+        batch = self.batches()
+        with self.registry.cursor() as other:  # another worker syncing this mailbox holds its lock
+            other.execute("SELECT pg_advisory_lock(%s, %s)", [LOCK_NAMESPACE, self.mailbox_anna.id])
+            with self.assertRaises(UserError):
+                batch.with_user(self.user_anna).action_outlook_discard_held()
+            other.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, self.mailbox_anna.id])
+        self.assertEqual(batch.state, "held")
+        batch.with_user(self.user_anna).action_outlook_discard_held()
+        self.assertEqual(batch.state, "discarded")
 
     def test_the_threshold_is_a_setting(self):
         self.env["ir.config_parameter"].sudo().set_param(PARAM_INVITATION_BUDGET, False)
