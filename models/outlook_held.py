@@ -361,8 +361,8 @@ class OutlookHeldLine(models.Model):
 
     def _outlook_take_outlook_version(self, event, link):
         """A discarded change: as *Resync from Outlook*, the next run reads Outlook's copy and applies it over
-        Odoo's values; the discarded values go to the event's chatter. A mailbox that only sends to Outlook
-        never reads it: Odoo keeps its values, which go out with the event's next change."""
+        Odoo's values; a note in the event's chatter says who discarded it. A mailbox that only sends to
+        Outlook never reads it: Odoo keeps its values, which go out with the event's next change."""
         if not event:
             return
         pulls = link.mailbox_id._outlook_policy().pulls
