@@ -17,6 +17,7 @@ from ..graph.errors import ConfigurationError, OutlookError, ReauthRequired, Thr
 from ..graph.run import GraphRun
 from . import compat
 from .outlook_config import get_auth_settings, redirect_uri, set_config_error
+from .outlook_notification_inbox import PENDING_SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -247,6 +248,7 @@ class OutlookMailbox(models.Model):
         Each mailbox is claimed by one worker only, synced, and committed page by page, so a crash or a
         time-out loses at most the page in progress and the other workers go on with the rest.
         """
+        self.env["outlook.notification.inbox"]._outlook_fold()  # what the webhook received since the last run
         due = self._outlook_due_params(fields.Datetime.now())
         if self._outlook_uses_queue_job():  # OCA queue_job installed: one job per mailbox (outlook_queue_job.py)
             return self._outlook_enqueue_due(due)
@@ -272,11 +274,12 @@ class OutlookMailbox(models.Model):
     @api.model
     def _outlook_due_domain_sql(self):
         """Due: never tried, or not tried in this run and either stale (older than the cron's interval)
-        or asked for since (the Outlook button, opening the Calendar)."""
+        or asked for since (the Outlook button, opening the Calendar, a change notification not folded into
+        ``sync_requested_at`` yet: :data:`PENDING_SQL`)."""
         return (
             "state = 'connected' AND (throttled_until IS NULL OR throttled_until <= %(started)s) "
             "AND (last_attempt_at IS NULL OR (last_attempt_at < %(started)s "
-            "AND (last_attempt_at < %(stale)s OR sync_requested_at > last_attempt_at)))"
+            f"AND (last_attempt_at < %(stale)s OR sync_requested_at > last_attempt_at OR {PENDING_SQL})))"
         )
 
     @api.model

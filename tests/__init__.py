@@ -13,4 +13,5 @@ from . import (
     test_ui_calendar_button,
     test_ui_visibility,
     test_visibility,
+    test_webhook_abuse,
 )
