@@ -9,7 +9,7 @@ import psycopg2.errors
 from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import mute_logger
 
 from ..graph.auth import MAILBOX_SETTINGS_SCOPES
@@ -101,12 +101,23 @@ class OutlookMailbox(models.Model):
     # ------------------------------------------------------------
 
     @api.model
+    def _outlook_check_internal(self):
+        """Only internal users connect a mailbox: a portal or public user has no calendar the sync may write.
+
+        :raises AccessError: for any other user
+        """
+        if not self.env.user._is_internal():
+            raise AccessError(_("Only internal users can connect an Outlook calendar."))
+
+    @api.model
     def _outlook_start_connect(self):
         """Start MSAL's auth code flow (PKCE) for the current user.
 
         :return: the flow dict; the caller keeps it in the browser's server-side session
         :raises OutlookError: when the settings are incomplete or the authority is unreachable
+        :raises AccessError: when the current user is not an internal user
         """
+        self._outlook_check_internal()
         auth = GraphRun(get_auth_settings(self.env)).auth()
         hint = self.env.user.email if "@" in (self.env.user.email or "") else None
         extra = MAILBOX_SETTINGS_SCOPES if self._outlook_colors_status_categories() else ()
@@ -137,6 +148,7 @@ class OutlookMailbox(models.Model):
     @api.model
     def _outlook_store_connection(self, me, cache_blob):
         """Create or update the current user's mailbox from Graph's ``/me`` and a fresh token cache."""
+        self._outlook_check_internal()
         graph_user_id = me.get("id") or ""
         address = me.get("mail") or me.get("userPrincipalName") or ""
         if not graph_user_id or not address:

@@ -3,6 +3,7 @@ from . import (
     test_connect_flow,
     test_cron,
     test_install_settings,
+    test_internal_users,
     test_notifications,
     test_policies,
     test_recurrence,
