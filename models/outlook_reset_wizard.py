@@ -11,7 +11,7 @@ class OutlookResetWizard(models.TransientModel):
     # computed with the user's rights (a related field would be read as superuser): the wizard never shows a
     # mailbox its user may not read
     address = fields.Char("Mailbox", compute="_compute_mailbox_view")
-    user_id = fields.Many2one("res.users", "User", compute="_compute_mailbox_view")
+    user_id = fields.Many2one("res.users", compute="_compute_mailbox_view")
     linked_count = fields.Integer("Events Linked", compute="_compute_mailbox_view")
     organized_count = fields.Integer("Outlook copies this user organizes", compute="_compute_mailbox_view")
     remove_remote = fields.Boolean(
@@ -35,7 +35,9 @@ class OutlookResetWizard(models.TransientModel):
     @api.model
     def _outlook_check_mailboxes(self, mailbox_ids):
         """Users reset their own mailbox, admins any. :raises AccessError: for a mailbox the user may not manage"""
-        self.env["outlook.mailbox"].browse([mailbox_id for mailbox_id in mailbox_ids if mailbox_id])._outlook_check_manage()
+        self.env["outlook.mailbox"].browse(
+            [mailbox_id for mailbox_id in mailbox_ids if mailbox_id]
+        )._outlook_check_manage()
 
     @api.depends("mailbox_id")
     def _compute_mailbox_view(self):

@@ -90,11 +90,13 @@ outlook.mailbox             sync_requested_at throttled_until user_id           
 outlook.mailbox             builtin_refresh_token delta_link token_cache         yyyyyyy  -------  -------  -------
 outlook.mailbox             errors_24h linked_count                              y......  y......  -......  -......
 outlook.mailbox             link_ids                                             yyy..yy  yyy..--  -hh..--  ---..--
-outlook.mailbox             subscription_ids                                     yyy..yy  -y-..--  -h-..--  ---..--  # (S: Odoo checks no group on x2many ids)
+# (subscription_ids, S: Odoo checks no field group in a domain on an x2many's ids; the ids are no secret)
+outlook.mailbox             subscription_ids                                     yyy..yy  -y-..--  -h-..--  ---..--
 outlook.mailbox             action_outlook_disconnect()                          y        y        -        -
 outlook.mailbox             action_outlook_pause()                               y        y        -        -
 outlook.mailbox             action_outlook_pause_all()                           y        -        -        -
 outlook.mailbox             action_outlook_reset()                               y        y        -        -
+# (the fixture fills every empty field: Anna's mailbox is paused_by_admin, so only an admin resumes it)
 outlook.mailbox             action_outlook_resume()                              y        -        -        -
 outlook.mailbox             action_outlook_resume_all()                          y        -        -        -
 outlook.mailbox             action_outlook_stop()                                y        y        -        -
@@ -103,7 +105,8 @@ outlook.notification.inbox  accepted mailbox_id received_at rejected            
 outlook.notification.inbox  subscription_id wants_sync                           yyyyy--  -------  -------  -------
 outlook.reset.wizard        *                                                    hy-      yy-      h--      ---
 outlook.reset.wizard        address linked_count organized_count user_id         -......  y......  -......  -......
-outlook.reset.wizard        mailbox_id remove_remote                             -hhhh-y  yyyyyyy  -hhhh--  -------  # (a wizard is its creator's only)
+# (a wizard is its creator's only, for admins too; the owner's own pending reset is hers to change)
+outlook.reset.wizard        mailbox_id remove_remote                             -hhhh-y  yyyyyyy  -hhhh--  -------
 outlook.reset.wizard        action_confirm()                                     -        y        -        -
 outlook.series.link         *                                                    yyy      y--      h--      ---
 outlook.series.link         change_key graph_id ical_uid is_organizer_copy       yyyyyyy  yyyyy--  -hhhh--  -------
@@ -292,9 +295,7 @@ class TestAccessMatrix(OutlookEmulatorMixin, TransactionCase):
 
     def addon_fields(self, model):
         fields_ = self.env[model]._fields
-        return sorted(
-            name for name, field in fields_.items() if ADDON in (field._modules or ()) and name not in MAGIC
-        )
+        return sorted(name for name, field in fields_.items() if ADDON in (field._modules or ()) and name not in MAGIC)
 
     def addon_methods(self, model):
         cls = type(self.env[model])
@@ -335,7 +336,9 @@ class TestAccessMatrix(OutlookEmulatorMixin, TransactionCase):
         for model in self.covered_models():
             names = ["*", *self.addon_fields(model), *[f"{name}()" for name in self.addon_methods(model)]]
             for name in names:
-                actual[model, name] = answers = {role: self.cell(model, name, user) for role, user in self.users.items()}
+                actual[model, name] = answers = {
+                    role: self.cell(model, name, user) for role, user in self.users.items()
+                }
                 cells += sum(len(cell) for cell in answers.values())
                 if table.get((model, name)) != answers:
                     mismatches.append((model, name, table.get((model, name)), answers))
@@ -462,4 +465,3 @@ class TestAccessMatrix(OutlookEmulatorMixin, TransactionCase):
         if field.type in ("one2many", "many2many"):
             return sorted(value if isinstance(value, list) else value.ids)
         return value
-

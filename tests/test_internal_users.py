@@ -17,7 +17,9 @@ class TestInternalUsersOnly(OutlookEmulatorMixin, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.portal = new_test_user(cls.env, login="portal_user", name="Pat Portal", email=CAROL, groups="base.group_portal")
+        cls.portal = new_test_user(
+            cls.env, login="portal_user", name="Pat Portal", email=CAROL, groups="base.group_portal"
+        )
         cls.admin = cls.env.ref("base.user_admin")
 
     def setUp(self):

@@ -289,7 +289,9 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         self.imported(ANNA, "Anna's own")
         wizards = self.env["outlook.reset.wizard"]
         own = wizards.with_user(self.user_anna).create({"mailbox_id": self.mailbox_anna.id})
-        self.assertEqual((own.address, own.user_id, own.linked_count, own.organized_count), (ANNA, self.user_anna, 1, 1))
+        self.assertEqual(
+            (own.address, own.user_id, own.linked_count, own.organized_count), (ANNA, self.user_anna, 1, 1)
+        )
         # Bob cannot make one for Anna's mailbox, nor see her address, owner or numbers through one
         with self.assertRaises(AccessError):
             wizards.with_user(self.user_bob).create({"mailbox_id": self.mailbox_anna.id})
