@@ -33,6 +33,9 @@ class OutlookAuthController(http.Controller):
     @http.route("/outlook_calendar_sync/connect", type="http", auth="user", methods=["GET"])
     def outlook_connect(self, return_to=None, **kwargs):
         """Start the sign-in: remember MSAL's flow in this session, send the browser to Microsoft."""
+        refused = self._outlook_refuse_non_internal()
+        if refused:
+            return refused
         try:
             flow = request.env["outlook.mailbox"]._outlook_start_connect()
         except OutlookError as exc:
@@ -48,6 +51,9 @@ class OutlookAuthController(http.Controller):
     @http.route("/microsoft_account/authentication", type="http", auth="user", methods=["GET"])
     def outlook_oauth_callback(self, **params):
         """Microsoft's answer: a code (or an error) and our state."""
+        refused = self._outlook_refuse_non_internal()
+        if refused:
+            return refused
         stored = request.session.pop(SESSION_KEY, None)
         problem = self._outlook_flow_problem(stored, params)
         if problem:
@@ -64,6 +70,17 @@ class OutlookAuthController(http.Controller):
             return self._outlook_page(_("Outlook was not connected"), exc.user_message(), status=400)
         _logger.info("outlook: mailbox %s connected", outcome.mailbox_id)
         return request.redirect(stored["return_to"])
+
+    def _outlook_refuse_non_internal(self):
+        """The page for a portal (or any non-internal) user, or ``None``: only internal users connect a mailbox."""
+        if request.env.user._is_internal():
+            return None
+        _logger.warning("outlook: refused an Outlook connection to non-internal user %s", request.session.uid)
+        return self._outlook_page(
+            _("Outlook is not available"),
+            _("Only internal users can connect an Outlook calendar."),
+            status=403,
+        )
 
     @staticmethod
     def _outlook_flow_problem(stored, params):

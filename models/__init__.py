@@ -1,7 +1,9 @@
 from . import (
     calendar_event,
+    ir_http,
     outlook_event_link,
     outlook_mailbox,
+    outlook_notification_inbox,
     outlook_policy,
     outlook_pull,
     outlook_queue_job,

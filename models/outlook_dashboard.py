@@ -1,5 +1,6 @@
 """The admins' dashboard: every internal user, connected or not, with their mailbox's state and numbers
-(a read-only SQL view, one query for the whole list)."""
+(a read-only SQL view, one query for the whole list); also any other user who has a mailbox (connected before
+only internal users could), marked so."""
 
 from odoo import _, fields, models, tools
 from odoo.exceptions import UserError
@@ -10,6 +11,7 @@ DASHBOARD_STATES = [
     ("paused", "Paused"),
     ("disconnected", "Stopped"),
     ("never", "Never connected"),
+    ("not_internal", "Not an internal user"),
 ]
 
 
@@ -46,9 +48,10 @@ class OutlookDashboard(models.Model):
                        p.name AS user_name,
                        m.id AS mailbox_id,
                        m.address AS address,
-                       COALESCE(m.state, 'never') AS state,
+                       CASE WHEN u.share THEN 'not_internal' ELSE COALESCE(m.state, 'never') END AS state,
+                       CASE WHEN u.share THEN 0 ELSE
                        CASE COALESCE(m.state, 'never') WHEN 'reconnect' THEN 0 WHEN 'paused' THEN 1
-                            WHEN 'connected' THEN 2 WHEN 'disconnected' THEN 3 ELSE 4 END AS state_sequence,
+                            WHEN 'connected' THEN 2 WHEN 'disconnected' THEN 3 ELSE 4 END END AS state_sequence,
                        COALESCE(m.paused_by_admin, false) AS paused_by_admin,
                        m.last_sync_at AS last_sync_at,
                        m.last_error AS last_error,
@@ -66,7 +69,7 @@ class OutlookDashboard(models.Model):
                   FROM res_users u
                   JOIN res_partner p ON p.id = u.partner_id
              LEFT JOIN outlook_mailbox m ON m.user_id = u.id
-                 WHERE u.active AND NOT u.share
+                 WHERE u.active AND (NOT u.share OR m.id IS NOT NULL)
             )
         """)
 

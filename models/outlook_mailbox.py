@@ -9,7 +9,7 @@ import psycopg2.errors
 from dateutil.relativedelta import relativedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import mute_logger
 
 from ..graph.auth import MAILBOX_SETTINGS_SCOPES
@@ -17,6 +17,7 @@ from ..graph.errors import ConfigurationError, OutlookError, ReauthRequired, Thr
 from ..graph.run import GraphRun
 from . import compat
 from .outlook_config import get_auth_settings, redirect_uri, set_config_error
+from .outlook_notification_inbox import PENDING_SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -100,12 +101,23 @@ class OutlookMailbox(models.Model):
     # ------------------------------------------------------------
 
     @api.model
+    def _outlook_check_internal(self):
+        """Only internal users connect a mailbox: a portal or public user has no calendar the sync may write.
+
+        :raises AccessError: for any other user
+        """
+        if not self.env.user._is_internal():
+            raise AccessError(_("Only internal users can connect an Outlook calendar."))
+
+    @api.model
     def _outlook_start_connect(self):
         """Start MSAL's auth code flow (PKCE) for the current user.
 
         :return: the flow dict; the caller keeps it in the browser's server-side session
         :raises OutlookError: when the settings are incomplete or the authority is unreachable
+        :raises AccessError: when the current user is not an internal user
         """
+        self._outlook_check_internal()
         auth = GraphRun(get_auth_settings(self.env)).auth()
         hint = self.env.user.email if "@" in (self.env.user.email or "") else None
         extra = MAILBOX_SETTINGS_SCOPES if self._outlook_colors_status_categories() else ()
@@ -136,6 +148,7 @@ class OutlookMailbox(models.Model):
     @api.model
     def _outlook_store_connection(self, me, cache_blob):
         """Create or update the current user's mailbox from Graph's ``/me`` and a fresh token cache."""
+        self._outlook_check_internal()
         graph_user_id = me.get("id") or ""
         address = me.get("mail") or me.get("userPrincipalName") or ""
         if not graph_user_id or not address:
@@ -247,6 +260,7 @@ class OutlookMailbox(models.Model):
         Each mailbox is claimed by one worker only, synced, and committed page by page, so a crash or a
         time-out loses at most the page in progress and the other workers go on with the rest.
         """
+        self.env["outlook.notification.inbox"]._outlook_fold()  # what the webhook received since the last run
         due = self._outlook_due_params(fields.Datetime.now())
         if self._outlook_uses_queue_job():  # OCA queue_job installed: one job per mailbox (outlook_queue_job.py)
             return self._outlook_enqueue_due(due)
@@ -272,11 +286,12 @@ class OutlookMailbox(models.Model):
     @api.model
     def _outlook_due_domain_sql(self):
         """Due: never tried, or not tried in this run and either stale (older than the cron's interval)
-        or asked for since (the Outlook button, opening the Calendar)."""
+        or asked for since (the Outlook button, opening the Calendar, a change notification not folded into
+        ``sync_requested_at`` yet: :data:`PENDING_SQL`)."""
         return (
             "state = 'connected' AND (throttled_until IS NULL OR throttled_until <= %(started)s) "
             "AND (last_attempt_at IS NULL OR (last_attempt_at < %(started)s "
-            "AND (last_attempt_at < %(stale)s OR sync_requested_at > last_attempt_at)))"
+            f"AND (last_attempt_at < %(stale)s OR sync_requested_at > last_attempt_at OR {PENDING_SQL})))"
         )
 
     @api.model

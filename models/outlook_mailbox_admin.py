@@ -95,6 +95,15 @@ class OutlookMailbox(models.Model):
         """Sync again, at once."""
         self._outlook_check_manage(resume=True)
         paused = self.filtered(lambda mailbox: mailbox.state == "paused")
+        foreign = paused.filtered(lambda mailbox: mailbox.user_id.share)
+        if foreign:
+            raise UserError(
+                _(
+                    "%(users)s is not an internal user: make them one (Settings > Users) before resuming, or stop "
+                    "the mailbox.",
+                    users=", ".join(foreign.user_id.mapped("name")),
+                )
+            )
         paused.sudo().write({"state": "connected", "paused_by_admin": False})
         paused.sudo()._outlook_request_sync(force=True)
         _logger.info("outlook: user %s resumed mailboxes %s", self.env.uid, paused.ids)
@@ -130,12 +139,38 @@ class OutlookMailbox(models.Model):
     def action_outlook_resume_all(self):
         if not self.env.user.has_group("base.group_system"):
             raise AccessError(_("Only administrators can resume every Outlook mailbox."))
-        self.search([("state", "=", "paused")]).action_outlook_resume()
+        paused = self.search([("state", "=", "paused")])
+        paused.filtered(lambda mailbox: not mailbox.user_id.share).action_outlook_resume()
         return self._outlook_dashboard_reload()
 
     @api.model
     def _outlook_dashboard_reload(self):
         return {"type": "ir.actions.client", "tag": "soft_reload"}
+
+    # ------------------------------------------------------------
+    # OWNERS WHO ARE NOT INTERNAL USERS
+    # ------------------------------------------------------------
+
+    def _outlook_sync_guarded(self, graph_run, attempt_stamped=False):
+        """A mailbox whose owner is not an internal user (connected before only internal users could, or whose
+        owner became a portal user) is paused with the reason instead of failing at every run: the cron
+        claims connected mailboxes only, so this happens once. Its tokens stay until an administrator stops
+        it (or makes the owner internal again and resumes it)."""
+        self.ensure_one()
+        if not self.user_id.share:  # stored on res.users: read with the owner the sync reads anyway
+            return super()._outlook_sync_guarded(graph_run, attempt_stamped=attempt_stamped)
+        message = self._outlook_foreign_owner_message()
+        self.sudo().write({"state": "paused", "paused_by_admin": True, "last_error": message})
+        self.env["outlook.sync.log"]._outlook_record(self, fields.Datetime.now(), {}, 0, message)
+        _logger.warning("outlook: mailbox %s paused: its owner %s is not an internal user", self.id, self.user_id.id)
+        return True
+
+    def _outlook_foreign_owner_message(self):
+        return _(
+            "%(user)s is not an internal user: only internal users may sync an Outlook calendar. The sync is "
+            "paused; stop this mailbox to forget its tokens, or make %(user)s an internal user and resume it.",
+            user=self.user_id.name,
+        )
 
     # ------------------------------------------------------------
     # RESET

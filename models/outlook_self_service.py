@@ -63,6 +63,8 @@ class ResUsers(models.Model):
 
     def action_outlook_connect_or_sync(self):
         """A paused mailbox: the Outlook button resumes it (unless an administrator paused it)."""
+        if not self.env.user._is_internal():  # no mailbox to look at: super() explains
+            return super().action_outlook_connect_or_sync()
         mailbox = self._outlook_own_mailbox()
         if mailbox.state == "paused":
             if mailbox.paused_by_admin:

@@ -235,32 +235,31 @@ class OutlookSubscription(models.Model):
         self.unlink()
 
     # ------------------------------------------------------------
-    # INCOMING NOTIFICATIONS (webhook: no Graph call, STYLE R9)
+    # INCOMING NOTIFICATIONS (webhook: no Graph call, STYLE R9; inserts only, outlook_notification_inbox.py)
     # ------------------------------------------------------------
 
     @api.model
-    def _outlook_authentic(self, items):
+    def _outlook_authentic(self, notifications):
         """Pair each notification with its subscription when its ``clientState`` matches.
 
-        :param items: the ``value`` list Graph posted (dicts)
-        :return: ``([(item, subscription_sudo), ...], number of ignored items)``
+        :param notifications: :class:`~..graph.notifications.Notification` values (typed and bounded)
+        :return: ``([(notification, subscription_sudo), ...], {subscription_sudo: rejected count}, unknown count)``
         """
-        ids = list({item.get("subscriptionId") for item in items if isinstance(item.get("subscriptionId"), str)})
+        ids = list({notification.subscription_id for notification in notifications})
         subscriptions_sudo = self.sudo().search([("graph_id", "in", ids)]) if ids else self.sudo().browse()
         by_id = {subscription.graph_id: subscription for subscription in subscriptions_sudo}
         valid, unknown, rejected = [], 0, {}
-        for item in items:
-            subscription_sudo = by_id.get(item.get("subscriptionId"))
+        for notification in notifications:
+            subscription_sudo = by_id.get(notification.subscription_id)
             if subscription_sudo is None:
                 unknown += 1
                 continue
-            given = item.get("clientState") if isinstance(item.get("clientState"), str) else ""
-            if not hmac.compare_digest(given.encode(), (subscription_sudo.client_state or "").encode()):
+            expected = (subscription_sudo.client_state or "").encode()
+            if not expected or not hmac.compare_digest(notification.client_state.encode(), expected):
                 rejected[subscription_sudo] = rejected.get(subscription_sudo, 0) + 1
                 continue
-            valid.append((item, subscription_sudo))
+            valid.append((notification, subscription_sudo))
         for subscription_sudo, count in rejected.items():
-            subscription_sudo.rejected_count += count
             _logger.warning(
                 "outlook: ignored %s notification(s) with a wrong client state for subscription %s",
                 count,
@@ -268,56 +267,31 @@ class OutlookSubscription(models.Model):
             )
         if unknown:
             _logger.info("outlook: ignored %s notification(s) for unknown subscriptions", unknown)
-        return valid, unknown + sum(rejected.values())
+        return valid, rejected, unknown
 
     @api.model
-    def _outlook_receive_changes(self, items):
+    def _outlook_receive_changes(self, notifications):
         """Change notifications: ask for a sync of each mailbox that has something new.
 
         A notification whose ``@odata.etag`` is the change key Odoo already holds (the echo of our own push)
         asks for nothing. :return: ``(accepted, ignored)`` counts
         """
-        valid, ignored = self._outlook_authentic(items)
-        if not valid:
-            return 0, ignored
+        valid, rejected, unknown = self._outlook_authentic(notifications)
         known = self._outlook_known_versions([(item, subscription.mailbox_id) for item, subscription in valid])
-        touched, mailboxes_sudo = {}, self.env["outlook.mailbox"].sudo()
-        for item, subscription_sudo in valid:
-            touched[subscription_sudo] = touched.get(subscription_sudo, 0) + 1
-            data = item.get("resourceData") if isinstance(item.get("resourceData"), dict) else {}
-            version = (subscription_sudo.mailbox_id.id, data.get("id"), change_key_of(data.get("@odata.etag")))
-            if item.get("changeType") == "deleted" or version not in known:
-                mailboxes_sudo |= subscription_sudo.mailbox_id
-        self._outlook_note_received(touched)
-        self._outlook_request_syncs(mailboxes_sudo)
-        return len(valid), ignored
-
-    @api.model
-    def _outlook_request_syncs(self, mailboxes_sudo):
-        """Make these mailboxes due now, unless a request is already waiting for the cron.
-
-        A request must be later than the mailbox's last attempt to make it due, and both are stored to the
-        second: a notification arriving in the second a run started (the change may be after its delta read)
-        is moved just past that start.
-        """
-        pending = mailboxes_sudo.filtered(
-            lambda m: m.sync_requested_at and (not m.last_attempt_at or m.sync_requested_at > m.last_attempt_at)
-        )
-        requested = mailboxes_sudo.filtered(lambda m: m.state == "connected") - pending
-        requested._outlook_request_sync(force=True)
-        for mailbox_sudo in requested.filtered(
-            lambda m: m.last_attempt_at and m.sync_requested_at and m.sync_requested_at <= m.last_attempt_at
-        ):
-            mailbox_sudo.sync_requested_at = mailbox_sudo.last_attempt_at + timedelta(seconds=1)
+        accepted, mailboxes_sudo = {}, self.env["outlook.mailbox"].sudo()
+        for notification, subscription_sudo in valid:
+            accepted[subscription_sudo] = accepted.get(subscription_sudo, 0) + 1
+            mailbox_sudo = subscription_sudo.mailbox_id
+            version = (mailbox_sudo.id, notification.resource_id, change_key_of(notification.etag))
+            if notification.change_type == "deleted" or version not in known:
+                mailboxes_sudo |= mailbox_sudo
+        self._outlook_note_received(accepted, rejected, mailboxes_sudo)
+        return len(valid), unknown + sum(rejected.values())
 
     @api.model
     def _outlook_known_versions(self, pairs):
         """``{(mailbox id, graph id, change key)}`` Odoo already synced, among the notified events (one query)."""
-        graph_ids = [
-            item["resourceData"].get("id")
-            for item, _mailbox in pairs
-            if isinstance(item.get("resourceData"), dict) and isinstance(item["resourceData"].get("id"), str)
-        ]
+        graph_ids = [notification.resource_id for notification, _mailbox in pairs if notification.resource_id]
         if not graph_ids:
             return set()
         links_sudo = (
@@ -335,38 +309,39 @@ class OutlookSubscription(models.Model):
         return {(link.mailbox_id.id, link.graph_id, link.change_key) for link in links_sudo}
 
     @api.model
-    def _outlook_receive_lifecycle(self, items):
+    def _outlook_receive_lifecycle(self, notifications):
         """Lifecycle notifications (graph-reference E): ``reauthorizationRequired`` marks the subscription for
         renewal, ``subscriptionRemoved`` marks it gone (the next run creates a new one), ``missed`` changes
         nothing; each asks for a sync, which renews or recreates and catches up through delta.
 
+        The state is written only when it changes (Graph sends these once per event, never in floods).
         :return: ``(accepted, ignored)`` counts
         """
-        valid, ignored = self._outlook_authentic(items)
-        touched, mailboxes_sudo = {}, self.env["outlook.mailbox"].sudo()
-        for item, subscription_sudo in valid:
-            event = item.get("lifecycleEvent")
+        valid, rejected, ignored = self._outlook_authentic(notifications)
+        accepted, mailboxes_sudo = {}, self.env["outlook.mailbox"].sudo()
+        for notification, subscription_sudo in valid:
+            event = notification.lifecycle_event
             if event == "reauthorizationRequired" and subscription_sudo.state == "active":
                 subscription_sudo.state = "renew"
-            elif event == "subscriptionRemoved":
+            elif event == "subscriptionRemoved" and subscription_sudo.state != "removed":
                 subscription_sudo.state = "removed"
-            elif event not in ("reauthorizationRequired", "missed"):
+            elif event not in ("reauthorizationRequired", "missed", "subscriptionRemoved"):
                 ignored += 1
                 continue
             _logger.info("outlook: lifecycle event %s for subscription %s", event, subscription_sudo.id)
-            touched[subscription_sudo] = touched.get(subscription_sudo, 0) + 1
+            accepted[subscription_sudo] = accepted.get(subscription_sudo, 0) + 1
             mailboxes_sudo |= subscription_sudo.mailbox_id
-        self._outlook_note_received(touched)
-        self._outlook_request_syncs(mailboxes_sudo)
-        return sum(touched.values()), ignored
+        self._outlook_note_received(accepted, rejected, mailboxes_sudo)
+        return sum(accepted.values()), ignored + sum(rejected.values())
 
     @api.model
-    def _outlook_note_received(self, counts):
-        now = fields.Datetime.now()
-        for subscription_sudo, count in counts.items():
-            subscription_sudo.write(
-                {"last_notification_at": now, "notification_count": subscription_sudo.notification_count + count}
-            )
+    def _outlook_note_received(self, accepted, rejected, mailboxes_sudo):
+        """Write the notifications down (inserts only) and trigger the sync cron for the mailboxes that were
+        not waiting for it yet."""
+        wanted = mailboxes_sudo.filtered(lambda m: m.state == "connected")
+        fresh = self.env["outlook.notification.inbox"]._outlook_note(accepted, rejected, wanted)
+        if fresh:
+            self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()._trigger()
 
 
 class OutlookMailbox(models.Model):

@@ -52,7 +52,8 @@ class ResUsers(models.Model):
     @api.model
     def check_calendar_credentials(self):
         res = super().check_calendar_credentials()
-        res["outlook_calendar_sync"] = not get_auth_settings(self.env).missing()
+        # the Outlook button is for internal users only (they alone may connect a mailbox)
+        res["outlook_calendar_sync"] = self.env.user._is_internal() and not get_auth_settings(self.env).missing()
         return res
 
     def check_synchronization_status(self):
@@ -75,6 +76,8 @@ class ResUsers(models.Model):
             already connected (after scheduling a sync), or directions when nothing is configured
         """
         user = self.env.user
+        if not user._is_internal():
+            return self._outlook_notification(_("Only internal users can connect an Outlook calendar."), "warning")
         if get_auth_settings(self.env).missing():
             if user.has_group("base.group_system"):
                 return {

@@ -1,9 +1,11 @@
 from . import (
     test_access,
+    test_access_matrix,
     test_connect_flow,
     test_cron,
     test_install_settings,
     test_invitation_budget,
+    test_internal_users,
     test_notifications,
     test_policies,
     test_push_once,
@@ -15,4 +17,5 @@ from . import (
     test_ui_calendar_button,
     test_ui_visibility,
     test_visibility,
+    test_webhook_abuse,
 )

@@ -73,6 +73,21 @@ class TestNotifications(OutlookSyncCase, HttpCase):
     def triggers(self):
         return self.env["ir.cron.trigger"].search_count([("cron_id", "=", self.cron.id)])
 
+    def is_due(self, mailbox):
+        """Whether a cron run starting now would take this mailbox (its claim's own condition)."""
+        model = self.env["outlook.mailbox"]
+        self.env.flush_all()
+        self.env.cr.execute(
+            f"SELECT id FROM outlook_mailbox WHERE id = %(mailbox)s AND {model._outlook_due_domain_sql()}",
+            {**model._outlook_due_params(fields.Datetime.now() + timedelta(seconds=1)), "mailbox": mailbox.id},
+        )
+        return bool(self.env.cr.fetchall())
+
+    def fold(self):
+        """What the cron does first: count what the webhook received."""
+        self.env["outlook.notification.inbox"]._outlook_fold()
+        self.env.invalidate_all()
+
     def delivered(self, counter="notifications_sent", before=0, timeout=10):
         """Wait (bounded) until the emulator's counter passed ``before`` and nothing is in flight.
 
@@ -179,9 +194,12 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         meeting = self.outlook_meeting(ANNA, "Decided in Outlook")
         seconds = self.delivered()
         self.assertLess(seconds, 5)
-        self.assertTrue(self.mailbox_anna.sync_requested_at)
-        self.assertGreater(self.mailbox_anna.sync_requested_at, self.mailbox_anna.last_attempt_at)
+        self.assertTrue(self.is_due(self.mailbox_anna))
         self.assertEqual(self.triggers(), triggers + 1)
+        self.assertEqual(subscription.notification_count, 0, "counted by the cron, not in the request")
+        self.fold()
+        self.assertFalse(self.env["outlook.notification.inbox"].search([]))
+        self.assertGreater(self.mailbox_anna.sync_requested_at, self.mailbox_anna.last_attempt_at)
         self.assertEqual(subscription.notification_count, 1)
         self.assertTrue(subscription.last_notification_at)
         self.assertEqual(self.mailbox_bob.sync_requested_at, bob_requested, "only the notified mailbox")
@@ -201,6 +219,7 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         self.emulator.outlook.update_event(ANNA, meeting["id"], {"subject": "Renamed again"})
         self.delivered(before=sent + 1)
         self.assertEqual(self.triggers(), triggers + 1)
+        self.fold()
         self.assertEqual(subscription.notification_count, 3)
         self.assertEqual(self.emulator.counters()["messages_sent"], 0)
 
@@ -211,6 +230,8 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         self.env.flush_all()
         self.outlook_meeting(ANNA, "During the run")
         self.delivered()
+        self.assertTrue(self.is_due(self.mailbox_anna))
+        self.fold()
         self.assertGreater(self.mailbox_anna.sync_requested_at, self.mailbox_anna.last_attempt_at)
 
     @mute_logger("odoo.addons.outlook_calendar_sync.models.outlook_subscription")
@@ -231,8 +252,9 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         )
         self.assertEqual(self.post(NOTIFY_PATH, {"value": [dict(item, subscriptionId="unknown")]}).status_code, 202)
         self.assertEqual(self.post(NOTIFY_PATH, {"value": [dict(item, clientState=None)]}).status_code, 202)
-        self.env.invalidate_all()
+        self.fold()
         self.assertEqual((subscription.state, subscription.rejected_count), ("active", 3))
+        self.assertFalse(self.is_due(self.mailbox_anna))
         self.assertFalse(self.mailbox_anna.sync_requested_at)
         self.assertEqual(self.triggers(), triggers)
         # what is not Graph's {"value": [...]} is a 400
@@ -245,6 +267,7 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         self.env.flush_all()
         self.outlook_meeting(ANNA, "Not for Odoo")
         self.delivered()
+        self.fold()
         self.assertEqual(subscription.rejected_count, 4)
         self.assertFalse(self.mailbox_anna.sync_requested_at)
 
@@ -265,8 +288,10 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         self.assertTrue(self.env["outlook.event.link"].search([("event_id", "=", event.id)]).change_key)
         self.emulator.subscriptions.resume()
         self.delivered()
+        self.assertFalse(self.is_due(self.mailbox_anna), "the etag is the change key Odoo holds")
+        self.fold()
         self.assertEqual(subscription.notification_count, 1)
-        self.assertFalse(self.mailbox_anna.sync_requested_at, "the etag is the change key Odoo holds")
+        self.assertFalse(self.mailbox_anna.sync_requested_at)
 
     # ------------------------------------------------------------
     # renewal and lifecycle
@@ -315,7 +340,7 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         self.emulator.subscriptions.fire(subscription.graph_id, "reauthorizationRequired")
         self.delivered("lifecycle_sent")
         self.assertEqual(subscription.state, "renew")
-        self.assertTrue(self.mailbox_anna.sync_requested_at)
+        self.assertTrue(self.is_due(self.mailbox_anna))
         self.sync(self.mailbox_anna)
         self.assertEqual(self.emulator.counters()["requests"].get(REAUTHORIZE), 1)
         self.assertEqual(subscription.state, "active")
@@ -326,7 +351,8 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         self.emulator.subscriptions.fire(subscription.graph_id, "missed")
         self.delivered("lifecycle_sent")
         self.assertEqual(subscription.state, "active")
-        self.assertTrue(self.mailbox_anna.sync_requested_at, "delta catches up what was missed")
+        self.assertTrue(self.is_due(self.mailbox_anna), "delta catches up what was missed")
+        self.fold()
         self.assertEqual(subscription.notification_count, 1)
 
     def test_subscription_removed_is_recreated(self):
@@ -335,7 +361,7 @@ class TestNotifications(OutlookSyncCase, HttpCase):
         self.emulator.subscriptions.fire(old_id, "subscriptionRemoved")
         self.delivered("lifecycle_sent")
         self.assertEqual(subscription.state, "removed")
-        self.assertTrue(self.mailbox_anna.sync_requested_at)
+        self.assertTrue(self.is_due(self.mailbox_anna))
         self.assertEqual(self.emulator.subscriptions.list(), [])
         self.sync(self.mailbox_anna)
         self.assertEqual(subscription.state, "active")

@@ -7,6 +7,7 @@ from datetime import timedelta
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools import mute_logger
 
 from .common import ANNA, BOB, OutlookSyncCase
 
@@ -283,17 +284,32 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         self.assertEqual(users.action_outlook_connect_or_sync()["params"]["type"], "success")
         self.assertEqual(self.mailbox_anna.state, "connected")
 
+    @mute_logger("odoo.addons.base.models.ir_rule", "odoo.models")
     def test_nobody_resets_someone_elses_mailbox(self):
         self.imported(ANNA, "Anna's own")
         wizards = self.env["outlook.reset.wizard"]
         own = wizards.with_user(self.user_anna).create({"mailbox_id": self.mailbox_anna.id})
-        self.assertEqual(own.organized_count, 1)
-        wizard = wizards.with_user(self.user_bob).create({"mailbox_id": self.mailbox_anna.id})
-        self.assertEqual(wizard.organized_count, 0, "Bob counts none of Anna's copies")
+        self.assertEqual(
+            (own.address, own.user_id, own.linked_count, own.organized_count), (ANNA, self.user_anna, 1, 1)
+        )
+        # Bob cannot make one for Anna's mailbox, nor see her address, owner or numbers through one
         with self.assertRaises(AccessError):
-            wizard.action_confirm()
+            wizards.with_user(self.user_bob).create({"mailbox_id": self.mailbox_anna.id})
+        for field in ("address", "user_id"):  # (assertRaises clears the cache: the record is made inside)
+            with self.assertRaises(AccessError, msg=field):
+                wizards.with_user(self.user_bob).new({"mailbox_id": self.mailbox_anna.id})[field]  # noqa: B018
+        with self.assertRaises(AccessError):
+            wizards.with_user(self.user_bob).with_context(default_mailbox_id=self.mailbox_anna.id).onchange(
+                {}, [], {"mailbox_id": {}, "address": {}, "user_id": {}, "linked_count": {}}
+            )
+        bobs = wizards.with_user(self.user_bob).create({"mailbox_id": self.mailbox_bob.id})
+        with self.assertRaises(AccessError):
+            bobs.write({"mailbox_id": self.mailbox_anna.id})
         with self.assertRaises(AccessError):
             self.as_user(self.mailbox_anna, self.user_bob).action_outlook_reset()
+        # an administrator resets anyone's
+        admins = wizards.with_user(self.admin).create({"mailbox_id": self.mailbox_anna.id})
+        self.assertEqual((admins.address, admins.linked_count), (ANNA, 1))
 
     def test_pause_all_and_stop_are_for_admins(self):
         mailboxes = self.env["outlook.mailbox"]
