@@ -415,7 +415,8 @@ class OutlookMailbox(models.Model):
             mailbox.held_message_count = held.get(mailbox.id, 0)
 
     def action_outlook_held(self):
-        """The held batches of these mailboxes."""
+        """The held batches of these mailboxes (only of those the user may read: not a colleague's)."""
+        self.check_access("read")
         action = self.env["ir.actions.act_window"]._for_xml_id("outlook_calendar_sync.outlook_held_batch_action")
         action["domain"] = [("mailbox_id", "in", self.ids)]
         return action

@@ -72,6 +72,22 @@ outlook.dashboard           action_outlook_resume()                             
 outlook.dashboard           action_outlook_resume_all()                          y        -        -        -
 outlook.dashboard           action_outlook_stop()                                y        -        -        -
 outlook.dashboard           action_outlook_sync_log()                            y        -        -        -
+outlook.dashboard           held_messages                                        y......  -......  -......  -......
+outlook.dashboard           action_outlook_held()                                y        -        -        -
+outlook.held.batch          *                                                    yyy      y--      h--      ---
+outlook.held.batch          confirmed_at confirmed_by confirmed_messages         yyyyyyy  yyyyy--  -hhhh--  -------
+outlook.held.batch          decided_note mailbox_id state threshold user_id      yyyyyyy  yyyyy--  -hhhh--  -------
+outlook.held.batch          cancellation_count event_count invitation_count name y......  y......  -......  -......
+outlook.held.batch          message_count recipient_count send_label sent_count  y......  y......  -......  -......
+outlook.held.batch          update_count                                         y......  y......  -......  -......
+outlook.held.batch          line_ids                                             yyy..yy  yyy..--  -hh..--  ---..--
+outlook.held.batch          action_outlook_discard_held()                        y        y        -        -
+outlook.held.batch          action_outlook_send_held()                           y        y        -        -
+outlook.held.line           *                                                    yyy      y--      h--      ---
+outlook.held.line           action addresses batch_id cancellations event_id     yyyyyyy  yyyyy--  -hhhh--  -------
+outlook.held.line           invitations is_series link_id mailbox_id note        yyyyyyy  yyyyy--  -hhhh--  -------
+outlook.held.line           message_count name recipients recurrence_id start    yyyyyyy  yyyyy--  -hhhh--  -------
+outlook.held.line           series_link_id state updates                         yyyyyyy  yyyyy--  -hhhh--  -------
 outlook.event.link          *                                                    yyy      y--      h--      ---
 outlook.event.link          attendees_capped cancel_allowed change_key graph_id  yyyyyyy  yyyyy--  -hhhh--  -------
 outlook.event.link          is_organizer_copy last_error last_modified           yyyyyyy  yyyyy--  -hhhh--  -------
@@ -92,6 +108,9 @@ outlook.mailbox             errors_24h linked_count                             
 outlook.mailbox             link_ids                                             yyy..yy  yyy..--  -hh..--  ---..--
 # (subscription_ids, S: Odoo checks no field group in a domain on an x2many's ids; the ids are no secret)
 outlook.mailbox             subscription_ids                                     yyy..yy  -y-..--  -h-..--  ---..--
+outlook.mailbox             held_batch_ids                                       yyy..yy  yyy..--  -hh..--  ---..--
+outlook.mailbox             held_message_count                                   y......  y......  -......  -......
+outlook.mailbox             action_outlook_held()                                y        y        -        -
 outlook.mailbox             action_outlook_disconnect()                          y        y        -        -
 outlook.mailbox             action_outlook_pause()                               y        y        -        -
 outlook.mailbox             action_outlook_pause_all()                           y        -        -        -
@@ -135,6 +154,8 @@ res.users                   outlook_sync_state                                  
 res.users                   outlook_mailbox_ids                                  yyy..yy  yyy..--  mym..--  -hh..--
 res.users                   outlook_may_choose_categories                        y......  y......  y......  -......
 res.users                   outlook_may_choose_direction outlook_paused_by_admin y......  y......  y......  -......
+res.users                   outlook_held_messages                                y......  y......  m......  -......
+res.users                   action_outlook_held()                                y        y        y        y
 res.users                   action_outlook_connect_or_sync()                     y        y        y        y
 res.users                   action_outlook_disconnect()                          y        y        y        -
 res.users                   action_outlook_pause()                               y        y        y        -
@@ -161,6 +182,7 @@ res.config.settings         outlook_push_existing_events outlook_realtime       
 res.config.settings         outlook_silent_responses outlook_skip_unanswered     yyyyyyy  -------  -------  -------
 res.config.settings         outlook_sync_filter outlook_sync_interval            yyyyyyy  -------  -------  -------
 res.config.settings         outlook_tenant outlook_unmatched_events              yyyyyyy  -------  -------  -------
+res.config.settings         outlook_invitation_budget                            yyyyyyy  -------  -------  -------
 res.config.settings         outlook_client_secret_set outlook_config_error       y......  -......  -......  -......
 res.config.settings         outlook_redirect_uri                                 y......  -......  -......  -......
 res.config.settings         action_outlook_test_connection()                     y        -        -        -
@@ -208,6 +230,7 @@ class TestAccessMatrix(OutlookEmulatorMixin, TransactionCase):
             {"mailbox_id": mailbox_anna.id, "graph_id": "matrix-subscription", "state": "active"}
         )
         now = fields.Datetime.now()
+        held_batch = sudo["outlook.held.batch"].create({"mailbox_id": mailbox_anna.id})
         cls.targets = {  # the record of each model the matrix tries: Anna's
             "outlook.mailbox": mailbox_anna,
             "outlook.event.link": sudo["outlook.event.link"].create(
@@ -226,6 +249,10 @@ class TestAccessMatrix(OutlookEmulatorMixin, TransactionCase):
             "outlook.reset.wizard": env["outlook.reset.wizard"]
             .with_user(cls.user_anna)
             .create({"mailbox_id": mailbox_anna.id}),
+            "outlook.held.batch": held_batch,
+            "outlook.held.line": sudo["outlook.held.line"].create(
+                {"batch_id": held_batch.id, "event_id": event.id, "name": "Anna's meeting", "action": "patch"}
+            ),
             "outlook.dashboard": env["outlook.dashboard"].browse(cls.user_anna.id),
             "res.users": cls.user_anna,
             "res.config.settings": env["res.config.settings"].with_user(cls.admin).create({}),
@@ -247,6 +274,8 @@ class TestAccessMatrix(OutlookEmulatorMixin, TransactionCase):
                 "received_at": now,
             },
             "outlook.reset.wizard": {"mailbox_id": mailbox_anna.id},
+            "outlook.held.batch": {"mailbox_id": mailbox_anna.id},
+            "outlook.held.line": {"batch_id": held_batch.id},
             "outlook.dashboard": {},
             "res.users": {"name": "Matrix New", "login": "matrix_new"},
             "res.config.settings": {},
