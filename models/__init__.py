@@ -2,6 +2,7 @@ from . import (
     calendar_event,
     outlook_event_link,
     outlook_mailbox,
+    outlook_mailbox_token,
     outlook_policy,
     outlook_pull,
     outlook_queue_job,

@@ -1,5 +1,6 @@
 from . import (
     test_access,
+    test_callback_retry,
     test_connect_flow,
     test_cron,
     test_install_settings,
@@ -10,6 +11,7 @@ from . import (
     test_sync_inbound,
     test_sync_outbound,
     test_sync_running,
+    test_token_storage,
     test_ui_calendar_button,
     test_ui_visibility,
     test_visibility,
