@@ -8,6 +8,7 @@ from . import (
     test_policies,
     test_recurrence,
     test_reliability,
+    test_signin_security,
     test_sync_inbound,
     test_sync_outbound,
     test_sync_running,
