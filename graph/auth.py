@@ -76,7 +76,8 @@ class AuthSettings:
 
 def first_line(text):
     """The human part of an Entra ``error_description`` (the rest is trace ids and timestamps)."""
-    return (text or "").strip().splitlines()[0].strip() if text else ""
+    lines = (text or "").strip().splitlines()  # "\r" alone: no line at all
+    return lines[0].strip() if lines else ""
 
 
 def token_error(result, *, during="sign-in"):
