@@ -4,6 +4,7 @@ from . import (
     test_connect_flow,
     test_cron,
     test_install_settings,
+    test_log_guard,
     test_notifications,
     test_policies,
     test_recurrence,
