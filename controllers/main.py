@@ -48,6 +48,9 @@ class OutlookAuthController(http.Controller):
     @http.route("/microsoft_account/authentication", type="http", auth="user", methods=["GET"])
     def outlook_oauth_callback(self, **params):
         """Microsoft's answer: a code (or an error) and our state."""
+        # Odoo saves the session, without the flow, only after this handler returned, and the handler flushes every
+        # write of the connection (OutlookMailbox._outlook_finish_connect): when PostgreSQL refuses the transaction,
+        # Odoo's retry finds the flow again, and the code already redeemed is not redeemed twice.
         stored = request.session.pop(SESSION_KEY, None)
         problem = self._outlook_flow_problem(stored, params)
         if problem:
