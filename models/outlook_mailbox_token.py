@@ -93,7 +93,9 @@ class OutlookMailbox(models.Model):
             if row is None or (expected_cache is not ANY_CACHE and row[1] != (expected_cache or None)):
                 written = False
                 continue
-            cr.execute(SQL("UPDATE outlook_mailbox_token SET %s WHERE id = %s", assignments, row[0]), log_exceptions=False)
+            cr.execute(
+                SQL("UPDATE outlook_mailbox_token SET %s WHERE id = %s", assignments, row[0]), log_exceptions=False
+            )
         return written
 
     def _outlook_forget_tokens(self):

@@ -133,7 +133,9 @@ class TestCallbackSurvivesRetry(HttpCase):
     def remove_committed_rows(self):
         with self.committed() as cr:
             cr.execute("DELETE FROM mail_message WHERE model = 'outlook.mailbox' AND res_id = %s", [self.mailbox_id])
-            cr.execute("DELETE FROM mail_activity WHERE res_model = 'outlook.mailbox' AND res_id = %s", [self.mailbox_id])
+            cr.execute(
+                "DELETE FROM mail_activity WHERE res_model = 'outlook.mailbox' AND res_id = %s", [self.mailbox_id]
+            )
             cr.execute("DELETE FROM outlook_mailbox WHERE id = %s", [self.mailbox_id])  # its token row goes with it
             cr.execute("DELETE FROM ir_cron_trigger WHERE id > %s", [self.last_trigger])
 

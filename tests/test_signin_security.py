@@ -22,7 +22,9 @@ CALLBACK = "/microsoft_account/authentication"
 # what a URL can carry (no lone surrogate, no NUL)
 url_text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
 # what an admin may paste as a secret: long enough that the test can tell it apart from the words of a message
-typed_secrets = st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF, blacklist_categories=("Cs",)), min_size=12)
+typed_secrets = st.text(
+    st.characters(min_codepoint=33, max_codepoint=0x2FFF, blacklist_categories=("Cs",)), min_size=12
+)
 EXAMPLES = settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 
 
@@ -62,8 +64,17 @@ class TestSignInSecurity(OutlookEmulatorMixin, HttpCase):
     @given(
         error=st.one_of(
             st.sampled_from(
-                ["invalid_client", "unauthorized_client", "invalid_request", "temporarily_unavailable",
-                 "interaction_required", "consent_required", "invalid_grant", "access_denied", "server_error"]
+                [
+                    "invalid_client",
+                    "unauthorized_client",
+                    "invalid_request",
+                    "temporarily_unavailable",
+                    "interaction_required",
+                    "consent_required",
+                    "invalid_grant",
+                    "access_denied",
+                    "server_error",
+                ]
             ),
             url_text.filter(str.strip),
         ),
@@ -118,7 +129,12 @@ class TestSignInSecurity(OutlookEmulatorMixin, HttpCase):
         """What the web client does before running a button of the settings form: save it (a new row)."""
         saved = self.make_jsonrpc_request(
             "/web/dataset/call_kw/res.config.settings/web_save",
-            {"model": "res.config.settings", "method": "web_save", "args": [[], values], "kwargs": {"specification": {}}},
+            {
+                "model": "res.config.settings",
+                "method": "web_save",
+                "args": [[], values],
+                "kwargs": {"specification": {}},
+            },
         )
         return saved[0]["id"]
 
@@ -133,7 +149,9 @@ class TestSignInSecurity(OutlookEmulatorMixin, HttpCase):
         secret = CLIENT_SECRET if outcome == "accepted" else typed
         record_id = self.saved_form({"outlook_client_secret": secret, "outlook_tenant": self.emulator.tenant_id})
         self.assertEqual(self.secret_in_row(record_id), secret, "the web client's save put it in the row")
-        crash = patch.object(GraphRun, "auth", side_effect=RuntimeError(secret)) if outcome == "crashed" else nullcontext()
+        crash = (
+            patch.object(GraphRun, "auth", side_effect=RuntimeError(secret)) if outcome == "crashed" else nullcontext()
+        )
         with crash:
             action = self.make_jsonrpc_request(
                 "/web/dataset/call_button",

@@ -99,9 +99,7 @@ class TestTokenWriters(TransactionCase):
             cr.execute("SELECT 1 FROM outlook_mailbox WHERE user_id = %s", [admin.id])
             if cr.fetchone():
                 self.fail("the administrator has a mailbox in this database")
-            cr.execute(
-                "INSERT INTO outlook_mailbox (user_id, state) VALUES (%s, 'connected') RETURNING id", [admin.id]
-            )
+            cr.execute("INSERT INTO outlook_mailbox (user_id, state) VALUES (%s, 'connected') RETURNING id", [admin.id])
             self.mailbox_id = cr.fetchone()[0]
             cr.execute(
                 "INSERT INTO outlook_mailbox_token (mailbox_id, cache) VALUES (%s, 'cache of the cron')",
@@ -196,7 +194,9 @@ class TestUpgradeMovesTokens(TransactionCase):
         mailboxes = self.env["outlook.mailbox"].with_context(tracking_disable=True, mail_create_nosubscribe=True)
         savepoint = cr.savepoint(flush=False)  # each example, its DDL included, is rolled back
         try:
-            cr.execute("ALTER TABLE outlook_mailbox ADD COLUMN token_cache text, ADD COLUMN builtin_refresh_token varchar")
+            cr.execute(
+                "ALTER TABLE outlook_mailbox ADD COLUMN token_cache text, ADD COLUMN builtin_refresh_token varchar"
+            )
             expected = {}
             for user, (cache, builtin, has_record) in zip(self.users, rows, strict=False):
                 mailbox = mailboxes.create({"user_id": user.id})
@@ -212,7 +212,9 @@ class TestUpgradeMovesTokens(TransactionCase):
                 )
             self.migration.migrate(cr, "18.0.1.0.0")
             moved = mailboxes.browse(list(expected))._outlook_tokens()
-            self.assertEqual({key: (value.cache, value.builtin_refresh_token) for key, value in moved.items()}, expected)
+            self.assertEqual(
+                {key: (value.cache, value.builtin_refresh_token) for key, value in moved.items()}, expected
+            )
             cr.execute(
                 "SELECT count(*) FROM information_schema.columns WHERE table_name = 'outlook_mailbox' "
                 "AND column_name IN ('token_cache', 'builtin_refresh_token')"

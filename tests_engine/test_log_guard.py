@@ -91,8 +91,20 @@ def run_suite(tmp_path, suite):
         "ISSUED_FILE": str(tmp_path / "issued.json"),
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:odoo", "-p", "no:cacheprovider", "-p", "outlook_log_guard", "-rA",
-         f"--rootdir={tmp_path}", str(tmp_path / "test_suite.py")],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:odoo",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "outlook_log_guard",
+            "-rA",
+            f"--rootdir={tmp_path}",
+            str(tmp_path / "test_suite.py"),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -114,7 +126,10 @@ def test_a_run_that_leaks_fails_at_the_leaking_tests_only(tmp_path):
     assert "ERROR test_suite.py::test_leaks_from_another_thread_into_a_muted_logger" in output
     assert "FAILED test_suite.py::test_leaks_the_client_secret_and_fails_too" in output
     assert "ERROR test_suite.py::test_leaks_the_client_secret_and_fails_too" in output
-    assert "- odoo.addons.x INFO (during test_suite.py::test_leaks_at_info): token <access_token issued by the emulator>" in output
+    assert (
+        "- odoo.addons.x INFO (during test_suite.py::test_leaks_at_info): token <access_token issued by the emulator>"
+        in output
+    )
     assert "- werkzeug INFO" in output
     assert "- urllib3 WARNING" in output
     assert "client_secret=<client_secret issued by the emulator>" in output

@@ -5,7 +5,7 @@ import json
 import logging
 from urllib.parse import quote
 
-from hypothesis import assume, example, given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from graph.auth import CALLBACK_DETAIL_MAX, callback_error
@@ -13,6 +13,8 @@ from graph.errors import ConfigurationError, ReauthRequired
 from graph.redact import MARK, RedactingFilter, redact
 
 URLSAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# text around a credential, which cannot hold one by chance (none of the characters of a token)
+prose = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters=URLSAFE + "."), max_size=40)
 tokens = st.builds(
     lambda prefix, body: prefix + body,
     st.sampled_from(["0.A", "1.A", "EwA", "M.C5", ""]),
@@ -24,15 +26,24 @@ def msal_cache(token):
     return json.dumps({"RefreshToken": {"uid.utid-login-refreshtoken-app": {"secret": token, "home_account_id": "x"}}})
 
 
+def bad_query(token):
+    """Odoo's line for a refused ORM update: the statement's bytes, as ``"bad query: %s" % query`` prints them."""
+    query = f'UPDATE "outlook_mailbox" SET "token_cache" = \'{msal_cache(token)}\', "state" = \'connected\''
+    return f"bad query: {query.encode()}\nERROR: could not serialize access"
+
+
 # where a credential shows up in the lines of Odoo, werkzeug and the libraries
 CONTEXTS = {
-    "failed ORM update (bytes repr)": lambda t: "bad query: %s\nERROR: could not serialize access"
-    % (f"UPDATE \"outlook_mailbox\" SET \"token_cache\" = '{msal_cache(t)}', \"state\" = 'connected'".encode(),),
-    "SQL assignment": lambda t: f"query: UPDATE outlook_mailbox_token SET \"builtin_refresh_token\" = '{t}' WHERE id = 3",
+    "failed ORM update (bytes repr)": bad_query,
+    "SQL assignment": lambda t: (
+        f"query: UPDATE outlook_mailbox_token SET \"builtin_refresh_token\" = '{t}' WHERE id = 3"
+    ),
     "callback access line": lambda t: f'"GET /microsoft_account/authentication?code={t}&state=xyz HTTP/1.1" 303 -',
-    "login redirect": lambda t: '"GET /web/login?redirect='
-    + quote(f"/microsoft_account/authentication?code={t}&state=xyz", safe="")
-    + ' HTTP/1.1" 200 -',
+    "login redirect": lambda t: (
+        '"GET /web/login?redirect='
+        + quote(f"/microsoft_account/authentication?code={t}&state=xyz", safe="")
+        + ' HTTP/1.1" 200 -'
+    ),
     "token request form": lambda t: f"grant_type=refresh_token&refresh_token={t}&client_secret={t}&scope=x",
     "token response repr": lambda t: repr({"token_type": "Bearer", "access_token": t, "refresh_token": t}),
     "token response JSON": lambda t: json.dumps({"id_token": t, "expires_in": 3600}),
@@ -41,9 +52,8 @@ CONTEXTS = {
 }
 
 
-@given(token=tokens, context=st.sampled_from(sorted(CONTEXTS)), before=st.text(max_size=40))
+@given(token=tokens, context=st.sampled_from(sorted(CONTEXTS)), before=prose)
 def test_no_credential_survives_redaction(token, context, before):
-    assume(token not in before)
     text = before + " " + CONTEXTS[context](token)
     clean = redact(text)
     assert token not in clean
@@ -54,9 +64,8 @@ def test_no_credential_survives_redaction(token, context, before):
 segments = st.text(st.sampled_from(URLSAFE), min_size=8, max_size=200)
 
 
-@given(header=segments, payload=segments, signature=st.one_of(st.just(""), segments), before=st.text(max_size=40))
+@given(header=segments, payload=segments, signature=st.one_of(st.just(""), segments), before=prose)
 def test_a_jwt_is_redacted_wherever_it_stands(header, payload, signature, before):
-    assume(payload not in before and signature not in before)
     clean = redact(f"{before} eyJ{header}.eyJ{payload}.{signature} (id token)")
     assert f"eyJ{payload}" not in clean
     if signature:

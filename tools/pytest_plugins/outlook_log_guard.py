@@ -31,7 +31,7 @@ import pytest
 
 REGISTRY_MODULES = ("odoo.addons.outlook_calendar_sync.emulator.issued", "emulator.issued")
 WINDOW = 12  # a fragment of a secret is found by its first WINDOW characters, then compared whole
-RUNS = re.compile(r"[A-Za-z0-9_-]{%d,}" % WINDOW)
+RUNS = re.compile(rf"[A-Za-z0-9_-]{{{WINDOW},}}")
 FRAGMENT = re.compile(r"[A-Za-z0-9_-]+")
 LINE_MAX = 400  # characters of a finding's line shown
 GUARDED_LOGGERS = ("odoo", "werkzeug")  # lowered to INFO so that their INFO lines are checked too
