@@ -54,6 +54,9 @@ class OutlookAuthController(http.Controller):
         refused = self._outlook_refuse_non_internal()
         if refused:
             return refused
+        # Odoo saves the session, without the flow, only after this handler returned, and the handler flushes every
+        # write of the connection (OutlookMailbox._outlook_finish_connect): when PostgreSQL refuses the transaction,
+        # Odoo's retry finds the flow again, and the code already redeemed is not redeemed twice.
         stored = request.session.pop(SESSION_KEY, None)
         problem = self._outlook_flow_problem(stored, params)
         if problem:

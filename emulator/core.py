@@ -193,6 +193,15 @@ class Emulator:
         """
         return self.entra.mint_access_token(address, client_id, scopes)
 
+    def issued_secrets(self, kinds=None):
+        """The credentials this emulator handed out (codes, access/refresh/ID tokens, registered client secrets),
+        optionally only those of ``kinds``: what must never appear in a log line.
+
+        :return: a list of ``(kind, value)`` in issue order
+        """
+        with self.lock:
+            return [(kind, value) for kind, value in self.entra.issued if kinds is None or kind in kinds]
+
     def mailboxes(self):
         with self.lock:
             return [m.public() for m in self.store.mailboxes.values()]

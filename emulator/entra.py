@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from .errors import EntraError, GraphError
+from .issued import ISSUED
 from .pages import consent_page, error_page, form_post_page, message_page
 from .server import Response, json_response
 
@@ -153,6 +154,13 @@ class Entra:
         self.refresh_tokens, self.access_tokens = {}, {}
         self.signing_key = None
         self.kid = None
+        self.issued = []  # (kind, value) of every credential this emulator handed out, in order
+
+    def _record(self, kind, value):
+        """Remember a credential this emulator handed out (tests check that none reaches a log line)."""
+        self.issued.append((kind, value))
+        ISSUED.add(kind, value)
+        return value
 
     def routes(self, router):
         router.add("GET", "/{tenant}/v2.0/.well-known/openid-configuration", self.discovery, "entra")
@@ -177,6 +185,7 @@ class Entra:
             redirect_uris = [redirect_uris]
         with self.emu.lock:
             self.apps[client_id] = App(client_id, client_secret, redirect_uris, name)
+            self._record("client_secret", client_secret)
             return self.apps[client_id].public()
 
     def _tenant_known(self, tenant):
@@ -439,6 +448,7 @@ class Entra:
     def _accept(self, entry, account):
         code = "0.A" + secrets.token_urlsafe(48)
         with self.emu.lock:
+            self._record("code", code)
             self._prune(self.codes)
             self.codes[code] = dict(
                 entry, address=account, used=False, expires=time.time() + float(self.emu.settings["auth_code_ttl"])
@@ -659,6 +669,7 @@ class Entra:
         if "offline_access" in scopes:
             refresh_token = "1.A" + secrets.token_urlsafe(64)
             with self.emu.lock:
+                self._record("refresh_token", refresh_token)
                 self.refresh_tokens[refresh_token] = {
                     "client_id": app.client_id,
                     "address": mailbox.address,
@@ -676,6 +687,7 @@ class Entra:
     def _new_access_token(self, client_id, address, scopes, ttl, count=True):
         token = "EwA" + secrets.token_urlsafe(48)
         with self.emu.lock:
+            self._record("access_token", token)
             self._prune(self.access_tokens)
             self.access_tokens[token] = {
                 "client_id": client_id,
@@ -716,7 +728,8 @@ class Entra:
         header = {"typ": "JWT", "alg": "RS256", "kid": self.kid}
         signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
         signature = self.signing_key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
-        return signing_input + "." + b64url(signature)
+        with self.emu.lock:
+            return self._record("id_token", signing_input + "." + b64url(signature))
 
     # ------------------------------------------------------------------ Graph side
 

@@ -76,7 +76,8 @@ class AuthSettings:
 
 def first_line(text):
     """The human part of an Entra ``error_description`` (the rest is trace ids and timestamps)."""
-    return (text or "").strip().splitlines()[0].strip() if text else ""
+    lines = (text or "").strip().splitlines()  # "\r" alone: no line at all
+    return lines[0].strip() if lines else ""
 
 
 def token_error(result, *, during="sign-in"):
@@ -100,6 +101,30 @@ def token_error(result, *, during="sign-in"):
             aadsts=min(codes) if codes else None,
         )
     return OutlookError(f"Microsoft refused the {during} ({detail}).")
+
+
+CALLBACK_DETAIL_MAX = 300  # characters of a browser-brought error_description shown back to that user
+
+
+def callback_error(params):
+    """The typed error of an ``error=...`` the browser brought back to the redirect URI.
+
+    That URL is whatever the browser sends: anyone can type ``error=invalid_client&error_description=<any text>`` with
+    their own state. It is shown to that user only, as a sign-in that did not happen, never as a problem of the app's
+    settings (a :class:`ConfigurationError` sets the administrator's banner): only Microsoft's answers to this server's
+    own requests (discovery, the code redemption) say that the settings are wrong.
+    """
+    error = str(params.get("error") or "")[:80]
+    if error == "access_denied":
+        return ReauthRequired(
+            "You declined to give Odoo access to your Outlook calendar, so nothing was connected.",
+            error="access_denied",
+        )
+    detail = first_line(str(params.get("error_description") or ""))[:CALLBACK_DETAIL_MAX] or error
+    return OutlookError(
+        f"Microsoft did not sign you in ({detail}). Nothing was connected: start again from the Outlook button in "
+        "Calendar, and if this message comes back, show it to your administrator."
+    )
 
 
 class MailboxAuth:
@@ -168,8 +193,11 @@ class MailboxAuth:
         """Redeem the code Microsoft sent back; return MSAL's result (with ``id_token_claims``).
 
         :raises ReauthRequired: consent declined, code expired or reused
-        :raises ConfigurationError: the app's secret or registration is wrong
+        :raises ConfigurationError: the app's secret or registration is wrong (Microsoft's answer to the code
+            redemption: never an error the browser brought back, see :func:`callback_error`)
         """
+        if params.get("error"):
+            raise callback_error(params)
         try:
             asked = [scope for scope in flow.get("scope") or SCOPES if scope not in RESERVED_SCOPES]
             result = self.app.acquire_token_by_auth_code_flow(flow, params, scopes=asked)
@@ -181,11 +209,6 @@ class MailboxAuth:
         except msal.exceptions.MsalServiceError as exc:
             raise TransientError(f"The Microsoft sign-in service failed ({exc}).") from exc
         if "error" in result:
-            if result["error"] == "access_denied":
-                raise ReauthRequired(
-                    "You declined to give Odoo access to your Outlook calendar, so nothing was connected.",
-                    error="access_denied",
-                )
             raise token_error(result)
         return result
 

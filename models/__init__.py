@@ -4,6 +4,7 @@ from . import (
     outlook_event_link,
     outlook_mailbox,
     outlook_notification_inbox,
+    outlook_mailbox_token,
     outlook_policy,
     outlook_pull,
     outlook_queue_job,

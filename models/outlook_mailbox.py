@@ -44,8 +44,49 @@ class ConnectOutcome:
     address: str
 
 
+class RedeemedSignIns:
+    """Sign-ins whose authorization code Microsoft already exchanged, kept in this process until their connection
+    reached the database.
+
+    Microsoft's codes are single-use. When PostgreSQL refuses the callback's transaction (a concurrent update of the
+    mailbox row: serialization failure), Odoo rolls it back and runs the request again: the retry takes the identity
+    and tokens the first attempt redeemed from here instead of redeeming the code a second time, which Microsoft would
+    refuse (AADSTS54005). Odoo retries in the same process, so memory is enough; an entry is dropped as soon as its
+    connection is flushed, and after :attr:`ttl` seconds at the latest.
+    """
+
+    ttl = 600
+    limit = 1000
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._entries = {}  # key: (expiry, value)
+
+    def get(self, key):
+        with self._lock:
+            expiry, value = self._entries.get(key, (0, None))
+            return value if expiry > time.monotonic() else None
+
+    def put(self, key, value):
+        with self._lock:
+            now = time.monotonic()
+            for stale in [k for k, (expiry, _v) in self._entries.items() if expiry <= now]:
+                del self._entries[stale]
+            while len(self._entries) >= self.limit:
+                del self._entries[next(iter(self._entries))]
+            self._entries[key] = (now + self.ttl, value)
+
+    def drop(self, key):
+        with self._lock:
+            self._entries.pop(key, None)
+
+
+REDEEMED_SIGN_INS = RedeemedSignIns()
+
+
 class OutlookMailbox(models.Model):
-    """One Odoo user's connected Microsoft 365 mailbox: tokens, state and sync checkpoints.
+    """One Odoo user's connected Microsoft 365 mailbox: state and sync checkpoints (its tokens are an
+    ``outlook.mailbox.token``, see models/outlook_mailbox_token.py).
 
     The sync cron claims these rows one at a time (``FOR UPDATE SKIP LOCKED``), so several workers
     never sync the same mailbox at once (STYLE R10).
@@ -71,7 +112,6 @@ class OutlookMailbox(models.Model):
         readonly=True,
         tracking=True,
     )
-    token_cache = fields.Text("MSAL Token Cache", groups="base.group_system", copy=False)
     delta_link = fields.Char(groups="base.group_system", copy=False)
     connected_at = fields.Datetime(readonly=True, copy=False)
     last_attempt_at = fields.Datetime("Last Sync Attempt", readonly=True, copy=False)
@@ -127,21 +167,40 @@ class OutlookMailbox(models.Model):
     def _outlook_finish_connect(self, flow, params):
         """Redeem Microsoft's answer, read the mailbox identity and store the tokens.
 
+        The code is redeemed at most once: a retry of the request (see :class:`RedeemedSignIns`) stores what the
+        first attempt redeemed.
+
         :param flow: the dict :meth:`_outlook_start_connect` returned, taken from the session
         :param params: the query parameters Microsoft sent to the redirect URI
         :return: :class:`ConnectOutcome`
         :raises OutlookError: a typed error whose message the callback page shows
         """
-        run = GraphRun(get_auth_settings(self.env))
+        key = (self.env.cr.dbname, self.env.uid, flow.get("state"))
+        redeemed = REDEEMED_SIGN_INS.get(key)
+        if redeemed is None:
+            run = GraphRun(get_auth_settings(self.env))
+            try:
+                auth = run.auth()
+                auth.finish_flow(flow, params)
+                me = run.client(auth).me()
+            except ConfigurationError as exc:
+                # only what Microsoft answered to this server's own requests (discovery, token endpoint) gets here:
+                # an error the browser brought back is the user's alone (MailboxAuth.finish_flow)
+                set_config_error(self.env, str(exc))
+                raise
+            redeemed = (me, auth.cache.serialize())
+            REDEEMED_SIGN_INS.put(key, redeemed)
         try:
-            auth = run.auth()
-            auth.finish_flow(flow, params)
-            me = run.client(auth).me()
-        except ConfigurationError as exc:
-            set_config_error(self.env, str(exc))
+            mailbox_sudo = self._outlook_store_connection(*redeemed)
+        except OutlookError:
+            REDEEMED_SIGN_INS.drop(key)
             raise
-        mailbox_sudo = self._outlook_store_connection(me, auth.cache.serialize())
         set_config_error(self.env, False)
+        # Every write of the connection reaches PostgreSQL here, inside the request's handler: a conflict with a
+        # concurrent writer then happens before Odoo saves the session (its retry still finds the flow there), and
+        # once this flush went through only the COMMIT is left, which cannot conflict under REPEATABLE READ.
+        self.env.cr.flush()
+        REDEEMED_SIGN_INS.drop(key)
         _logger.info("outlook: user %s connected mailbox %s", self.env.uid, mailbox_sudo.id)
         return ConnectOutcome(mailbox_id=mailbox_sudo.id, address=mailbox_sudo.address)
 
@@ -172,7 +231,6 @@ class OutlookMailbox(models.Model):
         vals = {
             "address": address,
             "graph_user_id": graph_user_id,
-            "token_cache": cache_blob,
             "state": "connected",
             # the transaction time, as create_date: what this transaction creates counts as after connection
             "connected_at": self.env.cr.now(),
@@ -186,6 +244,9 @@ class OutlookMailbox(models.Model):
             mailbox_sudo.link_ids.unlink()
             vals.update(delta_link=False, delta_window_start=False, first_connected_at=vals["connected_at"])
         mailbox_sudo.write(vals)
+        # the mailbox row first (a conflict there is refused before any token is sent), then the tokens' own row
+        mailbox_sudo.flush_recordset()
+        mailbox_sudo._outlook_write_tokens(cache=cache_blob)
         mailbox_sudo._outlook_close_reconnect_activities()
         mailbox_sudo._outlook_request_sync(force=True)  # the user's events arrive right away
         return mailbox_sudo
@@ -201,7 +262,8 @@ class OutlookMailbox(models.Model):
         for mailbox in self:
             if mailbox.user_id != self.env.user and not self.env.user.has_group("base.group_system"):
                 raise UserError(_("You can only disconnect your own Outlook mailbox."))
-        self.sudo().write({"token_cache": False, "state": "disconnected", "last_error": False})
+        self.sudo().write({"state": "disconnected", "last_error": False})
+        self._outlook_forget_tokens()
         self.sudo()._outlook_close_reconnect_activities()
         return True
 
@@ -429,14 +491,21 @@ class OutlookMailbox(models.Model):
         :param commit: makes the progress so far durable (called after each delta page and each push)
         """
         self.ensure_one()
-        mailbox_sudo = self.sudo()
         self._outlook_check_requirements()
-        auth = graph_run.auth(mailbox_sudo.token_cache)
+        stored = {"cache": self._outlook_token_cache()}
+        auth = graph_run.auth(stored["cache"])
 
         def checkpoint():
             cache_blob = auth.cache_blob_if_changed()
             if cache_blob:
-                mailbox_sudo.token_cache = cache_blob
+                try:
+                    # only over the cache this run started from: a reconnection or a disconnection meanwhile wins
+                    # (this run goes on with the tokens it holds in memory)
+                    if self._outlook_write_tokens(cache=cache_blob, expected_cache=stored["cache"]):
+                        stored["cache"] = cache_blob
+                except Exception:
+                    auth.cache.has_state_changed = True  # not stored: the next checkpoint tries again
+                    raise
             commit()
 
         return MailboxRun(client=graph_run.client(auth), policy=self._outlook_policy(), commit=checkpoint, auth=auth)

@@ -11,14 +11,15 @@ plain tables. When this add-on is installed, :func:`..hooks.post_init_hook` call
   mails nobody;
 * takes the built-in's Azure app (client id and secret) when this add-on's settings are empty: the redirect URI
   ``/microsoft_account/authentication`` is the same;
-* creates a mailbox in *Reconnect needed* for each user who synced, holding their refresh token (system-only
-  field). The next cron run redeems it with MSAL (graph-reference I.4) and the mailbox is connected without a new
-  consent; when that fails (another Azure app, a revoked grant) the user clicks Outlook once.
+* creates a mailbox in *Reconnect needed* for each user who synced, holding their refresh token (in its
+  ``outlook.mailbox.token``, system only). The next cron run redeems it with MSAL (graph-reference I.4) and the
+  mailbox is connected without a new consent; when that fails (another Azure app, a revoked grant) the user clicks
+  Outlook once.
 """
 
 import logging
 
-from odoo import _, api, fields, models
+from odoo import _, api, models
 from odoo.tools.sql import table_exists
 
 from ..engine.records import occurrence_start_utc, occurrence_uid
@@ -37,13 +38,6 @@ BUILTIN_PARAMS = {
 
 class OutlookMailbox(models.Model):
     _inherit = "outlook.mailbox"
-
-    builtin_refresh_token = fields.Char(
-        "Refresh token of the former Outlook module",
-        groups="base.group_system",
-        copy=False,
-        help="Kept from Odoo's microsoft_calendar until the next sync takes the connection over",
-    )
 
     # ------------------------------------------------------------
     # INSTALL: read what the built-in left (data/preserve_microsoft_calendar.sql)
@@ -135,11 +129,11 @@ class OutlookMailbox(models.Model):
         rows = self.env.cr.fetchall()
         mailboxes_sudo = self.sudo().with_context(mail_create_nosubscribe=True, tracking_disable=True)
         known = set(mailboxes_sudo.search([]).user_id.ids)
+        tokens = {user_id: token for user_id, token in rows if token and user_id not in known}
         vals_list = [
             {
                 "user_id": user_id,
                 "state": "reconnect",
-                "builtin_refresh_token": token or False,
                 "last_error": _(
                     "Synced by Odoo's former Outlook Calendar module: the next sync takes the connection over."
                 )
@@ -151,10 +145,11 @@ class OutlookMailbox(models.Model):
             for user_id, token in rows
             if user_id not in known
         ]
-        mailboxes_sudo.create(vals_list)
-        # the tokens now live in a system-only field; the plain table keeps no secret
+        for mailbox in mailboxes_sudo.create(vals_list).filtered(lambda m: m.user_id.id in tokens):
+            mailbox._outlook_write_tokens(builtin_refresh_token=tokens[mailbox.user_id.id])
+        # the tokens now live in the system-only token records; the plain table keeps no secret
         self.env.cr.execute("UPDATE outlook_builtin_user SET refresh_token = NULL WHERE refresh_token IS NOT NULL")
-        if any(vals["builtin_refresh_token"] for vals in vals_list):
+        if tokens:
             self.env.ref("outlook_calendar_sync.ir_cron_outlook_sync").sudo()._trigger()
         return len(vals_list)
 
@@ -176,7 +171,7 @@ class OutlookMailbox(models.Model):
 
         :return: the number of mailboxes connected
         """
-        pending = self.sudo().search([("builtin_refresh_token", "!=", False)])
+        pending = self._outlook_with_builtin_token()
         if not pending:
             return 0
         settings = get_auth_settings(self.env)
@@ -198,7 +193,7 @@ class OutlookMailbox(models.Model):
                 continue
             except OutlookError as exc:
                 _logger.info("outlook: mailbox %s: built-in connection not taken over: %s", mailbox.id, exc)
-                mailbox.sudo().builtin_refresh_token = False
+                mailbox._outlook_write_tokens(builtin_refresh_token=False)
                 mailbox._outlook_mark_reconnect(exc.user_message())
             finally:
                 Checkpoints(self.env.cr).commit_and_close()  # cron boundary: one mailbox's outcome is durable
@@ -209,12 +204,12 @@ class OutlookMailbox(models.Model):
         self.ensure_one()
         mailbox_sudo = self.sudo()
         auth = run.auth()
-        result = auth.redeem_refresh_token(mailbox_sudo.builtin_refresh_token)
+        result = auth.redeem_refresh_token(self._outlook_tokens()[self.id].builtin_refresh_token)
         me = self._outlook_builtin_identity(run, auth, result)
         self.env["outlook.mailbox"].with_user(mailbox_sudo.user_id)._outlook_store_connection(
             me, auth.cache.serialize()
         )
-        mailbox_sudo.builtin_refresh_token = False
+        self._outlook_write_tokens(builtin_refresh_token=False)
         _logger.info("outlook: mailbox %s: connection of microsoft_calendar taken over", self.id)
 
     @api.model

@@ -389,9 +389,9 @@ class OutlookMailbox(models.Model):
 
     def action_outlook_disconnect(self):
         """Also stop the mailbox's change notifications, best effort: the tokens are about to be forgotten."""
-        # only this column, before super() forgets it: prefetching more under sudo would skip the rules
-        # super() relies on to refuse other users' mailboxes
-        caches = {row["id"]: row["token_cache"] for row in self.sudo().read(["token_cache"])}
+        # read before super() forgets them (through the token accessor: nothing else of the mailboxes is loaded under
+        # sudo, which would skip the rules super() relies on to refuse other users' mailboxes)
+        caches = {mailbox_id: tokens.cache for mailbox_id, tokens in self._outlook_tokens().items()}
         result = super().action_outlook_disconnect()  # checks the user may disconnect these mailboxes
         subscriptions_sudo = self.env["outlook.subscription"].sudo().search([("mailbox_id", "in", self.ids)])
         if not subscriptions_sudo:

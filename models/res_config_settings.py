@@ -1,3 +1,7 @@
+import logging
+
+import psycopg2
+
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
@@ -17,6 +21,8 @@ from .outlook_config import (
 )
 from .outlook_push import PARAM_PUSH_EXISTING, PARAM_SILENT_RESPONSES
 from .outlook_subscription import PARAM_NOTIFICATION_URL, PARAM_REALTIME
+
+_logger = logging.getLogger(__name__)
 
 
 class ResConfigSettings(models.TransientModel):
@@ -100,8 +106,15 @@ class ResConfigSettings(models.TransientModel):
             self.env["ir.config_parameter"].sudo().set_param(PARAM_CLIENT_SECRET, secret)
             set_config_error(self.env, False)
         # never keep the secret on the transient record, which a later read could send back
-        self.outlook_client_secret = False
+        self._outlook_forget_typed_secret()
         return res
+
+    def _outlook_forget_typed_secret(self):
+        """Take the typed secret off these records, in the database too (never kept beyond its request)."""
+        typed = self.filtered("outlook_client_secret")
+        if typed:
+            typed.outlook_client_secret = False
+            typed.flush_recordset(["outlook_client_secret"])
 
     def _outlook_form_settings(self):
         """The settings as typed in the form (falling back on the stored secret)."""
@@ -118,28 +131,46 @@ class ResConfigSettings(models.TransientModel):
 
     def action_outlook_test_connection(self):
         """Check the form's settings against Microsoft: authority discovery, and the secret when the
-        tenant allows app-only tokens. :return: a ``display_notification`` action"""
+        tenant allows app-only tokens. :return: a ``display_notification`` action
+
+        The web client saves the form before it calls this button: a secret typed and not saved would stay on this
+        record's row (and be read back by the next request) after the test. It is taken off the record before
+        anything else, and this method answers with a notification whatever happens, so that the transaction that
+        forgets it is always the one committed (a failure that raised would roll the forgetting back).
+        """
         settings = self._outlook_form_settings()
+        typed = any(self.mapped("outlook_client_secret"))
+        self._outlook_forget_typed_secret()
+        message, kind = self._outlook_test(settings)
+        if typed:
+            message += " " + _(
+                "The secret typed in the form was used for this test only: type it again and click Save to store it."
+            )
+        return self._outlook_test_result(message, kind)
+
+    def _outlook_test(self, settings):
+        """:return: ``(message, notification type)`` of the connection test of ``settings``"""
         try:
             secret_checked = GraphRun(settings).auth().check_app_credentials()
         except ConfigurationError as exc:
-            return self._outlook_test_result(str(exc), "danger")
+            return str(exc), "danger"
         except OutlookError as exc:
-            return self._outlook_test_result(exc.user_message(), "warning")
+            return exc.user_message(), "warning"
+        except psycopg2.Error:
+            raise  # the transaction is broken: Odoo retries the request or reports it
+        except Exception as exc:  # noqa: BLE001 - UI boundary: see action_outlook_test_connection
+            _logger.warning("outlook: the connection test failed: %s", type(exc).__name__)
+            return _("The connection test failed unexpectedly (%(error)s).", error=type(exc).__name__), "danger"
         if secret_checked:
-            return self._outlook_test_result(
-                _("Microsoft accepted the Client ID and Client Secret for tenant %(tenant)s.", tenant=settings.tenant),
-                "success",
-            )
-        return self._outlook_test_result(
-            _(
-                "The sign-in service at %(authority)s answers. With a multi-tenant setting (%(tenant)s) the Client "
-                "Secret can only be checked when a user connects; set your tenant id to check it here.",
-                authority=settings.authority,
-                tenant=settings.tenant,
-            ),
-            "info",
-        )
+            return _(
+                "Microsoft accepted the Client ID and Client Secret for tenant %(tenant)s.", tenant=settings.tenant
+            ), "success"
+        return _(
+            "The sign-in service at %(authority)s answers. With a multi-tenant setting (%(tenant)s) the Client "
+            "Secret can only be checked when a user connects; set your tenant id to check it here.",
+            authority=settings.authority,
+            tenant=settings.tenant,
+        ), "info"
 
     def _outlook_test_result(self, message, kind):
         return {

@@ -18,18 +18,18 @@ class TestAccessRights(OutlookEmulatorMixin, TransactionCase):
                 "user_id": cls.user_anna.id,
                 "address": "anna@contoso.test",
                 "state": "connected",
-                "token_cache": '{"RefreshToken": {"secret": "anna-refresh-token"}}',
                 "delta_link": "https://x/delta",
             }
         )
+        cls.mailbox_anna._outlook_write_tokens(cache='{"RefreshToken": {"secret": "anna-refresh-token"}}')
         cls.mailbox_bob = mailboxes.create(
             {
                 "user_id": cls.user_bob.id,
                 "address": "bob@contoso.test",
                 "state": "connected",
-                "token_cache": '{"RefreshToken": {"secret": "bob-refresh-token"}}',
             }
         )
+        cls.mailbox_bob._outlook_write_tokens(cache='{"RefreshToken": {"secret": "bob-refresh-token"}}')
         event = cls.env["calendar.event"].create(
             {
                 "name": "Bob's meeting",
@@ -49,12 +49,14 @@ class TestAccessRights(OutlookEmulatorMixin, TransactionCase):
     def test_user_cannot_read_tokens_even_own(self):
         own = self.mailbox_anna.with_user(self.user_anna)
         self.assertEqual(own.read(["state", "address"])[0]["state"], "connected")
-        with self.assertRaises(AccessError):
-            own.read(["token_cache"])
+        self.assertNotIn("token_cache", own.fields_get())
         with self.assertRaises(AccessError):
             own.read(["delta_link"])
+        tokens = self.env["outlook.mailbox.token"].with_user(self.user_anna)
         with self.assertRaises(AccessError):
-            own.search_read([], ["token_cache"])
+            tokens.search_read([], ["cache"])
+        with self.assertRaises(AccessError):
+            tokens.search([("mailbox_id", "=", own.id)])
 
     @mute_logger("odoo.models", "odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule")
     def test_user_cannot_see_or_change_other_mailboxes(self):
@@ -87,17 +89,21 @@ class TestAccessRights(OutlookEmulatorMixin, TransactionCase):
         self.assertEqual(bob_seen_by_anna.outlook_sync_state, "disconnected")
         self.assertFalse(bob_seen_by_anna.outlook_mailbox_address)
 
-    def test_admin_reads_everything(self):
+    @mute_logger("odoo.models", "odoo.addons.base.models.ir_model")
+    def test_admin_reads_everything_but_tokens(self):
         admin = self.env.ref("base.user_admin")
-        values = self.mailbox_bob.with_user(admin).read(["token_cache", "address"])[0]
-        self.assertIn("bob-refresh-token", values["token_cache"])
+        self.assertEqual(self.mailbox_bob.with_user(admin).read(["address"])[0]["address"], "bob@contoso.test")
         self.assertEqual(self.user_bob.with_user(admin).outlook_mailbox_address, "bob@contoso.test")
+        # tokens: no access right for anyone, administrators included; only the token path's sudo code reads them
+        with self.assertRaises(AccessError):
+            self.env["outlook.mailbox.token"].with_user(admin).search_read([], ["cache"])
+        self.assertIn("bob-refresh-token", self.mailbox_bob._outlook_token_cache())
 
     @mute_logger("odoo.models", "odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule")
     def test_user_disconnects_only_own_mailbox(self):
         self.mailbox_anna.with_user(self.user_anna).action_outlook_disconnect()
         self.assertEqual(self.mailbox_anna.state, "disconnected")
-        self.assertFalse(self.mailbox_anna.token_cache)
+        self.assertFalse(self.mailbox_anna._outlook_token_cache())
         with self.assertRaises(AccessError):
             self.mailbox_bob.with_user(self.user_anna).action_outlook_disconnect()
         self.assertEqual(self.mailbox_bob.state, "connected")

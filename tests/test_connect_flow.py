@@ -65,7 +65,7 @@ class TestConnectFlow(OutlookEmulatorMixin, HttpCase):
         mailbox = self.mailbox_of(self.user_anna)
         self.assertEqual(mailbox.state, "connected")
         self.assertEqual(mailbox.address, ANNA)
-        self.assertIn("RefreshToken", mailbox.token_cache)
+        self.assertIn("RefreshToken", mailbox._outlook_token_cache())
         self.assertEqual(self.user_anna.outlook_sync_state, "connected")
         counters = self.emulator.counters()
         self.assertEqual(counters["requests"].get("POST /{tenant}/oauth2/v2.0/token"), 1)
@@ -194,7 +194,7 @@ class TestConnectFlow(OutlookEmulatorMixin, HttpCase):
         )
         mailbox.invalidate_recordset()
         self.assertEqual(mailbox.state, "disconnected")
-        self.assertFalse(mailbox.token_cache)
+        self.assertFalse(mailbox._outlook_token_cache())
 
     def test_user_cannot_read_tokens_over_rpc(self):
         self.authenticate("anna_user", "anna_user")
@@ -203,7 +203,12 @@ class TestConnectFlow(OutlookEmulatorMixin, HttpCase):
         with self.assertRaises(JsonRpcException) as caught, mute_logger("odoo.http"):
             self.make_jsonrpc_request(
                 "/web/dataset/call_kw/outlook.mailbox/read",
-                {"model": "outlook.mailbox", "method": "read", "args": [mailbox.ids, ["token_cache"]], "kwargs": {}},
+                {
+                    "model": "outlook.mailbox.token",
+                    "method": "search_read",
+                    "args": [[("mailbox_id", "=", mailbox.id)], ["cache"]],
+                    "kwargs": {},
+                },
             )
         self.assertEqual(str(caught.exception), "odoo.exceptions.AccessError")
         own = self.make_jsonrpc_request(

@@ -28,14 +28,14 @@ class TestSyncCron(OutlookEmulatorMixin, TransactionCase):
         self.env.invalidate_all()
 
     def test_connected_mailboxes_renew_tokens(self):
-        caches_before = (self.mailbox_anna.token_cache, self.mailbox_bob.token_cache)
+        caches_before = (self.mailbox_anna._outlook_token_cache(), self.mailbox_bob._outlook_token_cache())
         self.run_cron_later()
         self.assertEqual(self.emulator.counters()["requests"].get(TOKEN), 2)  # one refresh per mailbox
         for mailbox, before in zip((self.mailbox_anna, self.mailbox_bob), caches_before, strict=False):
             self.assertEqual(mailbox.state, "connected")
             self.assertTrue(mailbox.last_sync_at)
             self.assertFalse(mailbox.last_error)
-            self.assertNotEqual(mailbox.token_cache, before)
+            self.assertNotEqual(mailbox._outlook_token_cache(), before)
         self.assertEqual(self.emulator.counters()["messages_sent"], 0)
 
     def test_fresh_tokens_need_no_request(self):

@@ -322,7 +322,7 @@ class TestVisibility(OutlookSyncCase, TransactionCase):
         row = self.env["outlook.dashboard"].with_user(self.admin).browse(self.user_bob.id)
         row.action_outlook_stop()
         self.assertEqual(self.mailbox_bob.state, "disconnected")
-        self.assertFalse(self.mailbox_bob.sudo().token_cache)
+        self.assertFalse(self.mailbox_bob._outlook_token_cache())
 
     def test_reset_unlinks_without_any_graph_call(self):
         _item, event = self.imported(

@@ -144,7 +144,7 @@ def step_ours(env, args):
         cron_runs=runs,
         links=env["outlook.event.link"].sudo().search_count([]),
         linked_events=len(env["outlook.event.link"].sudo().search([]).event_id),
-        pending_tokens=mailboxes.search_count([("builtin_refresh_token", "!=", False)]),
+        pending_tokens=len(mailboxes._outlook_with_builtin_token()),
         dirty=env["calendar.event"].sudo().search_count([("outlook_dirty", "=", True)]),
     )
     return out
