@@ -103,7 +103,7 @@ outlook.mailbox             first_connected_at graph_user_id import_done        
 outlook.mailbox             import_running import_total last_attempt_at          yyyyyyy  yyyyy--  -hhhh--  -------
 outlook.mailbox             last_error last_sync_at paused_by_admin state        yyyyyyy  yyyyy--  -hhhh--  -------
 outlook.mailbox             sync_requested_at throttled_until user_id            yyyyyyy  yyyyy--  -hhhh--  -------
-outlook.mailbox             builtin_refresh_token delta_link token_cache         yyyyyyy  -------  -------  -------
+outlook.mailbox             delta_link                                           yyyyyyy  -------  -------  -------
 outlook.mailbox             errors_24h linked_count                              y......  y......  -......  -......
 outlook.mailbox             link_ids                                             yyy..yy  yyy..--  -hh..--  ---..--
 # (subscription_ids, S: Odoo checks no field group in a domain on an x2many's ids; the ids are no secret)
@@ -119,6 +119,9 @@ outlook.mailbox             action_outlook_reset()                              
 outlook.mailbox             action_outlook_resume()                              y        -        -        -
 outlook.mailbox             action_outlook_resume_all()                          y        -        -        -
 outlook.mailbox             action_outlook_stop()                                y        y        -        -
+# (tokens: no access right for anybody, administrators included; only the add-on's token path reads and writes them)
+outlook.mailbox.token       *                                                    ---      ---      ---      ---
+outlook.mailbox.token       builtin_refresh_token cache mailbox_id               -------  -------  -------  -------
 outlook.notification.inbox  *                                                    y-y      ---      ---      ---
 outlook.notification.inbox  accepted mailbox_id received_at rejected             yyyyy--  -------  -------  -------
 outlook.notification.inbox  subscription_id wants_sync                           yyyyy--  -------  -------  -------
@@ -249,6 +252,7 @@ class TestAccessMatrix(OutlookEmulatorMixin, TransactionCase):
             "outlook.reset.wizard": env["outlook.reset.wizard"]
             .with_user(cls.user_anna)
             .create({"mailbox_id": mailbox_anna.id}),
+            "outlook.mailbox.token": sudo["outlook.mailbox.token"].search([("mailbox_id", "=", mailbox_anna.id)]),
             "outlook.held.batch": held_batch,
             "outlook.held.line": sudo["outlook.held.line"].create(
                 {"batch_id": held_batch.id, "event_id": event.id, "name": "Anna's meeting", "action": "patch"}
@@ -274,6 +278,7 @@ class TestAccessMatrix(OutlookEmulatorMixin, TransactionCase):
                 "received_at": now,
             },
             "outlook.reset.wizard": {"mailbox_id": mailbox_anna.id},
+            "outlook.mailbox.token": {"mailbox_id": mailbox_bob.id},
             "outlook.held.batch": {"mailbox_id": mailbox_anna.id},
             "outlook.held.line": {"batch_id": held_batch.id},
             "outlook.dashboard": {},
