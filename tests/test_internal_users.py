@@ -90,8 +90,9 @@ class TestInternalUsersOnly(OutlookEmulatorMixin, HttpCase):
             self.env["outlook.mailbox"]
             .sudo()
             .with_context(mail_create_nosubscribe=True)
-            .create({"user_id": self.portal.id, "address": CAROL, "state": "connected", "token_cache": "{}"})
+            .create({"user_id": self.portal.id, "address": CAROL, "state": "connected"})
         )
+        mailbox._outlook_write_tokens(cache="{}")
         rows = self.env["outlook.dashboard"].with_user(self.admin).search([("user_id", "=", self.portal.id)])
         self.assertEqual((rows.state, rows.address), ("not_internal", CAROL), "the admin sees it")
         self.env["outlook.mailbox"]._cron_outlook_sync()
@@ -114,4 +115,4 @@ class TestInternalUsersOnly(OutlookEmulatorMixin, HttpCase):
         self.assertEqual(mailbox.state, "paused")
         row.action_outlook_stop()
         self.assertEqual(mailbox.state, "disconnected")
-        self.assertFalse(mailbox.token_cache)
+        self.assertFalse(mailbox._outlook_token_cache())
