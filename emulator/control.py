@@ -101,6 +101,7 @@ class ControlAPI:
             ("GET", "/settings", lambda body: emu.configure()),
             ("POST", "/settings", lambda body: emu.configure(**body)),
             ("POST", "/tokens/expire-access", lambda body: {"expired": emu.expire_access_tokens(body.get("address"))}),
+            ("POST", "/tokens/revoke-access", lambda body: {"revoked": emu.revoke_access_tokens(body.get("address"))}),
             (
                 "POST",
                 "/tokens/revoke-refresh",

@@ -200,6 +200,9 @@ class EmulatorControl:
     def expire_access_tokens(self, address=None):
         return self._call("POST", "/tokens/expire-access", {"address": address})["expired"]
 
+    def revoke_access_tokens(self, address=None):
+        return self._call("POST", "/tokens/revoke-access", {"address": address})["revoked"]
+
     def revoke_refresh_tokens(self, address=None, aadsts=700082):
         return self._call("POST", "/tokens/revoke-refresh", {"address": address, "aadsts": aadsts})["revoked"]
 

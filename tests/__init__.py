@@ -5,6 +5,7 @@ from . import (
     test_install_settings,
     test_notifications,
     test_policies,
+    test_reauth,
     test_recurrence,
     test_reliability,
     test_sync_inbound,
