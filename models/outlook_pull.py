@@ -3,7 +3,7 @@
 import hashlib
 import logging
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from odoo import _, fields, models
 
@@ -20,6 +20,14 @@ _logger = logging.getLogger(__name__)
 
 DELTA_PAGE_SIZE = 1000  # items per delta page we ask for (Prefer: odata.maxpagesize)
 WINDOW_REANCHOR_DAYS = 7  # start a new round once the window's end lags this much behind
+# a copy that cannot be read or saved is read again after this wait, doubled at each failure, up to the cap
+RETRY_FIRST_WAIT = timedelta(minutes=5)
+RETRY_MAX_WAIT = timedelta(days=1)
+
+
+def retry_wait(failures):
+    """How long a copy that failed ``failures`` times in a row waits before it is read again."""
+    return min(RETRY_FIRST_WAIT * 2 ** min(max(failures - 1, 0), 20), RETRY_MAX_WAIT)
 
 
 class OutlookMailbox(models.Model):
@@ -103,14 +111,22 @@ class OutlookMailbox(models.Model):
             url = page.next_link
 
     def _outlook_retry_failed(self, run, limit=50):
-        """Read again the copies that could not be read before: delta will not list them until they
-        change, so they would be lost otherwise."""
+        """Read again the copies that could not be read before and whose wait is over: delta will not list
+        them until they change, so they would be lost otherwise."""
         client = run.client
         failed = (
             self.env["outlook.event.link"]
             .sudo()
             .search(
-                [("mailbox_id", "=", self.id), ("state", "in", ("error", "pending"))], limit=limit, order="write_date"
+                [
+                    ("mailbox_id", "=", self.id),
+                    ("state", "in", ("error", "pending")),
+                    "|",
+                    ("next_retry_at", "=", False),
+                    ("next_retry_at", "<=", fields.Datetime.now()),
+                ],
+                limit=limit,
+                order="next_retry_at, write_date",
             )
         )
         payloads = []
@@ -347,13 +363,16 @@ class OutlookMailbox(models.Model):
             [d.item.data for d in decisions if d.action in ("create", "attach", "update", "conflict", "refresh")],
         )
         values.series = run.series
-        retried = [d.item.graph_id for d in by_action.get("create", []) + by_action.get("attach", [])]
-        if retried:  # copies that failed before and now import: their error stubs make room
+        # copies that failed before and are now read (imported, skipped by a policy, gone): their failed links
+        # make room; an item failing again keeps its failed link, recorded once per Graph id
+        read = [d.item.graph_id for d in decisions if d.action != "error" and not d.link and d.item.graph_id]
+        if read:
             self.env["outlook.event.link"].sudo().search(
                 [
                     ("mailbox_id", "=", self.id),
-                    ("graph_id", "in", retried),
+                    ("graph_id", "in", read),
                     ("event_id", "=", False),
+                    ("state", "=", "error"),
                 ]
             ).unlink()
         self._outlook_apply_creates(by_action.get("create", []), values)
@@ -532,6 +551,8 @@ class OutlookMailbox(models.Model):
             "seen_round": self.sudo().delta_round,
             "state": "synced",
             "last_error": False,
+            "failed_reads": 0,
+            "next_retry_at": False,
         }
 
     def _outlook_update(self, decisions, values):
@@ -633,21 +654,30 @@ class OutlookMailbox(models.Model):
         if not decisions:
             return
         links_sudo = self.env["outlook.event.link"].sudo()
+        now = fields.Datetime.now()
         for decision in decisions:
             _logger.warning("outlook: mailbox %s: %s", self.id, decision.reason)
             values = {"state": "error", "last_error": decision.reason, "seen_round": self.sudo().delta_round}
-            if decision.link:
-                link = links_sudo.browse(decision.link.link_id)
-                link.write(values)
+            link = links_sudo.browse(decision.link and decision.link.link_id).exists()
+            if not link and decision.item.graph_id:
+                # one failed link per Graph id, whatever the number of failures (the unique constraint)
+                link = links_sudo.search([("mailbox_id", "=", self.id), ("graph_id", "=", decision.item.graph_id)])
+            if link:
+                failures = link.failed_reads + 1
+                link.write(dict(values, failed_reads=failures, next_retry_at=now + retry_wait(failures)))
                 link.event_id.write({"outlook_sync_state": "error", "outlook_last_error": decision.reason})
-            elif decision.item.graph_id:  # remembered so the next run reads it again
-                links_sudo.create(dict(values, mailbox_id=self.id, graph_id=decision.item.graph_id))
+            elif decision.item.graph_id:  # remembered so a later run reads it again
+                link = links_sudo.create(
+                    dict(
+                        values,
+                        mailbox_id=self.id,
+                        graph_id=decision.item.graph_id,
+                        failed_reads=1,
+                        next_retry_at=now + retry_wait(1),
+                    )
+                )
             self.env["outlook.sync.log"]._outlook_record_item(
-                self,
-                "in",
-                decision.reason,
-                link=links_sudo.browse(decision.link and decision.link.link_id),
-                graph_id=decision.item.graph_id,
+                self, "in", decision.reason, link=link, graph_id=decision.item.graph_id
             )
         self.sudo().last_error = "\n".join(decision.reason for decision in decisions)
 

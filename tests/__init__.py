@@ -1,5 +1,6 @@
 from . import (
     test_access,
+    test_bad_items,
     test_connect_flow,
     test_cron,
     test_install_settings,

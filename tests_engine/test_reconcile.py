@@ -297,6 +297,18 @@ def test_unreadable_item_is_an_error_with_its_link():
     assert decide(broken, known(link)) == Decision("error", broken, link=link, reason=broken.error)
 
 
+def test_item_failing_again_keeps_its_failed_copy():
+    """The failed copy of an item never imported is the one the error is recorded on again (a second link for
+    the same Graph id broke the unique constraint at every later run)."""
+    broken = item(end={"dateTime": "2025-03-10T08:00:00", "timeZone": "UTC"})
+    failed = LinkState(1, "AAMk-1", None, failed=True)
+    assert decide(broken, known(failed)) == Decision("error", broken, link=failed, reason=broken.error)
+    gone = remote_item({"id": "AAMk-1", "@removed": {"reason": "deleted"}})
+    assert decide(gone, known(failed)) == Decision("remove", gone, link=failed)
+    readable = item()
+    assert decide(readable, known(failed)) == Decision("create", readable, authoritative=True)
+
+
 # ------------------------------------------------------------
 # Removed and cancelled
 # ------------------------------------------------------------
