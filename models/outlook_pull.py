@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -10,10 +11,19 @@ from odoo import _, fields, models
 from ..engine.mapping import fingerprint, snapshot
 from ..engine.policy import ARCHIVE, DELETE, NEWEST_WINS, ImportContext
 from ..engine.reconcile import MICROSOFT_WINS, Known, pushed_event_id, reconcile
-from ..engine.records import SERIES_MASTER, occurrence_payload, occurrence_start_utc, occurrence_uid, remote_item
+from ..engine.records import (
+    SERIES_MASTER,
+    Decision,
+    RemoteItem,
+    occurrence_payload,
+    occurrence_start_utc,
+    occurrence_uid,
+    remote_item,
+)
 from ..graph.auth import MAILBOX_SETTINGS_SCOPES
-from ..graph.errors import DeltaExpired, GraphError, Throttled
+from ..graph.errors import DeltaExpired, GraphError, OutlookError, Throttled
 from .calendar_event import INBOUND_CONTEXT
+from .outlook_mailbox import CONCURRENT_WRITE_ERRORS
 from .outlook_values import OdooValues
 
 _logger = logging.getLogger(__name__)
@@ -158,8 +168,58 @@ class OutlookMailbox(models.Model):
     # ------------------------------------------------------------
 
     def _outlook_apply_page(self, payloads, run):
+        """Apply these items in a savepoint. When Odoo cannot store one of them (whatever the mapping let
+        through: a constraint, a value PostgreSQL refuses, a bug), the page is applied again in halves, down to
+        that one item, which is recorded in error: the others are kept, and the counts are what was written.
+        Graph's errors and another worker's concurrent writes are not about one item: they go up."""
         if not payloads:
             return  # an idle round: nothing to read, nothing to write
+        stats = Counter(run.stats)
+        try:
+            with self.env.cr.savepoint():
+                self._outlook_apply_items(payloads, run)
+            return
+        except (OutlookError, *CONCURRENT_WRITE_ERRORS):
+            raise
+        except Exception as exc:  # noqa: BLE001 # one item Odoo cannot store must not stop the page
+            run.stats.clear()
+            run.stats.update(stats)
+            if len(payloads) == 1:
+                self._outlook_record_unsaved(payloads[0], exc)
+                run.stats["pull_error"] += 1
+                return
+            _logger.info("outlook: mailbox %s: a page of %s items failed (%s); applied in halves", self.id, len(payloads), exc)
+        half = len(payloads) // 2
+        self._outlook_apply_page(payloads[:half], run)
+        self._outlook_apply_page(payloads[half:], run)
+
+    def _outlook_record_unsaved(self, payload, exc):
+        """Mark one Outlook item Odoo could not store, on its link (one per Graph id), and log it."""
+        _logger.warning("outlook: mailbox %s: an Outlook item could not be saved", self.id, exc_info=True)
+        try:
+            item = remote_item(payload)
+        except Exception:  # noqa: BLE001 # the item itself is what failed: keep only its id
+            item = RemoteItem(graph_id=payload.get("id") if isinstance(payload, dict) else "")
+        item = item if isinstance(item.graph_id, str) else RemoteItem(graph_id="")
+        name = item.data.name if item.data else item.graph_id
+        reason = _(
+            "Outlook event %(name)s could not be saved in Odoo: %(error)s",
+            name=repr(name[:80]),
+            error=str(exc).strip()[:300] or type(exc).__name__,
+        )
+        link = self.env["outlook.event.link"].sudo().search(
+            [("mailbox_id", "=", self.id), ("graph_id", "=", item.graph_id)]
+        ) if item.graph_id else None
+        decision = Decision("error", item, link=link._outlook_state({}) if link else None, reason=reason)
+        try:
+            with self.env.cr.savepoint():
+                self._outlook_record_errors([decision])
+        except (OutlookError, *CONCURRENT_WRITE_ERRORS):
+            raise
+        except Exception:  # noqa: BLE001 # not even its error can be stored: the server log keeps it
+            _logger.exception("outlook: mailbox %s: the failure of Outlook item %r was not recorded", self.id, name)
+
+    def _outlook_apply_items(self, payloads, run):
         policy = run.policy
         items = [remote_item(payload, attendee_cap=policy.attendee_cap) for payload in payloads]
         items = self._outlook_complete_occurrences(items, run)
@@ -388,6 +448,7 @@ class OutlookMailbox(models.Model):
         self._outlook_record_errors(by_action.get("error", []))
         self._outlook_mark_seen([d.link.link_id for d in by_action.get("skip", []) if d.link])
         if policy.category_mode:
+            self.env.flush_all()  # what Odoo refuses is refused before Outlook's items are tagged
             imported = [d for action in ("create", "attach", "update") for d in by_action.get(action, [])]
             self._outlook_tag_items(run, imported, policy.synced_category)
             self._outlook_tag_items(run, by_action.get("error", []), policy.error_category)

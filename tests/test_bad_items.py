@@ -2,8 +2,10 @@
 growing waits, and everything else keeps syncing both ways."""
 
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
+from odoo.exceptions import ValidationError
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import mute_logger
 
@@ -135,3 +137,92 @@ class TestUnreadableItem(OutlookSyncCase, TransactionCase):
         self.assertEqual(retry_wait(4), 8 * RETRY_FIRST_WAIT)
         self.assertEqual(retry_wait(60), RETRY_MAX_WAIT)
         self.assertEqual(retry_wait(10**6), RETRY_MAX_WAIT)
+
+
+@tagged("post_install", "-at_install")
+class TestUnstorableValues(OutlookSyncCase, TransactionCase):
+    def hostile(self, subject, properties, start_hour=9):
+        item = self.outlook_meeting(ANNA, subject, start=self.tomorrow_at(start_hour))
+        return self.emulator.outlook.corrupt_event(ANNA, item["id"], properties)
+
+    def last_log(self):
+        return self.env["outlook.sync.log"].search(
+            [("mailbox_id", "=", self.mailbox_anna.id), ("kind", "=", "run")], limit=1, order="id desc"
+        )
+
+    @mute_logger(*QUIET)
+    def test_page_keeps_what_odoo_can_store_and_counts_what_it_wrote(self):
+        good = [self.outlook_meeting(ANNA, f"Good {n}", start=self.tomorrow_at(8 + n)) for n in range(3)]
+        nul = self.hostile(
+            "NUL",
+            {"subject": "Budget\u0000 review", "body": {"contentType": "text", "content": "line\u0000one"}},
+        )
+        reminders = [
+            self.hostile("Huge reminder", {"isReminderOn": True, "reminderMinutesBeforeStart": 10**30}),
+            self.hostile("Negative reminder", {"isReminderOn": True, "reminderMinutesBeforeStart": -5}),
+        ]
+        overflows = [
+            self.hostile(
+                "Ends at the end of time in Honolulu",
+                {
+                    "start": {"dateTime": "9999-12-31T22:00:00.0000000", "timeZone": "Hawaiian Standard Time"},
+                    "end": {"dateTime": "9999-12-31T23:00:00.0000000", "timeZone": "Hawaiian Standard Time"},
+                },
+            ),
+            self.hostile(
+                "Starts at the beginning of time in Tokyo",
+                {
+                    "start": {"dateTime": "0001-01-01T00:00:00.0000000", "timeZone": "Tokyo Standard Time"},
+                    "end": {"dateTime": "0001-01-01T01:00:00.0000000", "timeZone": "Tokyo Standard Time"},
+                },
+            ),
+        ]
+        self.sync(self.mailbox_anna, expect_error=True)
+        self.assertNotIn("Unexpected error", self.mailbox_anna.last_error)
+        for item in good + reminders:
+            self.event_of(item["iCalUId"])
+        self.assertEqual(self.event_of(nul["iCalUId"]).name, "Budget review")
+        self.assertIn("lineone", str(self.event_of(nul["iCalUId"]).description))
+        self.assertFalse(self.event_of(reminders[0]["iCalUId"]).alarm_ids, "an impossible reminder is none")
+        self.assertFalse(self.event_of(reminders[1]["iCalUId"]).alarm_ids)
+        for item in overflows:
+            link = self.env["outlook.event.link"].search(
+                [("mailbox_id", "=", self.mailbox_anna.id), ("graph_id", "=", item["id"])]
+            )
+            self.assertEqual((len(link), link.state), (1, "error"))
+            self.assertIn("outside the dates Outlook supports", link.last_error)
+            self.assertFalse(self.env["calendar.event"].search([("name", "=", item["subject"])]))
+        log = self.last_log()
+        created = self.env["calendar.event"].search_count([("outlook_ical_uid", "!=", False)])
+        self.assertEqual((log.created_in, log.errors, created), (6, 2, 6))
+
+    @mute_logger(*QUIET, "odoo.sql_db")
+    def test_an_item_odoo_refuses_fails_alone_and_the_page_is_kept(self):
+        """Whatever the mapping lets through and Odoo still refuses (here a constraint of another module, for
+        one subject) fails that item only: the page is applied again in halves."""
+        good = [self.outlook_meeting(ANNA, f"Kept {n}", start=self.tomorrow_at(8 + n)) for n in range(5)]
+        refused = self.outlook_meeting(ANNA, "Refused by a constraint", start=self.tomorrow_at(15))
+        events_class = type(self.env["calendar.event"])
+        original_create = events_class.create
+
+        def create(records, vals_list):
+            vals_list = vals_list if isinstance(vals_list, list) else [vals_list]
+            if any(vals.get("name") == "Refused by a constraint" for vals in vals_list):
+                raise ValidationError("Another module refuses this event.")
+            return original_create(records, vals_list)
+
+        with patch.object(events_class, "create", create):
+            self.sync(self.mailbox_anna, expect_error=True)
+        for item in good:
+            self.event_of(item["iCalUId"])
+        link = self.env["outlook.event.link"].search(
+            [("mailbox_id", "=", self.mailbox_anna.id), ("graph_id", "=", refused["id"])]
+        )
+        self.assertEqual((len(link), link.state), (1, "error"))
+        self.assertIn("could not be saved in Odoo: Another module refuses this event.", link.last_error)
+        log = self.last_log()
+        self.assertEqual((log.created_in, log.errors), (5, 1))
+        # once the constraint is gone and the wait is over, the item comes in
+        link.next_retry_at = fields.Datetime.now() - timedelta(seconds=1)
+        self.sync(self.mailbox_anna)
+        self.event_of(refused["iCalUId"])

@@ -147,7 +147,7 @@ def test_remote_item_full_occurrence_is_mapped():
 @pytest.mark.parametrize("broken", [None, "AAMk-1", [], {}, {"id": ""}, {"id": 42}, {"subject": "no id"}])
 def test_remote_item_without_an_id_is_an_error(broken):
     one = remote_item(broken)
-    assert one.graph_id == "" and one.error == "An Outlook item without an id was skipped." and one.data is None
+    assert one.graph_id == "" and one.error == "An Outlook item without a readable id was skipped." and one.data is None
 
 
 def test_remote_item_broken_event_keeps_its_ids_and_says_why():
@@ -458,7 +458,7 @@ def test_every_item_without_an_id_is_reported():
     broken = [remote_item(None), remote_item({"subject": "x"}), remote_item([])]
     decisions = reconcile(broken + [item("A")], known(), InboundPolicy())
     assert [d.action for d in decisions] == ["error", "error", "error", "create"]
-    assert all(d.reason == "An Outlook item without an id was skipped." for d in decisions[:3])
+    assert all(d.reason == "An Outlook item without a readable id was skipped." for d in decisions[:3])
 
 
 def test_empty_page():
