@@ -20,7 +20,7 @@ from .entra import Entra, unauthorized
 from .errors import GRAPH_ERROR_CODES, EntraError, GraphError
 from .meetings import Meetings, OutlookSide
 from .middleware import Counters, Faults, Throttle
-from .server import HTTPSServer, Response, Router
+from .server import HTTPSServer, Response, Router, json_bytes
 from .store import Store
 from .subscriptions import Subscriptions
 
@@ -456,5 +456,5 @@ def _corrupt_first_item(response):
         item["start"]["dateTime"] = "not-a-date\u0000"
     else:
         item["id"] = None
-    response.body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+    response.body = json_bytes(data)
     return True

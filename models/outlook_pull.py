@@ -35,6 +35,11 @@ RETRY_FIRST_WAIT = timedelta(minutes=5)
 RETRY_MAX_WAIT = timedelta(days=1)
 
 
+# a single item read by its id answers 400 (ErrorInvalidIdMalformed), 404 or 410 when there is nothing to read
+# there: a hostile id an item points at (a seriesMasterId) is as gone as a deleted item, never a reason to stop
+GONE_STATUSES = (400, 404, 410)
+
+
 def retry_wait(failures):
     """How long a copy that failed ``failures`` times in a row waits before it is read again."""
     return min(RETRY_FIRST_WAIT * 2 ** min(max(failures - 1, 0), 20), RETRY_MAX_WAIT)
@@ -144,7 +149,7 @@ class OutlookMailbox(models.Model):
             try:
                 payloads.append(client.event(link.graph_id))
             except GraphError as exc:
-                if exc.status != 404:
+                if exc.status not in GONE_STATUSES:
                     raise
                 payloads.append({"id": link.graph_id, "@removed": {"reason": "deleted"}})
         if payloads:
@@ -249,7 +254,7 @@ class OutlookMailbox(models.Model):
                 try:
                     item = remote_item(client.event(item.graph_id), attendee_cap=policy.attendee_cap)
                 except GraphError as exc:
-                    if exc.status not in (404, 410):
+                    if exc.status not in GONE_STATUSES:
                         raise
             verified.append(item)
         return verified
@@ -305,7 +310,7 @@ class OutlookMailbox(models.Model):
             try:
                 masters.append(remote_item(run.client.event(master_id), attendee_cap=run.policy.attendee_cap))
             except GraphError as exc:
-                if exc.status not in (404, 410):
+                if exc.status not in GONE_STATUSES:
                     raise
         return masters + items
 

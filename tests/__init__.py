@@ -3,6 +3,7 @@ from . import (
     test_bad_items,
     test_connect_flow,
     test_cron,
+    test_fuzz_sync,
     test_install_settings,
     test_notifications,
     test_policies,

@@ -241,9 +241,15 @@ def hostile_event(draw):
 
 
 @st.composite
-def plausible_event(draw, index=0):
-    """A Graph event as Outlook really sends one (what must always be kept): may still carry odd text."""
-    start = draw(near_moment).replace(microsecond=0)
+def plausible_event(draw, index=0, around=None):
+    """A Graph event as Outlook really sends one (what must always be kept): may still carry odd text.
+
+    :param around: a datetime: the event starts within the 25 days after it (what a first import brings)
+    """
+    if around is None:
+        start = draw(near_moment).replace(microsecond=0)
+    else:
+        start = (around + timedelta(minutes=draw(st.integers(60, 25 * 1440)))).replace(microsecond=0)
     duration = timedelta(minutes=draw(st.integers(0, 60 * 24)))
     zone = draw(st.sampled_from(["UTC", "W. Europe Standard Time", "Pacific Standard Time", "Asia/Tokyo"]))
     return {
