@@ -6,7 +6,6 @@ per (app, mailbox) throttling (C.1), injected faults, the route handler, post-pr
 one.
 """
 
-import json
 import logging
 import shutil
 import tempfile

@@ -185,7 +185,9 @@ def _times(payload):
 def _email_of(recipient, where):
     address = _object(_object(recipient, where).get("emailAddress"), where + ".emailAddress")
     email = _text(address.get("address"), where + ".emailAddress.address").strip().lower()
-    if len(email) > MAX_ADDRESS_LENGTH or any(character.isspace() or not character.isprintable() for character in email):
+    if len(email) > MAX_ADDRESS_LENGTH or any(
+        character.isspace() or not character.isprintable() for character in email
+    ):
         email = ""  # not an address anybody can be reached at
     return email, _label(address.get("name"), where + ".emailAddress.name")
 
@@ -242,8 +244,8 @@ def _document_body(content):
     opening = _BODY_OPEN.search(content)
     closing = None
     if opening:
-        for closing in _BODY_CLOSE.finditer(content, opening.end()):
-            pass
+        for closing in _BODY_CLOSE.finditer(content, opening.end()):  # noqa: B007 # the last one is kept
+            continue
     if not opening or not closing:
         return content
     start = content.find(">", opening.start(), closing.start())

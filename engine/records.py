@@ -106,7 +106,7 @@ def remote_item(payload, attendee_cap=DEFAULT_ATTENDEE_CAP):
     except MappingError as exc:
         subject = payload.get("subject")
         name = storable_text(subject)[:80] if isinstance(subject, str) and subject.strip() else graph_id
-        return RemoteItem(error="Outlook event {!r} could not be read: {}".format(name, str(exc)[:300]), **common)
+        return RemoteItem(error=f"Outlook event {name!r} could not be read: {str(exc)[:300]}", **common)
 
 
 @dataclass(frozen=True)

@@ -193,7 +193,9 @@ class OutlookMailbox(models.Model):
                 self._outlook_record_unsaved(payloads[0], exc)
                 run.stats["pull_error"] += 1
                 return
-            _logger.info("outlook: mailbox %s: a page of %s items failed (%s); applied in halves", self.id, len(payloads), exc)
+            _logger.info(
+                "outlook: mailbox %s: a page of %s items failed (%s); applied in halves", self.id, len(payloads), exc
+            )
         half = len(payloads) // 2
         self._outlook_apply_page(payloads[:half], run)
         self._outlook_apply_page(payloads[half:], run)
@@ -212,9 +214,13 @@ class OutlookMailbox(models.Model):
             name=repr(name[:80]),
             error=str(exc).strip()[:300] or type(exc).__name__,
         )
-        link = self.env["outlook.event.link"].sudo().search(
-            [("mailbox_id", "=", self.id), ("graph_id", "=", item.graph_id)]
-        ) if item.graph_id else None
+        link = (
+            self.env["outlook.event.link"]
+            .sudo()
+            .search([("mailbox_id", "=", self.id), ("graph_id", "=", item.graph_id)])
+            if item.graph_id
+            else None
+        )
         decision = Decision("error", item, link=link._outlook_state({}) if link else None, reason=reason)
         try:
             with self.env.cr.savepoint():
@@ -284,7 +290,7 @@ class OutlookMailbox(models.Model):
             series_uid = master.ical_uid if master else known_uids.get(item.series_master_id)
             if item.series_master_id and series_uid and not item.removed and item.data is not None:
                 original = (item.payload or {}).get("originalStart")
-                start = _utc_of(original) if original else occurrence_start_utc(item.data)
+                start = (_utc_of(original) if original else None) or occurrence_start_utc(item.data)
                 item = replace(item, ical_uid=occurrence_uid(series_uid, start))
             completed.append(item)
         return completed
@@ -753,8 +759,12 @@ class OutlookMailbox(models.Model):
 
 
 def _utc_of(text):
-    """A Graph DateTimeOffset (``2026-11-22T09:00:00Z``, 7-digit fraction) as a naive UTC datetime."""
-    return datetime.fromisoformat(str(text)[:19])
+    """A Graph DateTimeOffset (``2026-11-22T09:00:00Z``, 7-digit fraction) as a naive UTC datetime, or
+    ``None`` when it is not one."""
+    try:
+        return datetime.fromisoformat(str(text)[:19])
+    except ValueError:
+        return None
 
 
 def _native_uids(items):

@@ -20,7 +20,9 @@ READ_ONE = "GET /v1.0/me/events/{id}"
 @tagged("post_install", "-at_install")
 class TestUnreadableItem(OutlookSyncCase, TransactionCase):
     def failed_links(self):
-        return self.env["outlook.event.link"].search([("mailbox_id", "=", self.mailbox_anna.id), ("state", "=", "error")])
+        return self.env["outlook.event.link"].search(
+            [("mailbox_id", "=", self.mailbox_anna.id), ("state", "=", "error")]
+        )
 
     def links_of(self, graph_id):
         return self.env["outlook.event.link"].search(
@@ -59,8 +61,10 @@ class TestUnreadableItem(OutlookSyncCase, TransactionCase):
     def assert_both_ways(self, label):
         """A new Outlook meeting comes in and an Odoo edit goes out, in the same run."""
         incoming = self.outlook_meeting(ANNA, f"Incoming {label}", start=self.tomorrow_at(8))
-        outgoing = self.env["calendar.event"].with_user(self.user_anna).create(
-            {"name": f"Outgoing {label}", "start": self.tomorrow_at(16), "stop": self.tomorrow_at(17)}
+        outgoing = (
+            self.env["calendar.event"]
+            .with_user(self.user_anna)
+            .create({"name": f"Outgoing {label}", "start": self.tomorrow_at(16), "stop": self.tomorrow_at(17)})
         )
         self.sync(self.mailbox_anna, expect_error=True)
         self.assertNotIn("Unexpected error", self.mailbox_anna.last_error or "")
@@ -217,7 +221,7 @@ class TestUnstorableValues(OutlookSyncCase, TransactionCase):
         def create(records, vals_list):
             vals_list = vals_list if isinstance(vals_list, list) else [vals_list]
             if any(vals.get("name") == "Refused by a constraint" for vals in vals_list):
-                raise ValidationError("Another module refuses this event.")
+                raise ValidationError(records.env._("Another module refuses this event."))
             return original_create(records, vals_list)
 
         with patch.object(events_class, "create", create):

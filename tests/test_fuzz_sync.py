@@ -5,6 +5,7 @@ event a user can save is pushed or fails alone with a message, never the run.
 ``HYPOTHESIS_PROFILE=long`` runs more examples. A failure prints its example and a ``@reproduce_failure`` line.
 """
 
+import logging
 import os
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ from odoo.addons.outlook_calendar_sync.tests_engine import graph_strategies as g
 
 from .common import ANNA, OutlookSyncCase
 
+_logger = logging.getLogger(__name__)
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
 QUIET = (
     "odoo.addons.outlook_calendar_sync.models.outlook_pull",
@@ -56,7 +58,9 @@ def hostile_properties():
 odd_name = st.one_of(
     st.text(min_size=1, max_size=40),
     st.sampled_from(g.RTL_AND_EMOJI),
-    st.builds(lambda a, c, b: a + c + b, st.text(max_size=5), st.sampled_from(g.SPECIAL_CHARACTERS), st.text(max_size=5)),
+    st.builds(
+        lambda a, c, b: a + c + b, st.text(max_size=5), st.sampled_from(g.SPECIAL_CHARACTERS), st.text(max_size=5)
+    ),
     st.just("N" * 100000),
 )
 
@@ -82,15 +86,12 @@ class TestGeneratedSync(OutlookSyncCase, TransactionCase):
         self.mailbox_anna.invalidate_recordset()
         self.assertEqual(self.mailbox_anna.state, "connected")
         error = self.mailbox_anna.last_error or ""
-        self.assertFalse(
-            error and not error.split(" ", 1)[0].isdigit(), f"the run failed instead of one item: {error}"
-        )
+        self.assertFalse(error and not error.split(" ", 1)[0].isdigit(), f"the run failed instead of one item: {error}")
 
     def assert_both_ways(self, label):
         incoming = self.outlook_meeting(ANNA, f"Incoming {label}", start=self.tomorrow_at(7))
-        outgoing = self.env["calendar.event"].with_user(self.user_anna).create(
-            {"name": f"Outgoing {label}", "start": self.tomorrow_at(18), "stop": self.tomorrow_at(19)}
-        )
+        events = self.env["calendar.event"].with_user(self.user_anna)
+        events.create({"name": f"Outgoing {label}", "start": self.tomorrow_at(18), "stop": self.tomorrow_at(19)})
         self.sync(self.mailbox_anna, expect_error=True)
         self.assert_running()
         self.event_of(incoming["iCalUId"])
@@ -114,7 +115,7 @@ class TestGeneratedSync(OutlookSyncCase, TransactionCase):
             self.run_isolated(lambda: self.check_page(good, bad))
 
         example()
-        print(f"Odoo-level generated inbound examples: {EXAMPLES['inbound']}")
+        _logger.info("Odoo-level generated inbound examples: %s", EXAMPLES["inbound"])
 
     def check_page(self, good, bad):
         good_items = [self.emulator.outlook.create_event(ANNA, payload) for payload in good]
@@ -177,7 +178,7 @@ class TestGeneratedSync(OutlookSyncCase, TransactionCase):
             self.run_isolated(lambda: self.check_push(**values))
 
         example()
-        print(f"Odoo-level generated outbound examples: {EXAMPLES['outbound']}")
+        _logger.info("Odoo-level generated outbound examples: %s", EXAMPLES["outbound"])
 
     def saved_event(self, name, description, location, start, minutes, allday, alarm_minutes, recurrence, guests):
         """The event as the user saves it in Odoo, or ``None`` when Odoo refuses these values."""
@@ -206,8 +207,12 @@ class TestGeneratedSync(OutlookSyncCase, TransactionCase):
             values.update(start=start, stop=stop)
         if alarm_minutes is not None:
             alarm = self.env["calendar.alarm"].create(
-                {"name": f"{alarm_minutes} min", "alarm_type": "notification", "duration": alarm_minutes,
-                 "interval": "minutes"}
+                {
+                    "name": f"{alarm_minutes} min",
+                    "alarm_type": "notification",
+                    "duration": alarm_minutes,
+                    "interval": "minutes",
+                }
             )
             values["alarm_ids"] = [(6, 0, alarm.ids)]
         if recurrence:
@@ -222,8 +227,10 @@ class TestGeneratedSync(OutlookSyncCase, TransactionCase):
 
     def check_push(self, **values):
         event = self.saved_event(**values)
-        control = self.env["calendar.event"].with_user(self.user_anna).create(
-            {"name": "Control event", "start": self.tomorrow_at(12), "stop": self.tomorrow_at(13)}
+        control = (
+            self.env["calendar.event"]
+            .with_user(self.user_anna)
+            .create({"name": "Control event", "start": self.tomorrow_at(12), "stop": self.tomorrow_at(13)})
         )
         self.sync(self.mailbox_anna, expect_error=True)
         self.assert_running()

@@ -64,9 +64,7 @@ class TestUnauthorizedToken(OutlookSyncCase, TransactionCase):
         self.emulator.inject_fault("status", method="POST", path=r"/me/events$", status=401, count=1)
         self.sync(self.mailbox_anna)
         self.assertEqual(self.mailbox_anna.state, "connected")
-        self.assertEqual(
-            [item["subject"] for item in self.emulator.outlook.list_events(ANNA)], ["Pushed after a 401"]
-        )
+        self.assertEqual([item["subject"] for item in self.emulator.outlook.list_events(ANNA)], ["Pushed after a 401"])
         self.assertEqual(self.token_requests(), 1)
         self.assertEqual(self.emulator.counters()["messages_sent"], 0)
 

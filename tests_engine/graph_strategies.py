@@ -31,7 +31,19 @@ ODD_ZONES = [
     "x" * 5000,
     "\u202eemiT dradnatS .E",
 ]
-SPECIAL_CHARACTERS = ["\x00", "\x01", "\x1b", "\x7f", "\u200b", "\u202e", "\u2028", "\ufeff", "\ufffe", "\ud800", "\udfff"]
+SPECIAL_CHARACTERS = [
+    "\x00",
+    "\x01",
+    "\x1b",
+    "\x7f",
+    "\u200b",
+    "\u202e",
+    "\u2028",
+    "\ufeff",
+    "\ufffe",
+    "\ud800",
+    "\udfff",
+]
 RTL_AND_EMOJI = ["مرحبا بالعالم", "שלום", "\u202eevil\u202c", "😀🎉👩‍👩‍👧‍👦", "🇫🇷", "Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǧ̗͚̚o̙̔ͮ̇͐̇"]
 MEGABYTE = "A" * (1 << 20)
 RESPONSES = ["none", "organizer", "accepted", "tentativelyAccepted", "declined", "notResponded", "", "weird"]
@@ -81,8 +93,16 @@ def odd(strategy):
 zone_name = st.one_of(st.sampled_from(WINDOWS_ZONES), st.sampled_from(IANA_ZONES), st.sampled_from(ODD_ZONES))
 moment = st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31, 23, 59, 59))
 near_moment = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 12, 31))
-EXTREMES = [datetime(1, 1, 1), datetime(1, 1, 1, 9), datetime(1600, 12, 31), datetime(1601, 1, 1),
-            datetime(4500, 12, 31, 23), datetime(4501, 1, 1), datetime(9999, 12, 31, 23), datetime(9999, 12, 31, 23, 59)]
+EXTREMES = [
+    datetime(1, 1, 1),
+    datetime(1, 1, 1, 9),
+    datetime(1600, 12, 31),
+    datetime(1601, 1, 1),
+    datetime(4500, 12, 31, 23),
+    datetime(4501, 1, 1),
+    datetime(9999, 12, 31, 23),
+    datetime(9999, 12, 31, 23, 59),
+]
 
 
 def _graph_format(value, style):
@@ -99,7 +119,9 @@ def _graph_format(value, style):
 
 date_time_text = st.one_of(
     st.builds(_graph_format, st.one_of(moment, near_moment, st.sampled_from(EXTREMES)), st.integers(0, 4)),
-    st.sampled_from(["", "not-a-date", "2025-02-30T10:00:00", "2025-13-01", "9999-99-99T99:99:99", "now", "0000-00-00"]),
+    st.sampled_from(
+        ["", "not-a-date", "2025-02-30T10:00:00", "2025-13-01", "9999-99-99T99:99:99", "now", "0000-00-00"]
+    ),
 )
 
 
@@ -112,17 +134,38 @@ def date_time_zone(draw, anchor=None, zones=zone_name):
 
 
 email_address = st.one_of(
-    st.builds(lambda user, domain: f"{user}@{domain}", st.from_regex(r"[a-z0-9._+-]{1,20}", fullmatch=True),
-              st.sampled_from(["example.com", "contoso.test", "fabrikam.test", "xn--80ak6aa92e.com"])),
-    st.sampled_from(["", "no-at-sign", "@", "a@", "@b", "A@B.C", " spaced @x.com", "a@b@c", "ünï@cödé.de",
-                     "x" * 300 + "@example.com", "tab\t@x.com", "nul\x00@x.com", "<script>@x.com"]),
+    st.builds(
+        lambda user, domain: f"{user}@{domain}",
+        st.from_regex(r"[a-z0-9._+-]{1,20}", fullmatch=True),
+        st.sampled_from(["example.com", "contoso.test", "fabrikam.test", "xn--80ak6aa92e.com"]),
+    ),
+    st.sampled_from(
+        [
+            "",
+            "no-at-sign",
+            "@",
+            "a@",
+            "@b",
+            "A@B.C",
+            " spaced @x.com",
+            "a@b@c",
+            "ünï@cödé.de",
+            "x" * 300 + "@example.com",
+            "tab\t@x.com",
+            "nul\x00@x.com",
+            "<script>@x.com",
+        ]
+    ),
     hostile_text,
 )
 recipient = odd(
     st.fixed_dictionaries(
         {},
-        optional={"emailAddress": odd(st.fixed_dictionaries({}, optional={"address": odd(email_address),
-                                                                          "name": odd(hostile_text)}))},
+        optional={
+            "emailAddress": odd(
+                st.fixed_dictionaries({}, optional={"address": odd(email_address), "name": odd(hostile_text)})
+            )
+        },
     )
 )
 attendee = odd(
@@ -131,8 +174,9 @@ attendee = odd(
         optional={
             "type": odd(st.sampled_from(["required", "optional", "resource", "", "chair"])),
             "status": odd(st.fixed_dictionaries({}, optional={"response": odd(st.sampled_from(RESPONSES))})),
-            "emailAddress": odd(st.fixed_dictionaries({}, optional={"address": odd(email_address),
-                                                                    "name": odd(hostile_text)})),
+            "emailAddress": odd(
+                st.fixed_dictionaries({}, optional={"address": odd(email_address), "name": odd(hostile_text)})
+            ),
         },
     )
 )
@@ -143,8 +187,10 @@ def attendees(draw):
     """0 to 500 attendees: a few generated ones, or many distinct plain ones (cheap to generate)."""
     if draw(st.integers(0, 9)) == 0:
         count = draw(st.integers(50, 500))
-        return [{"type": "required", "emailAddress": {"address": f"guest{n}@example.com", "name": f"Guest {n}"}}
-                for n in range(count)]
+        return [
+            {"type": "required", "emailAddress": {"address": f"guest{n}@example.com", "name": f"Guest {n}"}}
+            for n in range(count)
+        ]
     return draw(st.lists(attendee, max_size=6))
 
 
@@ -172,8 +218,12 @@ recurrence = odd(
                     optional={
                         "type": odd(st.sampled_from(RANGES)),
                         "startDate": odd(st.builds(lambda d: d.date().isoformat(), moment)),
-                        "endDate": odd(st.one_of(st.builds(lambda d: d.date().isoformat(), moment),
-                                                 st.sampled_from(["0001-01-01", "9999-12-31", "2025-02-30", ""]))),
+                        "endDate": odd(
+                            st.one_of(
+                                st.builds(lambda d: d.date().isoformat(), moment),
+                                st.sampled_from(["0001-01-01", "9999-12-31", "2025-02-30", ""]),
+                            )
+                        ),
                         "numberOfOccurrences": odd(st.one_of(st.integers(-5, 2000), st.just(10**12))),
                         "recurrenceTimeZone": odd(zone_name),
                     },
@@ -196,8 +246,11 @@ FIELDS = {
     "type": odd(st.sampled_from(["singleInstance", "occurrence", "exception", "seriesMaster", ""])),
     "seriesMasterId": odd(identifier),
     "subject": odd(huge_text),
-    "body": odd(st.fixed_dictionaries({}, optional={"contentType": odd(st.sampled_from(["html", "text", "HTML", ""])),
-                                                     "content": odd(huge_text)})),
+    "body": odd(
+        st.fixed_dictionaries(
+            {}, optional={"contentType": odd(st.sampled_from(["html", "text", "HTML", ""])), "content": odd(huge_text)}
+        )
+    ),
     "location": odd(st.fixed_dictionaries({}, optional={"displayName": odd(huge_text)})),
     "isAllDay": odd(st.booleans()),
     "isCancelled": odd(st.booleans()),

@@ -2,6 +2,7 @@
 error, never an exception. "Storable" is what PostgreSQL and Odoo accept (checked concretely below)."""
 
 import json
+import logging
 from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, timedelta
 
@@ -207,5 +208,5 @@ def test_an_item_with_hundreds_of_attendees_keeps_the_cap(payload, size):
 
 def test_examples_were_run():
     """The number of generated examples of this module (the report quotes it)."""
-    print(f"engine-level generated examples: {EXAMPLES['count']}")
+    logging.getLogger(__name__).warning("engine-level generated examples: %s", EXAMPLES["count"])
     assert EXAMPLES["count"] >= 0

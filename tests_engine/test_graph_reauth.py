@@ -90,8 +90,8 @@ def _events(client, count):
             "/me/events",
             json={
                 "subject": f"Batched {n}",
-                "start": {"dateTime": "2031-01-0%dT09:00:00" % (n + 1), "timeZone": "UTC"},
-                "end": {"dateTime": "2031-01-0%dT10:00:00" % (n + 1), "timeZone": "UTC"},
+                "start": {"dateTime": f"2031-01-0{n + 1}T09:00:00", "timeZone": "UTC"},
+                "end": {"dateTime": f"2031-01-0{n + 1}T10:00:00", "timeZone": "UTC"},
             },
         ).json()["id"]
         for n in range(count)
