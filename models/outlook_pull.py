@@ -6,7 +6,11 @@ from collections import Counter
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+import psycopg2
+import psycopg2.errors
+
 from odoo import _, fields, models
+from odoo.exceptions import UserError
 
 from ..engine.mapping import fingerprint, snapshot
 from ..engine.policy import ARCHIVE, DELETE, NEWEST_WINS, ImportContext
@@ -38,6 +42,23 @@ RETRY_MAX_WAIT = timedelta(days=1)
 # a single item read by its id answers 400 (ErrorInvalidIdMalformed), 404 or 410 when there is nothing to read
 # there: a hostile id an item points at (a seriesMasterId) is as gone as a deleted item, never a reason to stop
 GONE_STATUSES = (400, 404, 410)
+
+
+# What one item can make Odoo raise: a value PostgreSQL refuses (too long for an index, out of range), a
+# constraint, a mapping bug. Anything else (Graph, another worker's write, a lost connection, a worker's time
+# limit, a crash) is about the run, which stops and resumes from its last checkpoint.
+ITEM_ERRORS = (
+    psycopg2.DataError,
+    psycopg2.IntegrityError,
+    psycopg2.errors.ProgramLimitExceeded,
+    UserError,
+    ValueError,
+    TypeError,
+    LookupError,
+    AttributeError,
+    ArithmeticError,
+    RecursionError,
+)
 
 
 def retry_wait(failures):
@@ -186,7 +207,7 @@ class OutlookMailbox(models.Model):
             return
         except (OutlookError, *CONCURRENT_WRITE_ERRORS):
             raise
-        except Exception as exc:  # noqa: BLE001 # one item Odoo cannot store must not stop the page
+        except ITEM_ERRORS as exc:  # one item Odoo cannot store must not stop the page
             run.stats.clear()
             run.stats.update(stats)
             if len(payloads) == 1:
@@ -205,7 +226,7 @@ class OutlookMailbox(models.Model):
         _logger.warning("outlook: mailbox %s: an Outlook item could not be saved", self.id, exc_info=True)
         try:
             item = remote_item(payload)
-        except Exception:  # noqa: BLE001 # the item itself is what failed: keep only its id
+        except ITEM_ERRORS:  # the item itself is what failed: keep only its id
             item = RemoteItem(graph_id=payload.get("id") if isinstance(payload, dict) else "")
         item = item if isinstance(item.graph_id, str) else RemoteItem(graph_id="")
         name = item.data.name if item.data else item.graph_id
@@ -227,7 +248,7 @@ class OutlookMailbox(models.Model):
                 self._outlook_record_errors([decision])
         except (OutlookError, *CONCURRENT_WRITE_ERRORS):
             raise
-        except Exception:  # noqa: BLE001 # not even its error can be stored: the server log keeps it
+        except ITEM_ERRORS:  # not even its error can be stored: the server log keeps it
             _logger.exception("outlook: mailbox %s: the failure of Outlook item %r was not recorded", self.id, name)
 
     def _outlook_apply_items(self, payloads, run):

@@ -14,6 +14,7 @@ from odoo.addons.outlook_calendar_sync.models.outlook_pull import RETRY_FIRST_WA
 from .common import ANNA, OutlookSyncCase, graph_time
 
 QUIET = ("odoo.addons.outlook_calendar_sync.models.outlook_pull",)
+REFUSAL = "Another module refuses this event."  # what a constraint of another module says
 READ_ONE = "GET /v1.0/me/events/{id}"
 
 
@@ -221,7 +222,7 @@ class TestUnstorableValues(OutlookSyncCase, TransactionCase):
         def create(records, vals_list):
             vals_list = vals_list if isinstance(vals_list, list) else [vals_list]
             if any(vals.get("name") == "Refused by a constraint" for vals in vals_list):
-                raise ValidationError(records.env._("Another module refuses this event."))
+                raise ValidationError(REFUSAL)
             return original_create(records, vals_list)
 
         with patch.object(events_class, "create", create):
