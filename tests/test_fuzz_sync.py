@@ -23,6 +23,8 @@ from .common import ANNA, OutlookSyncCase
 
 _logger = logging.getLogger(__name__)
 LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
+INBOUND_EXAMPLES = 200 if LONG else 20  # pages of good and hostile items, each synced three times
+OUTBOUND_EXAMPLES = 150 if LONG else 15  # generated Odoo events, each synced twice
 QUIET = (
     "odoo.addons.outlook_calendar_sync.models.outlook_pull",
     "odoo.addons.outlook_calendar_sync.models.outlook_push",
@@ -105,7 +107,7 @@ class TestGeneratedSync(OutlookSyncCase, TransactionCase):
 
     @mute_logger(*QUIET)
     def test_pages_of_good_and_hostile_items(self):
-        @settings(max_examples=200 if LONG else 20, **SETTINGS)
+        @settings(max_examples=INBOUND_EXAMPLES, **SETTINGS)
         @given(
             good=st.lists(g.plausible_event(around=datetime.now()), min_size=1, max_size=3),
             bad=st.lists(hostile_properties(), min_size=1, max_size=3),
@@ -116,6 +118,7 @@ class TestGeneratedSync(OutlookSyncCase, TransactionCase):
 
         example()
         _logger.info("Odoo-level generated inbound examples: %s", EXAMPLES["inbound"])
+        self.assertGreaterEqual(EXAMPLES["inbound"], INBOUND_EXAMPLES, "every generated page was run")
 
     def check_page(self, good, bad):
         good_items = [self.emulator.outlook.create_event(ANNA, payload) for payload in good]
@@ -149,7 +152,7 @@ class TestGeneratedSync(OutlookSyncCase, TransactionCase):
 
     @mute_logger(*QUIET)
     def test_any_event_a_user_can_save_pushes_or_fails_alone(self):
-        @settings(max_examples=150 if LONG else 15, **SETTINGS)
+        @settings(max_examples=OUTBOUND_EXAMPLES, **SETTINGS)
         @given(
             name=odd_name,
             description=st.one_of(st.none(), st.text(max_size=50), st.sampled_from(g.RTL_AND_EMOJI)),
@@ -179,6 +182,7 @@ class TestGeneratedSync(OutlookSyncCase, TransactionCase):
 
         example()
         _logger.info("Odoo-level generated outbound examples: %s", EXAMPLES["outbound"])
+        self.assertGreaterEqual(EXAMPLES["outbound"], OUTBOUND_EXAMPLES, "every generated event was run")
 
     def saved_event(self, name, description, location, start, minutes, allday, alarm_minutes, recurrence, guests):
         """The event as the user saves it in Odoo, or ``None`` when Odoo refuses these values."""
