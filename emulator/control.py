@@ -44,6 +44,12 @@ class OutlookActions:
     def delete_event(self, address, event_id):
         return self._changed(self._side.delete, address, event_id)
 
+    def corrupt_event(self, address, event_id, properties, drop=()):
+        """Serve this item from now on (GET, lists, delta) with ``properties`` over the rendered ones (any JSON:
+        mistyped, hostile, out of range) and without the ``drop`` properties, as an item Outlook's store could
+        hold that no Graph write would create. ``{}`` and ``()`` make it plain again. Delta lists it as changed."""
+        return self._changed(self._side.corrupt, address, event_id, properties, tuple(drop))
+
     def cancel_event(self, address, event_id, comment=None):
         return self._changed(self._side.cancel, address, event_id, comment)
 
@@ -101,6 +107,7 @@ class ControlAPI:
             ("GET", "/settings", lambda body: emu.configure()),
             ("POST", "/settings", lambda body: emu.configure(**body)),
             ("POST", "/tokens/expire-access", lambda body: {"expired": emu.expire_access_tokens(body.get("address"))}),
+            ("POST", "/tokens/revoke-access", lambda body: {"revoked": emu.revoke_access_tokens(body.get("address"))}),
             (
                 "POST",
                 "/tokens/revoke-refresh",
@@ -132,6 +139,13 @@ class ControlAPI:
                 "DELETE",
                 "/outlook/{address}/events/{event_id}",
                 lambda body, address, event_id: outlook.delete_event(address, event_id),
+            ),
+            (
+                "POST",
+                "/outlook/{address}/events/{event_id}/corrupt",
+                lambda body, address, event_id: outlook.corrupt_event(
+                    address, event_id, body.get("properties") or {}, body.get("drop") or ()
+                ),
             ),
             (
                 "POST",

@@ -53,6 +53,11 @@ class OutlookControl:
     def cancel_event(self, address, event_id, comment=None):
         return self._call("POST", f"/outlook/{address}/events/{event_id}/cancel", {"comment": comment})
 
+    def corrupt_event(self, address, event_id, properties, drop=()):
+        return self._call(
+            "POST", f"/outlook/{address}/events/{event_id}/corrupt", {"properties": properties, "drop": list(drop)}
+        )
+
     def respond(self, address, event_id, response, comment=None, send_response=True):
         return self._call(
             "POST",
@@ -199,6 +204,9 @@ class EmulatorControl:
 
     def expire_access_tokens(self, address=None):
         return self._call("POST", "/tokens/expire-access", {"address": address})["expired"]
+
+    def revoke_access_tokens(self, address=None):
+        return self._call("POST", "/tokens/revoke-access", {"address": address})["revoked"]
 
     def revoke_refresh_tokens(self, address=None, aadsts=700082):
         return self._call("POST", "/tokens/revoke-refresh", {"address": address, "aadsts": aadsts})["revoked"]

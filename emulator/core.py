@@ -6,7 +6,6 @@ per (app, mailbox) throttling (C.1), injected faults, the route handler, post-pr
 one.
 """
 
-import json
 import logging
 import shutil
 import tempfile
@@ -16,11 +15,11 @@ import uuid
 
 from . import tls
 from .control import ControlAPI, OutlookActions
-from .entra import Entra
+from .entra import Entra, unauthorized
 from .errors import GRAPH_ERROR_CODES, EntraError, GraphError
 from .meetings import Meetings, OutlookSide
 from .middleware import Counters, Faults, Throttle
-from .server import HTTPSServer, Response, Router
+from .server import HTTPSServer, Response, Router, json_bytes
 from .store import Store
 from .subscriptions import Subscriptions
 
@@ -253,6 +252,10 @@ class Emulator:
     def expire_access_tokens(self, address=None):
         return self.entra.expire_access_tokens(address)
 
+    def revoke_access_tokens(self, address=None):
+        """Graph refuses the access tokens issued so far (401) while their refresh tokens stay valid."""
+        return self.entra.revoke_access_tokens(address)
+
     def revoke_refresh_tokens(self, address=None, aadsts=700082):
         return self.entra.revoke_refresh_tokens(address, aadsts)
 
@@ -427,6 +430,11 @@ _FAULT_MESSAGES = {
 
 
 def _fault_error(status, headers):
+    if status == 401:
+        # as Graph refuses a token the client still holds as valid (its clock ahead of Microsoft's)
+        error = unauthorized("Access token has expired or is not yet valid.")
+        error.headers.update(headers)
+        return error
     if status == 429:
         error = GraphError(
             429,
@@ -456,5 +464,5 @@ def _corrupt_first_item(response):
         item["start"]["dateTime"] = "not-a-date\u0000"
     else:
         item["id"] = None
-    response.body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+    response.body = json_bytes(data)
     return True

@@ -738,13 +738,17 @@ class Entra:
         header = request.headers.get("Authorization") or ""
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
         if not token:
-            raise _unauthorized("Access token is empty.")
+            raise unauthorized("Access token is empty.")
         with self.emu.lock:
             entry = self.access_tokens.get(token)
         if not entry:
-            raise _unauthorized("CompactToken parsing failed with error code: 80049217")
+            raise unauthorized("CompactToken parsing failed with error code: 80049217")
         if entry["expires"] <= time.time():
-            raise _unauthorized("Lifetime validation failed, the token is expired.")
+            raise unauthorized("Lifetime validation failed, the token is expired.")
+        if entry.get("revoked"):
+            # revoked server side before its expiry (a sign-in session revoked, continuous access evaluation):
+            # the client still holds it as valid; its refresh token may still be redeemed
+            raise unauthorized("CompactToken validation failed with reason code: 80049228.")
         return Principal(entry["client_id"], entry["address"], entry["scopes"])
 
     def peek_address(self, request):
@@ -766,6 +770,15 @@ class Entra:
             hits = [e for e in self.access_tokens.values() if address is None or _same(e["address"], address)]
             for entry in hits:
                 entry["expires"] = 0
+        return len(hits)
+
+    def revoke_access_tokens(self, address=None):
+        """Refuse the access tokens issued so far (401 on Graph) without touching refresh tokens, as when Entra
+        revokes a session and the app's next refresh is still granted."""
+        with self.emu.lock:
+            hits = [e for e in self.access_tokens.values() if address is None or _same(e["address"], address)]
+            for entry in hits:
+                entry["revoked"] = True
         return len(hits)
 
     def revoke_refresh_tokens(self, address=None, aadsts=700082):
@@ -811,7 +824,7 @@ def _transform_scopes(scopes, settings):
     return [rename.get(s.lower(), s) for s in scopes if s.lower() not in drop]
 
 
-def _unauthorized(message):
+def unauthorized(message):
     return GraphError(
         401,
         "InvalidAuthenticationToken",

@@ -554,6 +554,17 @@ class OutlookSide:
         with self.emu.lock:
             return self._render(item)
 
+    def corrupt(self, address, event_id, properties, drop=()):
+        mailbox = self._mailbox(address)
+        if "id" in properties or "id" in drop:
+            raise ValueError("a corrupted item keeps its id")
+        with self.emu.lock:
+            item = self.meetings.resolve(mailbox, event_id)
+            item.wire_override = dict(properties)
+            item.wire_drop = tuple(drop)
+            item.touch()  # a change: delta lists it again
+            return self._render(item)
+
     def delete(self, address, event_id):
         mailbox = self._mailbox(address)
         self.meetings.delete(mailbox, self.meetings.resolve(mailbox, event_id), "outlook")

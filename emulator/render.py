@@ -165,6 +165,10 @@ def render(item, view, extended_filter=None):
     if extended_filter is not None:
         holder = master if item.kind == "occurrence" else source
         data["singleValueExtendedProperties"] = [dict(p) for p in holder.extended.values() if extended_filter(p)]
+    if source.wire_override or source.wire_drop:  # a hostile item (OutlookActions.corrupt_event)
+        for key in source.wire_drop:
+            data.pop(key, None)
+        data.update(source.wire_override)
     return data
 
 

@@ -84,6 +84,15 @@ class Request:
         return dict(parse_qsl(text, keep_blank_values=True))
 
 
+def json_bytes(data):
+    """UTF-8 JSON; a text holding a lone surrogate (Exchange stores UTF-16, where one can hide) goes out
+    ``\\ud800``-escaped, as .NET's serializer writes it, since UTF-8 cannot carry it."""
+    try:
+        return json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(data).encode("ascii")
+
+
 class Response:
     """Status, headers, body bytes. ``drop=True`` closes the connection without answering."""
 
@@ -91,7 +100,7 @@ class Response:
         self.status = status
         self.headers = Headers((headers or {}).items())
         if isinstance(body, (dict, list)):
-            body = json.dumps(body, ensure_ascii=False).encode("utf-8")
+            body = json_bytes(body)
             content_type = content_type or JSON_TYPE
         elif isinstance(body, str):
             body = body.encode("utf-8")

@@ -180,6 +180,9 @@ class Event:
         self.online_meeting = None
         self.online_meeting_provider = None
         self.original_start_tz = self.original_end_tz = None
+        # hostile items (OutlookActions.corrupt_event): properties served over the rendered ones, and left out
+        self.wire_override = {}
+        self.wire_drop = ()
         # series master
         self.generation = new_generation()
         self.exceptions = {}  # stamp -> Event(kind="exception")

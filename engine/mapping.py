@@ -31,8 +31,18 @@ SHOW_AS_BUSY = frozenset({"busy", "oof", "workingElsewhere"})
 PRIVATE_SENSITIVITY = frozenset({"private", "confidential"})
 DEFAULT_ATTENDEE_CAP = 50
 GRAPH_DATETIME = "%Y-%m-%dT%H:%M:%S.0000000"
+# What Odoo can store, whatever Outlook sends: PostgreSQL refuses NUL in text and psycopg2 cannot encode a lone
+# surrogate (a JSON "\ud800"); dates stay within Outlook's own calendar range (1601-4500), so that every date
+# Odoo derives (a day before, a day after, in any time zone) exists; integers fit PostgreSQL's int4.
+_UNSTORABLE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+FIRST_DAY = date(1601, 1, 1)
+LAST_DAY = date(4500, 12, 31)
+MAX_ALARM_MINUTES = 4 * 7 * 24 * 60  # Outlook offers reminders up to two weeks ahead; beyond four: none
+MAX_ADDRESS_LENGTH = 254  # the longest e-mail address SMTP allows
+MAX_LABEL_LENGTH = 255  # names and categories: Outlook's own limit for a category, and btree-indexable in Odoo
 # Exchange returns HTML bodies as a whole document (<html><head><meta …></head><body>…</body></html>)
-_DOCUMENT_BODY = re.compile(r"<body\b[^>]*>(.*)</body\s*>", re.IGNORECASE | re.DOTALL)
+_BODY_OPEN = re.compile(r"<body(?=[\s>/])", re.IGNORECASE)
+_BODY_CLOSE = re.compile(r"</body\s*>", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -92,13 +102,29 @@ def _object(value, where):
     return value
 
 
+def storable_text(value):
+    """``value`` without the characters PostgreSQL cannot store (NUL, lone surrogates)."""
+    return _UNSTORABLE_CHARACTERS.sub("", value)
+
+
 def _text(value, where):
-    """A string property; ``None`` is an empty one."""
+    """A string property, cleaned of what PostgreSQL cannot store; ``None`` is an empty one."""
     if value is None:
         return ""
     if not isinstance(value, str):
         raise MappingError(f"{where} is not a string")
-    return value
+    return storable_text(value)
+
+
+def _label(value, where):
+    """A short text (a name, an address, a category): stripped, at most :data:`MAX_LABEL_LENGTH` characters."""
+    return _text(value, where).strip()[:MAX_LABEL_LENGTH].strip()
+
+
+def _check_day(day, where):
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise MappingError(f"{where} {day.isoformat()} is outside the dates Outlook supports (years 1601 to 4500)")
+    return day
 
 
 def _flag(value, where):
@@ -117,21 +143,26 @@ def parse_graph_datetime(value, tz_name, where):
     try:
         moment = datetime.fromisoformat(value[:26].rstrip("Z"))
     except ValueError as exc:
-        raise MappingError(f"{where} has an invalid dateTime {value!r}") from exc
-    return utc_naive(moment, tz_name, where)
+        raise MappingError(f"{where} has an invalid dateTime {value[:40]!r}") from exc
+    _check_day(moment.date(), where)
+    moment = utc_naive(moment, tz_name, where)
+    _check_day(moment.date(), where)
+    return moment
 
 
 def parse_graph_date(value, where):
     if not isinstance(value, str) or len(value) < 10:
         raise MappingError(f"{where} has no date")
     try:
-        return date.fromisoformat(value[:10])
+        day = date.fromisoformat(value[:10])
     except ValueError as exc:
-        raise MappingError(f"{where} has an invalid date {value!r}") from exc
+        raise MappingError(f"{where} has an invalid date {value[:40]!r}") from exc
+    return _check_day(day, where)
 
 
 def _times(payload):
-    start, end = payload.get("start") or {}, payload.get("end") or {}
+    start, end = payload.get("start"), payload.get("end")
+    start, end = {} if start is None else start, {} if end is None else end
     if not isinstance(start, dict) or not isinstance(end, dict):
         raise MappingError("start/end are not dateTimeTimeZone objects")
     start_tz = _text(start.get("timeZone"), "start.timeZone") or "UTC"
@@ -153,8 +184,12 @@ def _times(payload):
 
 def _email_of(recipient, where):
     address = _object(_object(recipient, where).get("emailAddress"), where + ".emailAddress")
-    email = _text(address.get("address"), where + ".emailAddress.address")
-    return email.strip().lower(), _text(address.get("name"), where + ".emailAddress.name").strip()
+    email = _text(address.get("address"), where + ".emailAddress.address").strip().lower()
+    if len(email) > MAX_ADDRESS_LENGTH or any(
+        character.isspace() or not character.isprintable() for character in email
+    ):
+        email = ""  # not an address anybody can be reached at
+    return email, _label(address.get("name"), where + ".emailAddress.name")
 
 
 def _attendees(payload, cap):
@@ -200,22 +235,37 @@ def _description(body):
         return ""
     if str(body.get("contentType") or "").lower() == "text":
         return "<p>{}</p>".format(html.escape(content.replace("\r\n", "\n"), quote=False).replace("\n", "<br>"))
-    document = _DOCUMENT_BODY.search(content)
-    return document.group(1).strip() if document else content
+    return _document_body(content)
+
+
+def _document_body(content):
+    """What is inside ``<body ...>`` and ``</body>`` of an HTML document, else ``content`` itself. Searched in
+    linear time: a hostile body of a megabyte of ``<body`` costs one pass, not one per tag."""
+    opening = _BODY_OPEN.search(content)
+    closing = None
+    if opening:
+        for closing in _BODY_CLOSE.finditer(content, opening.end()):  # noqa: B007 # the last one is kept
+            continue
+    if not opening or not closing:
+        return content
+    start = content.find(">", opening.start(), closing.start())
+    return content[start + 1 : closing.start()].strip() if start != -1 else content
 
 
 def _alarm(payload):
     reminder = payload.get("reminderMinutesBeforeStart")
     if not _flag(payload.get("isReminderOn"), "isReminderOn") or isinstance(reminder, bool):
         return None
-    return reminder if isinstance(reminder, int) else None
+    # a negative or far-fetched reminder is no reminder (Odoo keeps minutes in an int4)
+    return reminder if isinstance(reminder, int) and 0 <= reminder <= MAX_ALARM_MINUTES else None
 
 
 def _categories(payload):
     categories = payload.get("categories")
     if categories is not None and not isinstance(categories, list):
         raise MappingError("categories is not a list")
-    return tuple(sorted({c.strip() for c in categories or [] if isinstance(c, str) and c.strip()}))
+    labels = {_label(c, "category") for c in categories or [] if isinstance(c, str)}
+    return tuple(sorted(label for label in labels if label))
 
 
 def from_graph(payload, *, attendee_cap=DEFAULT_ATTENDEE_CAP):
@@ -232,7 +282,7 @@ def from_graph(payload, *, attendee_cap=DEFAULT_ATTENDEE_CAP):
         name=_text(payload.get("subject"), "subject").strip() or "(No subject)",
         description=_description(payload.get("body")) + _overflow_html(overflow),
         location=_text(_object(payload.get("location"), "location").get("displayName"), "location.displayName").strip(),
-        videocall_location=_text(online.get("joinUrl"), "onlineMeeting.joinUrl") if is_online else "",
+        videocall_location=_text(online.get("joinUrl"), "onlineMeeting.joinUrl").strip() if is_online else "",
         privacy="private" if _text(payload.get("sensitivity"), "sensitivity") in PRIVATE_SENSITIVITY else "public",
         show_as="busy" if show_as in SHOW_AS_BUSY else "free",
         organizer_email=organizer_email,

@@ -66,20 +66,23 @@ def _decide(item, known, policy):
     if viewed is not item.data:
         item = replace(item, data=viewed)
     link = known.links.get(item.graph_id)
+    failed_copy = None
     if link and link.failed and link.event_id is None:
-        link = None  # never imported: a failed copy is retried as a new one
+        # never imported: the copy is decided as a new one; an error is recorded on its failed link again
+        failed_copy, link = link, None
     if link and link.detached:
         if item.removed:
             return Decision("remove", item, link=link)
         return Decision("skip", item, link=link, reason="removed in Odoo, kept in Outlook")
     if item.removed:
+        link = link or failed_copy
         return Decision("remove", item, link=link) if link else Decision("skip", item, reason="unknown removal")
     if item.kind == SERIES_MASTER:
         return Decision("skip", item, reason="series master: its occurrences are synced one by one")
     if item.bare:
         return Decision("skip", item, link=link, reason="bare occurrence: its details come from its series first")
     if item.error:
-        return Decision("error", item, link=link, reason=item.error)
+        return Decision("error", item, link=link or failed_copy, reason=item.error)
     if item.draft:
         return Decision("skip", item, reason="draft: not sent by its organizer yet")
     if item.cancelled:

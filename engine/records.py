@@ -4,11 +4,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 
 from .errors import MappingError
-from .mapping import DEFAULT_ATTENDEE_CAP, from_graph
+from .mapping import DEFAULT_ATTENDEE_CAP, from_graph, storable_text
 from .timezones import utc_naive
 
 SERIES_MASTER = "seriesMaster"
 OCCURRENCE = "occurrence"
+MAX_ID_LENGTH = 1024  # Graph ids are about 150 characters; Odoo indexes them (btree rows stay under 2.7 kB)
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,10 @@ class RemoteItem:
 
 
 def _text(value, default=""):
-    return value if isinstance(value, str) and value else default
+    """An id or flag text Odoo can store and index, else ``default`` (a hostile one counts as absent)."""
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH or storable_text(value) != value:
+        return default
+    return value
 
 
 def occurrence_uid(series_uid, original_start):
@@ -73,8 +77,8 @@ def occurrence_payload(master, bare):
 
 def remote_item(payload, attendee_cap=DEFAULT_ATTENDEE_CAP):
     """Map one delta item; never raises (a broken item is returned with ``error`` so the run goes on)."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("id"), str) or not payload.get("id"):
-        return RemoteItem(graph_id="", error="An Outlook item without an id was skipped.")
+    if not isinstance(payload, dict) or not _text(payload.get("id")) or not payload["id"].isprintable():
+        return RemoteItem(graph_id="", error="An Outlook item without a readable id was skipped.")
     graph_id = payload["id"]
     if "@removed" in payload:
         return RemoteItem(graph_id=graph_id, removed=True)
@@ -100,9 +104,9 @@ def remote_item(payload, attendee_cap=DEFAULT_ATTENDEE_CAP):
     try:
         return RemoteItem(data=from_graph(payload, attendee_cap=attendee_cap), **common)
     except MappingError as exc:
-        return RemoteItem(
-            error="Outlook event {!r} could not be read: {}".format(payload.get("subject") or graph_id, exc), **common
-        )
+        subject = payload.get("subject")
+        name = storable_text(subject)[:80] if isinstance(subject, str) and subject.strip() else graph_id
+        return RemoteItem(error=f"Outlook event {name!r} could not be read: {str(exc)[:300]}", **common)
 
 
 @dataclass(frozen=True)

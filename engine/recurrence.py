@@ -18,6 +18,10 @@ ODOO_WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 INDEX_TO_BYDAY = {"first": "1", "second": "2", "third": "3", "fourth": "4", "last": "-1"}
 BYDAY_TO_INDEX = {value: key for key, value in INDEX_TO_BYDAY.items()}
 ODOO_FOREVER_COUNT = 720  # Odoo stores "forever" as COUNT=720 in its rrule (calendar MAX_RECURRENT_EVENT)
+# the largest values Outlook lets a person choose: an interval of 999 (days, weeks, months or years), 999 occurrences
+MAX_INTERVAL = 999
+MAX_COUNT = 999
+FIRST_DAY, LAST_DAY = date(1601, 1, 1), date(4500, 12, 31)  # Outlook's calendar range (as engine.mapping)
 RULE_FIELDS = (
     "rrule_type",
     "interval",
@@ -33,18 +37,21 @@ RULE_FIELDS = (
 
 
 def _weekdays(pattern):
-    days = [str(day).lower() for day in pattern.get("daysOfWeek") or []]
+    days = pattern.get("daysOfWeek") or []
+    if not isinstance(days, list):
+        raise MappingError("the recurrence days of week are not a list")
+    days = [day.lower() if isinstance(day, str) else repr(day) for day in days]
     unknown = [day for day in days if day not in WEEKDAYS]
     if unknown:
         raise MappingError(f"unknown day of week {unknown[0]!r} in the recurrence")
     return [day for day in WEEKDAYS if day in days]
 
 
-def _positive(value, name, default=1):
-    if value in (None, 0, ""):
+def _positive(value, name, default=1, maximum=MAX_INTERVAL):
+    if value is None or value == "" or (isinstance(value, int) and not isinstance(value, bool) and value == 0):
         return default
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise MappingError(f"the recurrence {name} must be a positive number")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= maximum:
+        raise MappingError(f"the recurrence {name} must be a number from 1 to {maximum}")
     return value
 
 
@@ -52,14 +59,18 @@ def _range_values(recurrence_range):
     kind = recurrence_range.get("type") or "noEnd"
     if kind == "endDate":
         try:
-            return {"end_type": "end_date", "until": date.fromisoformat(str(recurrence_range.get("endDate"))[:10])}
+            until = date.fromisoformat(str(recurrence_range.get("endDate"))[:10])
         except ValueError as exc:
             raise MappingError("the recurrence end date is invalid") from exc
+        if not FIRST_DAY <= until <= LAST_DAY:
+            raise MappingError("the recurrence end date is outside the dates Outlook supports")
+        return {"end_type": "end_date", "until": until}
     if kind == "numbered":
-        return {"end_type": "count", "count": _positive(recurrence_range.get("numberOfOccurrences"), "count")}
+        count = _positive(recurrence_range.get("numberOfOccurrences"), "count", maximum=MAX_COUNT)
+        return {"end_type": "count", "count": count}
     if kind == "noEnd":
         return {"end_type": "forever"}
-    raise MappingError(f"unknown recurrence range {kind!r}")
+    raise MappingError(f"unknown recurrence range {str(kind)[:40]!r}")
 
 
 def to_odoo(recurrence, first_day=None):
@@ -71,6 +82,8 @@ def to_odoo(recurrence, first_day=None):
     if not isinstance(recurrence, dict) or not isinstance(recurrence.get("pattern"), dict):
         raise MappingError("the series has no recurrence pattern")
     pattern, recurrence_range = recurrence["pattern"], recurrence.get("range") or {}
+    if not isinstance(recurrence_range, dict):
+        raise MappingError("the recurrence range is not an object")
     kind, interval = pattern.get("type"), _positive(pattern.get("interval"), "interval")
     days = _weekdays(pattern)
     values = {field: False for field in ODOO_DAY_FIELDS}
@@ -83,13 +96,14 @@ def to_odoo(recurrence, first_day=None):
         values["rrule_type"] = "weekly"
         values.update({ODOO_DAY_FIELDS[WEEKDAYS.index(day)]: True for day in days})
     elif kind == "absoluteMonthly":
-        values.update(rrule_type="monthly", day=_positive(pattern.get("dayOfMonth"), "day of month"))
+        values.update(rrule_type="monthly", day=_positive(pattern.get("dayOfMonth"), "day of month", maximum=31))
     elif kind in ("relativeMonthly", "relativeYearly"):
         if not days:
             raise MappingError("a relative recurrence without a day of week")
-        index = str(pattern.get("index") or "first").lower()
+        index = pattern.get("index") or "first"
+        index = index.lower() if isinstance(index, str) else repr(index)
         if index not in INDEX_TO_BYDAY:
-            raise MappingError(f"unknown recurrence index {index!r}")
+            raise MappingError(f"unknown recurrence index {index[:40]!r}")
         values.update(
             rrule_type="monthly",
             month_by="day",
@@ -101,9 +115,10 @@ def to_odoo(recurrence, first_day=None):
     elif kind == "absoluteYearly":
         values["rrule_type"] = "yearly"
     else:
-        raise MappingError(f"unknown recurrence pattern {kind!r}")
+        raise MappingError(f"unknown recurrence pattern {str(kind)[:40]!r}")
     values.update(_range_values(recurrence_range))
-    values["event_tz"] = to_iana(recurrence_range.get("recurrenceTimeZone"), default=False) or False
+    zone_name = recurrence_range.get("recurrenceTimeZone")
+    values["event_tz"] = (to_iana(zone_name, default=False) if isinstance(zone_name, str) else False) or False
     return values
 
 

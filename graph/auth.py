@@ -222,22 +222,30 @@ class MailboxAuth:
             raise ReauthRequired("No Outlook account is connected. Click the Outlook button in Calendar to connect.")
         return accounts[0]
 
-    def _silent(self, scopes):
+    def _silent(self, scopes, force_refresh=False):
         """MSAL's silent acquisition for ``scopes`` (a cached token, else the refresh token); ``None`` when the
         cache has no refresh token, MSAL's error dict when Microsoft refused.
 
+        :param force_refresh: redeem the refresh token even when MSAL still holds a cached access token
         :raises TransientError: the sign-in service cannot be reached or failed
         """
         try:
-            return self.app.acquire_token_silent_with_error(list(scopes), self.account())
+            return self.app.acquire_token_silent_with_error(list(scopes), self.account(), force_refresh=force_refresh)
         except requests.RequestException as exc:
             raise TransientError(f"Cannot reach the Microsoft sign-in service ({exc}).") from exc
         except msal.exceptions.MsalServiceError as exc:
             raise TransientError(f"The Microsoft sign-in service failed ({exc}).") from exc
 
-    def access_token(self):
-        """A valid access token for :data:`SYNC_SCOPES`, refreshed through MSAL when needed."""
-        result = self._silent(SYNC_SCOPES)
+    def access_token(self, force_refresh=False):
+        """A valid access token for :data:`SYNC_SCOPES`, refreshed through MSAL when needed.
+
+        :param force_refresh: a new token even though the cached one has not expired: Graph refused it (a
+            token revoked server side, a clock ahead of Microsoft's); a refused refresh raises
+            :class:`ReauthRequired`
+        """
+        if force_refresh:
+            self._forget_access_tokens()
+        result = self._silent(SYNC_SCOPES, force_refresh=force_refresh)
         if not result:
             raise ReauthRequired(
                 "Your Outlook sign-in has no refresh token left. Click the Outlook button in Calendar to connect again."
@@ -245,6 +253,14 @@ class MailboxAuth:
         if "access_token" not in result:
             raise token_error(result, during="token refresh")
         return result["access_token"]
+
+    def _forget_access_tokens(self):
+        """Drop this account's cached access tokens: Graph refused one MSAL holds as valid, and MSAL would
+        otherwise keep returning it (or another one as old) for the scopes it covers."""
+        home_account_id = self.account().get("home_account_id")
+        kind = msal.TokenCache.CredentialType.ACCESS_TOKEN
+        for item in list(self.cache.search(kind, query={"home_account_id": home_account_id})):
+            self.cache.remove_at(item)
 
     def optional_access_token(self, scopes):
         """An access token for ``scopes`` the user may not have granted: ``None`` when Microsoft answers that

@@ -63,12 +63,15 @@ class GraphClient:
     :param session: the run's :class:`~.http.OutlookSession`
     :param graph_url: e.g. ``https://graph.microsoft.com/v1.0`` (the emulator plugs in here)
     :param get_token: callable returning a valid access token (MSAL refreshes behind it)
+    :param refresh_token: callable returning a new access token even when the cached one looks valid
+        (raises :class:`ReauthRequired` when Microsoft refuses the refresh); ``None``: a 401 is final
     """
 
-    def __init__(self, session, graph_url, get_token, timeout=None):
+    def __init__(self, session, graph_url, get_token, timeout=None, refresh_token=None):
         self.session = session
         self.graph_url = graph_url.rstrip("/")
         self.get_token = get_token
+        self.refresh_token = refresh_token
         self.timeout = timeout
         self.requests_sent = 0  # Graph requests of this client, for the sync log
 
@@ -89,14 +92,22 @@ class GraphClient:
 
         :param token: an access token for other scopes than the sync's (default: ``get_token()``)
         """
+        resp = self._send(method, path_or_url, prefer, token, kwargs)
+        if resp.status_code == 401 and token is None and self.refresh_token:
+            # Graph refused a token MSAL still holds as valid (revoked server side, clocks apart): one new
+            # token and one more try; a refused refresh or a second 401 means the user must reconnect
+            _logger.info("outlook: Graph answered 401 to a cached access token; refreshing it once")
+            resp = self._send(method, path_or_url, prefer, self.refresh_token(), kwargs)
+        return raise_for_graph_status(resp)
+
+    def _send(self, method, path_or_url, prefer, token, kwargs):
         self.requests_sent += 1
         try:
-            resp = self.session.request(
+            return self.session.request(
                 method, self._url(path_or_url), headers=self._headers(prefer, token), timeout=self.timeout, **kwargs
             )
         except requests.RequestException as exc:
             raise TransientError(f"Cannot reach Microsoft Graph ({exc}).") from exc
-        return raise_for_graph_status(resp)
 
     def get_json(self, path_or_url, **kwargs):
         resp = self.request("GET", path_or_url, **kwargs)
@@ -304,6 +315,8 @@ class BatchResponse:
         """The typed error of a failed item (gone items are answered by the caller)."""
         error = self.body.get("error") if isinstance(self.body.get("error"), dict) else {}
         text = "{} {} (HTTP {})".format(error.get("code") or "Error", error.get("message") or "", self.status)
+        if self.status == 401:
+            return ReauthRequired(f"Microsoft Graph refused the access token: {text}", error=error.get("code"))
         if self.status == 429:
             return Throttled(
                 f"Microsoft Graph is throttling: {text}", retry_after=self.retry_after or 5, code=error.get("code")
@@ -318,19 +331,39 @@ def batch_calls(client, calls):
     :data:`BATCH_MAX`; return one :class:`BatchResponse` per call, in the same order. Items are independent
     (no ``dependsOn``)."""
     answers = []
+    refreshed = False
     for offset in range(0, len(calls), BATCH_MAX):
         chunk = calls[offset : offset + BATCH_MAX]
-        requests_ = []
-        for index, (method, url, body, *extra) in enumerate(chunk):
-            headers = {"Prefer": IMMUTABLE_ID, **(extra[0] if extra else {})}
-            item = {"id": str(index), "method": method, "url": url, "headers": headers}
-            if body is not None:
-                item["body"] = body
-                item["headers"]["Content-Type"] = "application/json"
-            requests_.append(item)
-        result = client.request("POST", "/$batch", json={"requests": requests_}).json()
-        by_id = {str(item.get("id")): item for item in result.get("responses") or []}
-        for index in range(len(chunk)):
-            item = by_id.get(str(index)) or {"status": 502, "body": {"error": {"code": "MissingBatchItem"}}}
-            answers.append(BatchResponse(int(item.get("status") or 502), item.get("headers"), item.get("body")))
+        chunk_answers = _send_batch(client, chunk)
+        refused = [index for index, answer in enumerate(chunk_answers) if answer.status == 401]
+        if refused and client.refresh_token and not refreshed:
+            # as for a single request: one new token, the refused items once more
+            _logger.info("outlook: Graph answered 401 to %s batched items; refreshing the token once", len(refused))
+            client.refresh_token()
+            refreshed = True
+            for index, answer in zip(refused, _send_batch(client, [chunk[i] for i in refused]), strict=True):
+                chunk_answers[index] = answer
+        still_refused = next((answer for answer in chunk_answers if answer.status == 401), None)
+        if still_refused is not None and client.refresh_token:
+            raise still_refused.error()  # a fresh token refused too: the user must reconnect
+        answers.extend(chunk_answers)
+    return answers
+
+
+def _send_batch(client, chunk):
+    """One ``$batch`` request for at most :data:`BATCH_MAX` calls; a :class:`BatchResponse` per call."""
+    requests_ = []
+    for index, (method, url, body, *extra) in enumerate(chunk):
+        headers = {"Prefer": IMMUTABLE_ID, **(extra[0] if extra else {})}
+        item = {"id": str(index), "method": method, "url": url, "headers": headers}
+        if body is not None:
+            item["body"] = body
+            item["headers"]["Content-Type"] = "application/json"
+        requests_.append(item)
+    result = client.request("POST", "/$batch", json={"requests": requests_}).json()
+    by_id = {str(item.get("id")): item for item in result.get("responses") or []}
+    answers = []
+    for index in range(len(chunk)):
+        item = by_id.get(str(index)) or {"status": 502, "body": {"error": {"code": "MissingBatchItem"}}}
+        answers.append(BatchResponse(int(item.get("status") or 502), item.get("headers"), item.get("body")))
     return answers

@@ -28,4 +28,9 @@ class GraphRun:
 
     def client(self, auth):
         """The Graph client of the mailbox whose tokens ``auth`` holds."""
-        return CalendarClient(self.session, self.settings.graph_url, auth.access_token)
+        return CalendarClient(
+            self.session,
+            self.settings.graph_url,
+            auth.access_token,
+            refresh_token=lambda: auth.access_token(force_refresh=True),
+        )

@@ -50,6 +50,12 @@ class OutlookEventLink(models.Model):
         copy=False, help="The organizer removed the event in Odoo: Outlook's copy may be cancelled"
     )
     last_error = fields.Text(copy=False)
+    failed_reads = fields.Integer(
+        copy=False, help="How many times in a row this Outlook copy could not be read or saved"
+    )
+    next_retry_at = fields.Datetime(
+        "Next Retry", copy=False, help="A copy in error is read again from then on (the wait doubles at each failure)"
+    )
 
     _sql_constraints = [
         ("graph_uniq", "UNIQUE(mailbox_id, graph_id)", "This Outlook event is already linked to an Odoo event."),

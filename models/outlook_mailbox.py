@@ -569,12 +569,13 @@ class OutlookMailbox(models.Model):
             raise OutlookError(_("This mailbox cannot sync yet; it needs %(missing)s.", missing=", ".join(missing)))
 
     def _outlook_item_errors(self):
-        """A summary of this mailbox's copies in error (each is retried at every run), or ``False``."""
+        """A summary of this mailbox's copies in error (each is read again after a growing wait), or ``False``."""
         failed = self.env["outlook.event.link"].sudo().search([("mailbox_id", "=", self.id), ("state", "=", "error")])
         if not failed:
             return False
         return _(
-            "%(count)s Outlook item(s) could not be synced; they are retried at every run. First: %(error)s",
+            "%(count)s Outlook item(s) could not be synced; each is read again after a growing wait (at most a day) "
+            "or as soon as it changes in Outlook. First: %(error)s",
             count=len(failed),
             error=failed[0].last_error,
         )

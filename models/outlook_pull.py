@@ -2,24 +2,68 @@
 
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
+
+import psycopg2
+import psycopg2.errors
 
 from odoo import _, fields, models
+from odoo.exceptions import UserError
 
 from ..engine.mapping import fingerprint, snapshot
 from ..engine.policy import ARCHIVE, DELETE, NEWEST_WINS, ImportContext
 from ..engine.reconcile import MICROSOFT_WINS, Known, pushed_event_id, reconcile
-from ..engine.records import SERIES_MASTER, occurrence_payload, occurrence_start_utc, occurrence_uid, remote_item
+from ..engine.records import (
+    SERIES_MASTER,
+    Decision,
+    RemoteItem,
+    occurrence_payload,
+    occurrence_start_utc,
+    occurrence_uid,
+    remote_item,
+)
 from ..graph.auth import MAILBOX_SETTINGS_SCOPES
-from ..graph.errors import DeltaExpired, GraphError, Throttled
+from ..graph.errors import DeltaExpired, GraphError, OutlookError, Throttled
 from .calendar_event import INBOUND_CONTEXT
+from .outlook_mailbox import CONCURRENT_WRITE_ERRORS
 from .outlook_values import OdooValues
 
 _logger = logging.getLogger(__name__)
 
 DELTA_PAGE_SIZE = 1000  # items per delta page we ask for (Prefer: odata.maxpagesize)
 WINDOW_REANCHOR_DAYS = 7  # start a new round once the window's end lags this much behind
+# a copy that cannot be read or saved is read again after this wait, doubled at each failure, up to the cap
+RETRY_FIRST_WAIT = timedelta(minutes=5)
+RETRY_MAX_WAIT = timedelta(days=1)
+
+
+# a single item read by its id answers 400 (ErrorInvalidIdMalformed), 404 or 410 when there is nothing to read
+# there: a hostile id an item points at (a seriesMasterId) is as gone as a deleted item, never a reason to stop
+GONE_STATUSES = (400, 404, 410)
+
+
+# What one item can make Odoo raise: a value PostgreSQL refuses (too long for an index, out of range), a
+# constraint, a mapping bug. Anything else (Graph, another worker's write, a lost connection, a worker's time
+# limit, a crash) is about the run, which stops and resumes from its last checkpoint.
+ITEM_ERRORS = (
+    psycopg2.DataError,
+    psycopg2.IntegrityError,
+    psycopg2.errors.ProgramLimitExceeded,
+    UserError,
+    ValueError,
+    TypeError,
+    LookupError,
+    AttributeError,
+    ArithmeticError,
+    RecursionError,
+)
+
+
+def retry_wait(failures):
+    """How long a copy that failed ``failures`` times in a row waits before it is read again."""
+    return min(RETRY_FIRST_WAIT * 2 ** min(max(failures - 1, 0), 20), RETRY_MAX_WAIT)
 
 
 class OutlookMailbox(models.Model):
@@ -103,14 +147,22 @@ class OutlookMailbox(models.Model):
             url = page.next_link
 
     def _outlook_retry_failed(self, run, limit=50):
-        """Read again the copies that could not be read before: delta will not list them until they
-        change, so they would be lost otherwise."""
+        """Read again the copies that could not be read before and whose wait is over: delta will not list
+        them until they change, so they would be lost otherwise."""
         client = run.client
         failed = (
             self.env["outlook.event.link"]
             .sudo()
             .search(
-                [("mailbox_id", "=", self.id), ("state", "in", ("error", "pending"))], limit=limit, order="write_date"
+                [
+                    ("mailbox_id", "=", self.id),
+                    ("state", "in", ("error", "pending")),
+                    "|",
+                    ("next_retry_at", "=", False),
+                    ("next_retry_at", "<=", fields.Datetime.now()),
+                ],
+                limit=limit,
+                order="next_retry_at, write_date",
             )
         )
         payloads = []
@@ -118,7 +170,7 @@ class OutlookMailbox(models.Model):
             try:
                 payloads.append(client.event(link.graph_id))
             except GraphError as exc:
-                if exc.status != 404:
+                if exc.status not in GONE_STATUSES:
                     raise
                 payloads.append({"id": link.graph_id, "@removed": {"reason": "deleted"}})
         if payloads:
@@ -142,8 +194,64 @@ class OutlookMailbox(models.Model):
     # ------------------------------------------------------------
 
     def _outlook_apply_page(self, payloads, run):
+        """Apply these items in a savepoint. When Odoo cannot store one of them (whatever the mapping let
+        through: a constraint, a value PostgreSQL refuses, a bug), the page is applied again in halves, down to
+        that one item, which is recorded in error: the others are kept, and the counts are what was written.
+        Graph's errors and another worker's concurrent writes are not about one item: they go up."""
         if not payloads:
             return  # an idle round: nothing to read, nothing to write
+        stats = Counter(run.stats)
+        try:
+            with self.env.cr.savepoint():
+                self._outlook_apply_items(payloads, run)
+            return
+        except (OutlookError, *CONCURRENT_WRITE_ERRORS):
+            raise
+        except ITEM_ERRORS as exc:  # one item Odoo cannot store must not stop the page
+            run.stats.clear()
+            run.stats.update(stats)
+            if len(payloads) == 1:
+                self._outlook_record_unsaved(payloads[0], exc)
+                run.stats["pull_error"] += 1
+                return
+            _logger.info(
+                "outlook: mailbox %s: a page of %s items failed (%s); applied in halves", self.id, len(payloads), exc
+            )
+        half = len(payloads) // 2
+        self._outlook_apply_page(payloads[:half], run)
+        self._outlook_apply_page(payloads[half:], run)
+
+    def _outlook_record_unsaved(self, payload, exc):
+        """Mark one Outlook item Odoo could not store, on its link (one per Graph id), and log it."""
+        _logger.warning("outlook: mailbox %s: an Outlook item could not be saved", self.id, exc_info=True)
+        try:
+            item = remote_item(payload)
+        except ITEM_ERRORS:  # the item itself is what failed: keep only its id
+            item = RemoteItem(graph_id=payload.get("id") if isinstance(payload, dict) else "")
+        item = item if isinstance(item.graph_id, str) else RemoteItem(graph_id="")
+        name = item.data.name if item.data else item.graph_id
+        reason = _(
+            "Outlook event %(name)s could not be saved in Odoo: %(error)s",
+            name=repr(name[:80]),
+            error=str(exc).strip()[:300] or type(exc).__name__,
+        )
+        link = (
+            self.env["outlook.event.link"]
+            .sudo()
+            .search([("mailbox_id", "=", self.id), ("graph_id", "=", item.graph_id)])
+            if item.graph_id
+            else None
+        )
+        decision = Decision("error", item, link=link._outlook_state({}) if link else None, reason=reason)
+        try:
+            with self.env.cr.savepoint():
+                self._outlook_record_errors([decision])
+        except (OutlookError, *CONCURRENT_WRITE_ERRORS):
+            raise
+        except ITEM_ERRORS:  # not even its error can be stored: the server log keeps it
+            _logger.exception("outlook: mailbox %s: the failure of Outlook item %r was not recorded", self.id, name)
+
+    def _outlook_apply_items(self, payloads, run):
         policy = run.policy
         items = [remote_item(payload, attendee_cap=policy.attendee_cap) for payload in payloads]
         items = self._outlook_complete_occurrences(items, run)
@@ -173,7 +281,7 @@ class OutlookMailbox(models.Model):
                 try:
                     item = remote_item(client.event(item.graph_id), attendee_cap=policy.attendee_cap)
                 except GraphError as exc:
-                    if exc.status not in (404, 410):
+                    if exc.status not in GONE_STATUSES:
                         raise
             verified.append(item)
         return verified
@@ -203,7 +311,7 @@ class OutlookMailbox(models.Model):
             series_uid = master.ical_uid if master else known_uids.get(item.series_master_id)
             if item.series_master_id and series_uid and not item.removed and item.data is not None:
                 original = (item.payload or {}).get("originalStart")
-                start = _utc_of(original) if original else occurrence_start_utc(item.data)
+                start = (_utc_of(original) if original else None) or occurrence_start_utc(item.data)
                 item = replace(item, ical_uid=occurrence_uid(series_uid, start))
             completed.append(item)
         return completed
@@ -229,7 +337,7 @@ class OutlookMailbox(models.Model):
             try:
                 masters.append(remote_item(run.client.event(master_id), attendee_cap=run.policy.attendee_cap))
             except GraphError as exc:
-                if exc.status not in (404, 410):
+                if exc.status not in GONE_STATUSES:
                     raise
         return masters + items
 
@@ -347,13 +455,16 @@ class OutlookMailbox(models.Model):
             [d.item.data for d in decisions if d.action in ("create", "attach", "update", "conflict", "refresh")],
         )
         values.series = run.series
-        retried = [d.item.graph_id for d in by_action.get("create", []) + by_action.get("attach", [])]
-        if retried:  # copies that failed before and now import: their error stubs make room
+        # copies that failed before and are now read (imported, skipped by a policy, gone): their failed links
+        # make room; an item failing again keeps its failed link, recorded once per Graph id
+        read = [d.item.graph_id for d in decisions if d.action != "error" and not d.link and d.item.graph_id]
+        if read:
             self.env["outlook.event.link"].sudo().search(
                 [
                     ("mailbox_id", "=", self.id),
-                    ("graph_id", "in", retried),
+                    ("graph_id", "in", read),
                     ("event_id", "=", False),
+                    ("state", "=", "error"),
                 ]
             ).unlink()
         self._outlook_apply_creates(by_action.get("create", []), values)
@@ -369,6 +480,7 @@ class OutlookMailbox(models.Model):
         self._outlook_record_errors(by_action.get("error", []))
         self._outlook_mark_seen([d.link.link_id for d in by_action.get("skip", []) if d.link])
         if policy.category_mode:
+            self.env.flush_all()  # what Odoo refuses is refused before Outlook's items are tagged
             imported = [d for action in ("create", "attach", "update") for d in by_action.get(action, [])]
             self._outlook_tag_items(run, imported, policy.synced_category)
             self._outlook_tag_items(run, by_action.get("error", []), policy.error_category)
@@ -532,6 +644,8 @@ class OutlookMailbox(models.Model):
             "seen_round": self.sudo().delta_round,
             "state": "synced",
             "last_error": False,
+            "failed_reads": 0,
+            "next_retry_at": False,
         }
 
     def _outlook_update(self, decisions, values):
@@ -633,21 +747,30 @@ class OutlookMailbox(models.Model):
         if not decisions:
             return
         links_sudo = self.env["outlook.event.link"].sudo()
+        now = fields.Datetime.now()
         for decision in decisions:
             _logger.warning("outlook: mailbox %s: %s", self.id, decision.reason)
             values = {"state": "error", "last_error": decision.reason, "seen_round": self.sudo().delta_round}
-            if decision.link:
-                link = links_sudo.browse(decision.link.link_id)
-                link.write(values)
+            link = links_sudo.browse(decision.link and decision.link.link_id).exists()
+            if not link and decision.item.graph_id:
+                # one failed link per Graph id, whatever the number of failures (the unique constraint)
+                link = links_sudo.search([("mailbox_id", "=", self.id), ("graph_id", "=", decision.item.graph_id)])
+            if link:
+                failures = link.failed_reads + 1
+                link.write(dict(values, failed_reads=failures, next_retry_at=now + retry_wait(failures)))
                 link.event_id.write({"outlook_sync_state": "error", "outlook_last_error": decision.reason})
-            elif decision.item.graph_id:  # remembered so the next run reads it again
-                links_sudo.create(dict(values, mailbox_id=self.id, graph_id=decision.item.graph_id))
+            elif decision.item.graph_id:  # remembered so a later run reads it again
+                link = links_sudo.create(
+                    dict(
+                        values,
+                        mailbox_id=self.id,
+                        graph_id=decision.item.graph_id,
+                        failed_reads=1,
+                        next_retry_at=now + retry_wait(1),
+                    )
+                )
             self.env["outlook.sync.log"]._outlook_record_item(
-                self,
-                "in",
-                decision.reason,
-                link=links_sudo.browse(decision.link and decision.link.link_id),
-                graph_id=decision.item.graph_id,
+                self, "in", decision.reason, link=link, graph_id=decision.item.graph_id
             )
         self.sudo().last_error = "\n".join(decision.reason for decision in decisions)
 
@@ -657,8 +780,12 @@ class OutlookMailbox(models.Model):
 
 
 def _utc_of(text):
-    """A Graph DateTimeOffset (``2026-11-22T09:00:00Z``, 7-digit fraction) as a naive UTC datetime."""
-    return datetime.fromisoformat(str(text)[:19])
+    """A Graph DateTimeOffset (``2026-11-22T09:00:00Z``, 7-digit fraction) as a naive UTC datetime, or
+    ``None`` when it is not one."""
+    try:
+        return datetime.fromisoformat(str(text)[:19])
+    except ValueError:
+        return None
 
 
 def _native_uids(items):

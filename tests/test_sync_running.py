@@ -92,7 +92,8 @@ class TestSyncRunning(OutlookSyncCase, TransactionCase):
         log = self.env["outlook.sync.log"].search([("mailbox_id", "=", self.mailbox_anna.id)], limit=1)
         self.assertEqual((log.state, log.created_in, log.created_out, log.errors), ("success", 1, 1, 0))
         self.assertEqual(log.graph_requests, self.emulator.counters()["by_mailbox"]["anna@contoso.test"])
-        self.emulator.expire_access_tokens("anna@contoso.test")  # Graph answers 401 to the cached token
+        self.emulator.expire_access_tokens("anna@contoso.test")  # Graph answers 401 to the cached token ...
+        self.emulator.revoke_refresh_tokens("anna@contoso.test")  # ... and Entra refuses the refresh
         self.sync(self.mailbox_anna, expect_error=True)
         log = self.env["outlook.sync.log"].search([("mailbox_id", "=", self.mailbox_anna.id)], limit=1)
         self.assertEqual(log.state, "error")

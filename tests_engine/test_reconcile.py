@@ -147,7 +147,7 @@ def test_remote_item_full_occurrence_is_mapped():
 @pytest.mark.parametrize("broken", [None, "AAMk-1", [], {}, {"id": ""}, {"id": 42}, {"subject": "no id"}])
 def test_remote_item_without_an_id_is_an_error(broken):
     one = remote_item(broken)
-    assert one.graph_id == "" and one.error == "An Outlook item without an id was skipped." and one.data is None
+    assert one.graph_id == "" and one.error == "An Outlook item without a readable id was skipped." and one.data is None
 
 
 def test_remote_item_broken_event_keeps_its_ids_and_says_why():
@@ -295,6 +295,18 @@ def test_unreadable_item_is_an_error_with_its_link():
     assert decide(broken) == Decision("error", broken, reason=broken.error)
     link = LinkState(1, "AAMk-1", 7)
     assert decide(broken, known(link)) == Decision("error", broken, link=link, reason=broken.error)
+
+
+def test_item_failing_again_keeps_its_failed_copy():
+    """The failed copy of an item never imported is the one the error is recorded on again (a second link for
+    the same Graph id broke the unique constraint at every later run)."""
+    broken = item(end={"dateTime": "2025-03-10T08:00:00", "timeZone": "UTC"})
+    failed = LinkState(1, "AAMk-1", None, failed=True)
+    assert decide(broken, known(failed)) == Decision("error", broken, link=failed, reason=broken.error)
+    gone = remote_item({"id": "AAMk-1", "@removed": {"reason": "deleted"}})
+    assert decide(gone, known(failed)) == Decision("remove", gone, link=failed)
+    readable = item()
+    assert decide(readable, known(failed)) == Decision("create", readable, authoritative=True)
 
 
 # ------------------------------------------------------------
@@ -446,7 +458,7 @@ def test_every_item_without_an_id_is_reported():
     broken = [remote_item(None), remote_item({"subject": "x"}), remote_item([])]
     decisions = reconcile(broken + [item("A")], known(), InboundPolicy())
     assert [d.action for d in decisions] == ["error", "error", "error", "create"]
-    assert all(d.reason == "An Outlook item without an id was skipped." for d in decisions[:3])
+    assert all(d.reason == "An Outlook item without a readable id was skipped." for d in decisions[:3])
 
 
 def test_empty_page():
