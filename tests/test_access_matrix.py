@@ -93,7 +93,7 @@ outlook.event.link          attendees_capped cancel_allowed change_key graph_id 
 outlook.event.link          is_organizer_copy last_error last_modified           yyyyyyy  yyyyy--  -hhhh--  -------
 outlook.event.link          mailbox_id outlook_remove_remote remote_hash         yyyyyyy  yyyyy--  -hhhh--  -------
 outlook.event.link          response_state seen_round state synced_data          yyyyyyy  yyyyy--  -hhhh--  -------
-outlook.event.link          synced_hash                                          yyyyyyy  yyyyy--  -hhhh--  -------
+outlook.event.link          failed_reads next_retry_at synced_hash               yyyyyyy  yyyyy--  -hhhh--  -------
 outlook.event.link          event_id                                             yyyyyy.  yyyyy--  -hhhh--  -------
 outlook.event.link          user_id                                              yyyyy..  yyyyy..  -hhhh..  -----..
 outlook.mailbox             *                                                    yyy      y--      h--      ---

@@ -77,7 +77,7 @@ def parsed_or_refused(data):
 
 # any JSON value, with the strings a database or hmac chokes on
 json_text = st.text(alphabet=st.characters(codec=None, min_codepoint=0, max_codepoint=0x10FFFF), max_size=40)
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | json_text
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | json_text
 json_values = st.recursive(
     json_scalars,
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(json_text, inner, max_size=4),
