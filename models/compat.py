@@ -1,8 +1,34 @@
-"""The only place that knows which Odoo version runs us (STYLE R18)."""
+"""The only place that knows which Odoo version runs us (STYLE R18): the add-on runs on Odoo 18.0 and 19.0."""
 
-from odoo import release
+from odoo import models, release
 
-ODOO_19 = release.version_info[0] >= 19
+ODOO_MAJOR = release.version_info[0]
+ODOO_19 = ODOO_MAJOR >= 19
+
+
+class _Constraint18:
+    """Odoo 19's ``models.Constraint`` on Odoo 18: adds the constraint to the class's ``_sql_constraints``.
+
+    Written in a model's body as Odoo 19 wants it (``_name_uniq = compat.Constraint("UNIQUE(x)", "message")``):
+    the attribute's name without its leading underscore is the constraint's name, so the database
+    constraint (``<table>_<name>``) is the same on both majors and a database upgraded from 18 to 19 keeps it.
+    """
+
+    def __init__(self, definition, message=""):
+        self.definition = definition
+        self.message = message
+
+    def __set_name__(self, owner, name):
+        if not name.startswith("_"):
+            raise TypeError(f"{owner.__name__}.{name}: a constraint's attribute name must start with '_'")
+        # Odoo 18 reads the constraints of each class that defines or extends a model from its own __dict__
+        owner._sql_constraints = [
+            *owner.__dict__.get("_sql_constraints", ()),
+            (name[1:], self.definition, self.message),
+        ]
+
+
+Constraint = models.Constraint if ODOO_19 else _Constraint18
 
 
 def notify_cron_progress(env, done, remaining):
