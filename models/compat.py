@@ -32,13 +32,15 @@ Constraint = models.Constraint if ODOO_19 else _Constraint18
 
 
 def notify_cron_progress(env, done, remaining):
-    """Tell ``ir.cron`` how far a batch job got, so it re-runs the job while work remains.
+    """Tell ``ir.cron`` how far a batch job got (``done`` items so far in this run), so it re-runs the job while
+    work remains.
 
-    Odoo 18 only has ``_notify_progress``; Odoo 19's ``_commit_progress`` also commits, which our
-    callers already do at their own batch boundary (STYLE R10, R11).
+    Odoo 18 only has ``_notify_progress`` (the totals). Odoo 19's ``_commit_progress`` takes the items of this
+    step, adds them to the run's count and commits, which our callers do at that point anyway (STYLE R10, R11).
     """
     cron = env["ir.cron"]
     if ODOO_19:
-        cron._commit_progress(done, remaining=remaining)
+        progress = env["ir.cron.progress"].sudo().browse(env.context.get("ir_cron_progress_id"))
+        cron._commit_progress(max(done - progress.done, 0) if progress else 0, remaining=remaining)
     else:
         cron._notify_progress(done=done, remaining=remaining)

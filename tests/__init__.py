@@ -4,6 +4,7 @@ from . import (
     test_cron,
     test_install_settings,
     test_notifications,
+    test_odoo_versions,
     test_policies,
     test_recurrence,
     test_reliability,
