@@ -37,10 +37,12 @@ def notify_cron_progress(env, done, remaining):
 
     Odoo 18 only has ``_notify_progress`` (the totals). Odoo 19's ``_commit_progress`` takes the items of this
     step, adds them to the run's count and commits, which our callers do at that point anyway (STYLE R10, R11).
+    Outside a cron job (a direct call) both do nothing: Odoo 19's would commit the caller's transaction.
     """
     cron = env["ir.cron"]
     if ODOO_19:
         progress = env["ir.cron.progress"].sudo().browse(env.context.get("ir_cron_progress_id"))
-        cron._commit_progress(max(done - progress.done, 0) if progress else 0, remaining=remaining)
+        if progress:
+            cron._commit_progress(max(done - progress.done, 0), remaining=remaining)
     else:
         cron._notify_progress(done=done, remaining=remaining)
