@@ -684,7 +684,7 @@ def scenario_throttled(bench):
 def profile_ours(bench):
     """The import and the 100-change cycle of ours again, under pyinstrument, for the hotspot list."""
     step("profiling ours (pyinstrument): initial import")
-    path = RUN / "bench-profile-ours-import"
+    path = RUN / tagged("bench-profile-ours-import")
     run = bench.measured("ours", "sync-ours", "bench_ours_prof", {"profile": str(path)})
     say(f"    {brief(run)} (profiled: slower than the measured run)")
     bench.results.setdefault("_profile", {})["ours_initial_import"] = summarize_profile(path, run)
@@ -695,7 +695,7 @@ def profile_ours(bench):
         bench.ctl.outlook.update_event(
             "op@bench.test", item["id"], {"subject": item["subject"] + " (edited in Outlook)"}
         )
-    path = RUN / "bench-profile-ours-changes"
+    path = RUN / tagged("bench-profile-ours-changes")
     run = bench.measured(
         "ours",
         "edit-sync-ours",
@@ -704,11 +704,11 @@ def profile_ours(bench):
     )
     bench.results["_profile"]["ours_changes"] = summarize_profile(path, run)
     step("profiling ours (pyinstrument): idle cycle")
-    path = RUN / "bench-profile-ours-idle"
+    path = RUN / tagged("bench-profile-ours-idle")
     run = bench.measured("ours", "sync-ours", "bench_ours_prof", {"profile": str(path), "request_all": True})
     bench.results["_profile"]["ours_idle"] = summarize_profile(path, run)
     step(f"profiling ours (pyinstrument): the many-mailbox sweep, first {PROFILE_SWEEP_S} s")
-    path = RUN / "bench-profile-ours-many"
+    path = RUN / tagged("bench-profile-ours-many")
     run = bench.measured(
         "ours", "sync-ours", "bench_ours_many_prof", {"profile": str(path), "time_budget": PROFILE_SWEEP_S}
     )
