@@ -18,8 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bootstrap  # noqa: E402
 import odoo_env  # noqa: E402
-from _common import LOGS, REPO, RUN, exit_on_interrupt, ignore_signals, say, step, tagged, venv_python, warn  # noqa:
-E402
+from _common import LOGS, REPO, RUN, exit_on_interrupt, ignore_signals, say, step, tagged, venv_python, warn  # noqa: E402
 from pgcluster import Cluster, ensure_binaries  # noqa: E402
 
 DB = "outlook_i18n"

@@ -24,8 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bootstrap  # noqa: E402
-from _common import REPO, RUN, VENV, exit_on_interrupt, fmt_seconds, read_json, say, step, warn, write_json  # noqa:
-E402
+from _common import REPO, RUN, VENV, exit_on_interrupt, fmt_seconds, read_json, say, step, warn, write_json  # noqa: E402
 
 LINT_REQUIREMENTS = REPO / "requirements-lint.txt"
 MARKER = VENV / ".outlook-lint.json"

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""``make wheel``: one wheel per Odoo series, ``dist/odoo_addon_outlook_calendar_sync-<series>.<version>-py3-none-any.whl``
-(18.0 and 19.0; ``make wheel SERIES=19.0`` builds one), each checked.
+"""``make wheel``: one wheel per Odoo series (18.0 and 19.0; ``make wheel SERIES=19.0`` builds one), each checked:
+``dist/odoo_addon_outlook_calendar_sync-<series>.<version>-py3-none-any.whl``.
 
 The manifest's version has no series (``1.0.0``: Odoo 18 and 19 both load it as their own, 18.0.1.0.0 and 19.0.1.0.0),
 and whool (OCA's build backend, ``pyproject.toml``) reads the series from that version. So for each series:
