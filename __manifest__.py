@@ -1,7 +1,7 @@
 {
     "name": "Outlook Calendar Sync",
     "summary": "Two-way sync between Odoo Calendar and Microsoft 365 / Outlook through Microsoft Graph",
-    "version": "18.0.1.1.0",
+    "version": "1.1.0",
     "category": "Productivity/Calendar",
     "website": "https://github.com/outlook-calendar-sync/outlook_calendar_sync",
     "author": "outlook_calendar_sync developers",

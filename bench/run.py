@@ -3,7 +3,8 @@
 
 Writes ``.run/bench.json`` and ``.run/bench.md`` (the table) and prints the table. Not a test: it measures.
 
-* Odoo 18 from the project's ``.venv`` (tools/bootstrap.py), PostgreSQL in a private cluster of its own under
+* Odoo 18 or 19 (``make bench ODOO=19``; default: the first found) from that major's venv (``.venv``, ``.venv-19``;
+  tools/bootstrap.py), PostgreSQL in a private cluster of its own under
   ``.run/bench-pg`` (tools/pgcluster.py), one emulator process (``bench/emulator_server.py``: the repository's
   emulator plus a deterministic throttling schedule) under ``.run/bench-emulator``.
 * Databases (dropped and created by each run): ``bench_ours`` (``-i outlook_calendar_sync``), ``bench_builtin``
@@ -48,6 +49,7 @@ from _common import (  # noqa: E402
     say,
     step,
     stop_process,
+    tagged,
     tail,
     venv_python,
     warn,
@@ -55,14 +57,16 @@ from _common import (  # noqa: E402
 )
 from pgcluster import DB_USER, Cluster, ensure_binaries  # noqa: E402
 
-RESULT = RUN / "bench.json"
-TABLE = RUN / "bench.md"
-CONF = RUN / "odoo-bench.conf"
-EMULATOR_DIR = RUN / "bench-emulator"
-BENCH_LOGS = LOGS / "bench"
-SOURCE_DIR = RUN / "bench-src"
-ADDONS_DIR = RUN / "bench-addons"
-PIDS = RUN / "bench.pids.json"
+# one set per Odoo major (make bench ODOO=19): .run/bench.json for the first one, .run/bench-19.json for Odoo 19
+RESULT = RUN / f"{tagged('bench')}.json"
+TABLE = RUN / f"{tagged('bench')}.md"
+CONF = RUN / f"{tagged('odoo-bench')}.conf"
+EMULATOR_DIR = RUN / tagged("bench-emulator")
+BENCH_LOGS = LOGS / tagged("bench")
+SOURCE_DIR = RUN / tagged("bench-src")
+ADDONS_DIR = RUN / tagged("bench-addons")
+PIDS = RUN / f"{tagged('bench')}.pids.json"
+PLAN = RUN / f"{tagged('bench-plan')}.json"
 CLIENT_ID = "b3d1c0de-0000-4a43-9c1e-0d6f0c1b2a01"
 CLIENT_SECRET = "bench-client-secret"
 BASE_URL = "http://localhost:8069"
@@ -188,7 +192,7 @@ class Bench:
             log = BENCH_LOGS / f"install-{db}.log"
             log.parent.mkdir(parents=True, exist_ok=True)
             cmd = odoo_env.odoo_cmd(
-                CONF, "-d", db, "-i", modules, "--stop-after-init", "--without-demo=all", "--log-level=warn"
+                CONF, "-d", db, "-i", modules, "--stop-after-init", odoo_env.WITHOUT_DEMO, "--log-level=warn"
             )
             handle = open(log, "w", encoding="utf-8")
             procs[db] = (
@@ -680,7 +684,7 @@ def scenario_throttled(bench):
 def profile_ours(bench):
     """The import and the 100-change cycle of ours again, under pyinstrument, for the hotspot list."""
     step("profiling ours (pyinstrument): initial import")
-    path = RUN / "bench-profile-ours-import"
+    path = RUN / tagged("bench-profile-ours-import")
     run = bench.measured("ours", "sync-ours", "bench_ours_prof", {"profile": str(path)})
     say(f"    {brief(run)} (profiled: slower than the measured run)")
     bench.results.setdefault("_profile", {})["ours_initial_import"] = summarize_profile(path, run)
@@ -691,7 +695,7 @@ def profile_ours(bench):
         bench.ctl.outlook.update_event(
             "op@bench.test", item["id"], {"subject": item["subject"] + " (edited in Outlook)"}
         )
-    path = RUN / "bench-profile-ours-changes"
+    path = RUN / tagged("bench-profile-ours-changes")
     run = bench.measured(
         "ours",
         "edit-sync-ours",
@@ -700,11 +704,11 @@ def profile_ours(bench):
     )
     bench.results["_profile"]["ours_changes"] = summarize_profile(path, run)
     step("profiling ours (pyinstrument): idle cycle")
-    path = RUN / "bench-profile-ours-idle"
+    path = RUN / tagged("bench-profile-ours-idle")
     run = bench.measured("ours", "sync-ours", "bench_ours_prof", {"profile": str(path), "request_all": True})
     bench.results["_profile"]["ours_idle"] = summarize_profile(path, run)
     step(f"profiling ours (pyinstrument): the many-mailbox sweep, first {PROFILE_SWEEP_S} s")
-    path = RUN / "bench-profile-ours-many"
+    path = RUN / tagged("bench-profile-ours-many")
     run = bench.measured(
         "ours", "sync-ours", "bench_ours_many_prof", {"profile": str(path), "time_budget": PROFILE_SWEEP_S}
     )
@@ -971,6 +975,7 @@ def options(argv):
     )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("--odoo", help="the Odoo major to measure (make bench ODOO=19); default: the first one found")
     parser.add_argument("--in-venv", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     opts.params = QUICK if opts.quick else FULL
@@ -982,6 +987,14 @@ def main():
     started = time.monotonic()
     if not opts.in_venv:
         try:
+            major, reason = bootstrap.choose_major(opts.odoo)
+        except bootstrap.SetupError as exc:
+            major, reason = None, str(exc)
+        if major is None:
+            warn(f"make bench needs Odoo: {reason}")
+            return 1
+        bootstrap.work_for_major(major)  # this process again, for that major's venv and files (no return if another)
+        try:
             plan = bootstrap.ensure()
         except bootstrap.SetupError as exc:
             warn(f"setup failed: {exc}")
@@ -989,9 +1002,9 @@ def main():
         if not plan["odoo_dir"]:
             warn(f"make bench needs Odoo: {plan['no_odoo_reason']}")
             return 1
-        write_json(RUN / "bench-plan.json", plan)
+        write_json(PLAN, plan)
         os.execv(str(venv_python()), [str(venv_python()), str(BENCH / "run.py"), *sys.argv[1:], "--in-venv"])
-    plan = read_json(RUN / "bench-plan.json")
+    plan = read_json(PLAN)
     bindir, reason = ensure_binaries()
     if not bindir:
         warn(f"make bench needs PostgreSQL: {reason}")
@@ -999,7 +1012,7 @@ def main():
     if opts.profile:
         opts.profile = ensure_profiler() or True
     sys.path.insert(0, str(BENCH))
-    cluster = Cluster(bindir, name="bench-pg")
+    cluster = Cluster(bindir, name=tagged("bench-pg"))
     bench = None
     try:
         cluster.start()
@@ -1034,6 +1047,7 @@ def main():
             "machine": machine(),
             "source": source_label,
             "odoo": plan.get("odoo_dir"),
+            "odoo_version": plan.get("odoo_version"),
             "params": {k: v for k, v in opts.params.items()},
             "scenarios": {k: v for k, v in bench.results.items() if not k.startswith("_")},
             "profile": bench.results.get("_profile"),

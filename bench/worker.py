@@ -183,6 +183,7 @@ def ensure_users(env, emails):
     missing = [e for e in emails if e not in existing]
     if missing:
         group = env.ref("base.group_user").id
+        groups_field = "group_ids" if "group_ids" in users._fields else "groups_id"  # renamed in Odoo 19
         created = users.create(
             [
                 {
@@ -190,7 +191,7 @@ def ensure_users(env, emails):
                     "name": email.split("@")[0].replace(".", " ").title(),
                     "email": email,
                     "tz": "Europe/Berlin",
-                    "groups_id": [Command.set([group])],
+                    groups_field: [Command.set([group])],
                 }
                 for email in missing
             ]

@@ -37,6 +37,9 @@ INBOUND_CONTEXT = {
     "mail_create_nolog": True,
     "mail_notrack": True,
     "mail_auto_subscribe_no_notify": True,
+    # Odoo 19 appends the organizer's and first contact's details to a new event's description (Odoo 18 does not):
+    # an event imported from Outlook keeps Outlook's body as it is
+    "skip_contact_description": True,
 }
 ALLDAY_START, ALLDAY_STOP = time(8), time(18)  # Odoo's own convention for all-day start/stop
 

@@ -2,6 +2,7 @@ from odoo import fields, models
 
 from ..engine.mapping import from_snapshot
 from ..engine.records import LinkState
+from . import compat
 
 
 class OutlookEventLink(models.Model):
@@ -57,10 +58,12 @@ class OutlookEventLink(models.Model):
         "Next Retry", copy=False, help="A copy in error is read again from then on (the wait doubles at each failure)"
     )
 
-    _sql_constraints = [
-        ("graph_uniq", "UNIQUE(mailbox_id, graph_id)", "This Outlook event is already linked to an Odoo event."),
-        ("event_uniq", "UNIQUE(mailbox_id, event_id)", "This Odoo event already has an Outlook copy in this mailbox."),
-    ]
+    _graph_uniq = compat.Constraint(
+        "UNIQUE(mailbox_id, graph_id)", "This Outlook event is already linked to an Odoo event."
+    )
+    _event_uniq = compat.Constraint(
+        "UNIQUE(mailbox_id, event_id)", "This Odoo event already has an Outlook copy in this mailbox."
+    )
 
     def _outlook_state(self, local_hashes):
         """This link as the engine sees it; ``local_hashes`` maps event ids to their fingerprint now."""

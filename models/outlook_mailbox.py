@@ -132,9 +132,7 @@ class OutlookMailbox(models.Model):
     )
     link_ids = fields.One2many("outlook.event.link", "mailbox_id", string="Linked Events")
 
-    _sql_constraints = [
-        ("user_uniq", "UNIQUE(user_id)", "An Odoo user can connect only one Outlook mailbox."),
-    ]
+    _user_uniq = compat.Constraint("UNIQUE(user_id)", "An Odoo user can connect only one Outlook mailbox.")
 
     # ------------------------------------------------------------
     # CONNECT FLOW

@@ -22,6 +22,7 @@ from ..engine.errors import MappingError
 from ..engine.mapping import fingerprint, snapshot, to_graph
 from ..engine.records import occurrence_uid
 from ..graph.errors import GraphError, Throttled
+from . import compat
 from .calendar_event import INBOUND_CONTEXT
 
 _logger = logging.getLogger(__name__)
@@ -65,9 +66,7 @@ class OutlookSeriesLink(models.Model):
     state = fields.Selection([("synced", "Synced"), ("error", "Error")], default="synced", required=True)
     last_error = fields.Text(copy=False)
 
-    _sql_constraints = [
-        ("graph_uniq", "UNIQUE(mailbox_id, graph_id)", "This Outlook series is already linked."),
-    ]
+    _graph_uniq = compat.Constraint("UNIQUE(mailbox_id, graph_id)", "This Outlook series is already linked.")
 
 
 class CalendarRecurrence(models.Model):

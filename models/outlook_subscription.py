@@ -147,10 +147,7 @@ class OutlookSubscription(models.Model):
     )
     last_error = fields.Text(readonly=True, copy=False)
 
-    if compat.ODOO_19:
-        _mailbox_uniq = models.Constraint("UNIQUE(mailbox_id)", "A mailbox has one Outlook subscription.")
-    else:
-        _sql_constraints = [("mailbox_uniq", "UNIQUE(mailbox_id)", "A mailbox has one Outlook subscription.")]
+    _mailbox_uniq = compat.Constraint("UNIQUE(mailbox_id)", "A mailbox has one Outlook subscription.")
 
     # ------------------------------------------------------------
     # KEEPING THE SUBSCRIPTION ALIVE (called by the sync run)

@@ -30,7 +30,7 @@ class ResConfigSettings(models.TransientModel):
 
     outlook_client_id = fields.Char("Outlook Client ID", config_parameter=PARAM_CLIENT_ID)
     # Write-only (STYLE R6): no config_parameter, so get_values never sends the secret back.
-    outlook_client_secret = fields.Char()
+    outlook_client_secret = fields.Char("Outlook Calendar Client Secret")
     outlook_client_secret_set = fields.Boolean("Outlook Client Secret Stored", compute="_compute_outlook_status")
     outlook_tenant = fields.Char(config_parameter=PARAM_TENANT, default="common")
     outlook_authority_url = fields.Char(

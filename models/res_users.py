@@ -49,6 +49,15 @@ class ResUsers(models.Model):
     # Calendar view hooks (calendar's AttendeeCalendarModel asks these)
     # ------------------------------------------------------------
 
+    def _has_any_active_synchronization(self):
+        """Odoo 19 asks it when the organizer deletes an event: with a connected mailbox our sync cancels the
+        Outlook copy (Exchange tells the attendees), so Odoo deletes at once instead of offering its own
+        cancellation mail. Odoo 18 has no such question (it never offers that mail)."""
+        if self.env["outlook.mailbox"].sudo().search_count([("user_id", "in", self.ids), ("state", "=", "connected")]):
+            return True
+        parent = getattr(super(), "_has_any_active_synchronization", None)  # Odoo 18's calendar has no such hook
+        return bool(parent and parent())
+
     @api.model
     def check_calendar_credentials(self):
         res = super().check_calendar_credentials()

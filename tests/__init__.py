@@ -11,6 +11,7 @@ from . import (
     test_invitation_budget,
     test_log_guard,
     test_notifications,
+    test_odoo_versions,
     test_policies,
     test_push_once,
     test_reauth,

@@ -173,7 +173,7 @@ class TestTokenWriters(TransactionCase):
         return waiting
 
 
-MIGRATION = os.path.join(get_module_path("outlook_calendar_sync"), "migrations", "18.0.1.1.0", "post-migrate.py")
+MIGRATION = os.path.join(get_module_path("outlook_calendar_sync"), "migrations", "1.1.0", "post-migrate.py")
 tokens = st.one_of(st.none(), st.text(st.characters(blacklist_characters="\x00"), max_size=300))
 
 
@@ -201,13 +201,13 @@ class TestUpgradeMovesTokens(TransactionCase):
             for user, (cache, builtin, has_record) in zip(self.users, rows, strict=False):
                 mailbox = mailboxes.create({"user_id": user.id})
                 if has_record:
-                    mailbox._outlook_write_tokens(cache="written by 18.0.1.1.0", builtin_refresh_token="kept")
+                    mailbox._outlook_write_tokens(cache="written by 1.1.0", builtin_refresh_token="kept")
                 cr.execute(
                     "UPDATE outlook_mailbox SET token_cache = %s, builtin_refresh_token = %s WHERE id = %s",
                     [cache, builtin, mailbox.id],
                 )
                 expected[mailbox.id] = (
-                    cache if cache is not None else ("written by 18.0.1.1.0" if has_record else None),
+                    cache if cache is not None else ("written by 1.1.0" if has_record else None),
                     builtin if builtin is not None else ("kept" if has_record else None),
                 )
             self.migration.migrate(cr, "18.0.1.0.0")

@@ -13,9 +13,36 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 RUN = REPO / ".run"
-VENV = REPO / ".venv"
 LOGS = RUN / "logs"
 ADDON_NAME = "outlook_calendar_sync"
+
+# The Odoo majors the add-on supports. One process works for one of them, OUTLOOK_ODOO_MAJOR (the tools set it when
+# they start a process for another major; default: the first). Each major has its own venv and its own files under
+# .run/: the first major keeps the plain names (.venv, .run/pg, .run/odoo-test.conf), another one gets its number
+# appended (.venv-19, .run/pg-19, .run/odoo-test-19.conf).
+SUPPORTED_MAJORS = (18, 19)
+PRIMARY_MAJOR = SUPPORTED_MAJORS[0]
+MAJOR_ENV = "OUTLOOK_ODOO_MAJOR"
+
+
+def _selected_major():
+    value = os.environ.get(MAJOR_ENV, "").strip()
+    if not value:
+        return PRIMARY_MAJOR
+    if not value.isdigit() or int(value) not in SUPPORTED_MAJORS:
+        raise SystemExit(f"{MAJOR_ENV}={value}: supported Odoo majors are {', '.join(map(str, SUPPORTED_MAJORS))}")
+    return int(value)
+
+
+MAJOR = _selected_major()
+SUFFIX = "" if MAJOR == PRIMARY_MAJOR else f"-{MAJOR}"
+VENV = REPO / f".venv{SUFFIX}"
+
+
+def tagged(name, major=None):
+    """``name`` for this process's Odoo major (or ``major``): ``name`` itself for the first one, else ``name-19``."""
+    major = MAJOR if major is None else major
+    return name if major == PRIMARY_MAJOR else f"{name}-{major}"
 
 
 def say(msg=""):

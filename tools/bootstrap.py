@@ -1,19 +1,25 @@
 #!/usr/bin/env python3
-"""Create or refresh the project's ``.venv`` (``make setup``; also the first step of ``make test``/``make demo``).
+"""Create or refresh the project's venvs (``make setup``; also the first step of ``make test``/``make demo``).
 
-Where Odoo comes from decides the mode (the script never downloads Odoo):
+One venv per Odoo major (``.venv`` for Odoo 18, ``.venv-19`` for Odoo 19; ``_common.MAJOR`` says which one a
+process works for). Where that major's Odoo comes from decides the mode (the script never downloads Odoo):
 
-* ``src``    — ``ODOO_SRC=/path/to/odoo`` (an Odoo 18 source tree): a plain venv on ``python3.12`` when that runs,
-  else ``python3``; Odoo's own ``requirements.txt`` is installed into it and the tree is put on ``sys.path``
-  by a ``.pth`` file (what an editable install does, without writing into the tree).
-* ``system`` — the machine's ``python3`` can already import ``odoo``: a venv with ``--system-site-packages``.
+* ``src``    — ``ODOO19_SRC=/path/to/odoo-19`` (``ODOO<major>_SRC``; ``ODOO_SRC`` names a tree of any major): a plain
+  venv on ``python3.12`` when that runs, else ``python3``; Odoo's own ``requirements.txt`` is installed into it and
+  the tree is put on ``sys.path`` by a ``.pth`` file (what an editable install does, without writing into the tree).
+* ``system`` — an interpreter on PATH (``python3``, ``python3.12``, ...; also pyenv's versions) already imports that
+  major's ``odoo``: a venv of that interpreter with ``--system-site-packages``.
 * ``none``   — neither (or ``OUTLOOK_TEST_NO_ODOO=1``): a plain venv; only the suites that need no Odoo run.
 
 Then ``requirements-test.txt`` is installed with every package already present pinned as a constraint, so
 Odoo's pinned versions are never upgraded or replaced. A marker in the venv records the mode, the interpreter
 and a hash of the requirement files: when nothing changed, a second run does nothing.
+
+    python3 tools/bootstrap.py [--force] [--odoo 19]     (default: every supported major found)
 """
 
+import argparse
+import concurrent.futures
 import hashlib
 import os
 import re
@@ -27,7 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # noqa: E402
     LOGS,
+    MAJOR,
+    MAJOR_ENV,
+    PRIMARY_MAJOR,
     REPO,
+    SUPPORTED_MAJORS,
     VENV,
     CommandError,
     apt_install,
@@ -38,19 +48,19 @@ from _common import (  # noqa: E402
     run,
     say,
     step,
+    tagged,
     venv_python,
     warn,
     write_json,
 )
 
 MARKER = VENV / ".outlook-bootstrap.json"
-SETUP_LOG = LOGS / "setup.log"
+SETUP_LOG = LOGS / f"{tagged('setup')}.log"
 BUILD_CONSTRAINTS = REPO / "tools" / "build-constraints.txt"
 REQUIREMENT_FILES = [REPO / "requirements.txt", REPO / "requirements-test.txt"]
 # Headers that Odoo 18's requirements need when a pin has no wheel for this Python (python-ldap, psycopg2).
 ODOO_BUILD_DEBS = ["libldap2-dev", "libsasl2-dev", "libpq-dev"]
-NO_ODOO_HINT = "set ODOO_SRC=/path/to/odoo or install odoo into python3"
-MIN_ODOO = 18
+NO_ODOO_HINT = "set ODOO{major}_SRC=/path/to/odoo-{major}, or install it into a python3.N on PATH"
 # Not turned into constraints: the installer's own tools, and Odoo itself (it is not installed from an index).
 UNCONSTRAINED = {"pip", "setuptools", "wheel", "distribute", "odoo"}
 
@@ -115,37 +125,124 @@ def pick_python(candidates):
     return None
 
 
-def detect(env):
-    """Decide mode, interpreter and Odoo location. Returns a dict (the marker minus the hash)."""
-    override = env.get("OUTLOOK_PYTHON")
-    odoo_src = env.get("ODOO_SRC", "").strip()
+def source_tree(variable, value):
+    """``(tree, (major, minor))`` of the Odoo source tree a variable names; SetupError when it is none."""
+    tree = Path(value).expanduser().resolve()
+    if (tree / "release.py").is_file() and tree.name == "odoo":
+        tree = tree.parent  # pointed at the package itself
+    if not (tree / "odoo" / "release.py").is_file():
+        raise SetupError(f"{variable}={value} is not an Odoo source tree (no odoo/release.py in it)")
+    version = odoo_version(tree / "odoo")
+    if not version:
+        raise SetupError(f"{variable}={value}: cannot read the Odoo version of {tree / 'odoo' / 'release.py'}")
+    return tree, version
+
+
+def interpreters(env):
+    """Python 3 interpreters to look for an importable Odoo in, in order: ``OUTLOOK_PYTHON``, each ``python3`` and
+    ``python3.N`` on PATH (PATH order), then pyenv's installed versions (``$PYENV_ROOT``, else ``~/.pyenv``), which
+    a PATH without pyenv's shims (CI) does not show."""
+    found, seen = [], set()
+
+    def add(path):
+        real = os.path.realpath(path)
+        if real not in seen and os.access(path, os.X_OK) and not os.path.isdir(path):
+            seen.add(real)
+            found.append(str(path))
+
+    if env.get("OUTLOOK_PYTHON"):
+        add(shutil.which(env["OUTLOOK_PYTHON"], path=env.get("PATH")) or env["OUTLOOK_PYTHON"])
+    for folder in (env.get("PATH") or os.defpath).split(os.pathsep):
+        try:
+            names = sorted(os.listdir(folder or "."), key=python_name_key)
+        except OSError:
+            continue
+        for name in names:
+            if PYTHON_NAME.fullmatch(name):
+                add(os.path.join(folder or ".", name))
+    pyenv_root = Path(env.get("PYENV_ROOT") or Path("~/.pyenv").expanduser())
+    for folder in sorted((pyenv_root / "versions").glob("3.*/bin"), key=lambda p: python_name_key(p.parent.name)):
+        if (folder / "python3").exists():
+            add(folder / "python3")
+    return found
+
+
+PYTHON_NAME = re.compile(r"python3(\.\d+)?")
+
+
+def python_name_key(name):
+    """``python3`` before ``python3.10`` before ``python3.12``; ``3.9.18`` before ``3.10.13`` (pyenv folders)."""
+    return [int(part) if part.isdigit() else -1 for part in re.split(r"[.]", name.replace("python", ""))]
+
+
+def discover(env):
+    """Every Odoo this machine offers, by major: ``({major: candidate}, [notes])``.
+
+    A candidate is ``{"how": "src", "tree": ..., "variable": ...}`` for a source tree named by ``ODOO_SRC`` or
+    ``ODOO<major>_SRC`` (``ODOO19_SRC=/path/to/odoo-19``), or ``{"how": "system", "python": ...}`` for an
+    interpreter that imports ``odoo`` (:func:`interpreters`). A variable wins over an interpreter, ``ODOO<major>_SRC``
+    over ``ODOO_SRC``, and the first interpreter over the next ones for the same major.
+    """
+    found, notes = {}, []
     if env.get("OUTLOOK_TEST_NO_ODOO", "").lower() in ("1", "true", "yes"):
-        python = pick_python([override, "python3"])
-        return _plan("none", python, reason="Odoo hidden by OUTLOOK_TEST_NO_ODOO=1")
-    if odoo_src:
-        tree = Path(odoo_src).expanduser().resolve()
-        if (tree / "release.py").is_file() and (tree / "__init__.py").is_file() and tree.name == "odoo":
-            tree = tree.parent  # ODOO_SRC pointed at the package itself
-        if not (tree / "odoo" / "release.py").is_file():
-            raise SetupError(f"ODOO_SRC={odoo_src} is not an Odoo source tree (no odoo/release.py in it)")
-        version = odoo_version(tree / "odoo")
-        if not version or version[0] < MIN_ODOO:
-            raise SetupError(f"ODOO_SRC={odoo_src} holds Odoo {version_text(version)}, need Odoo {MIN_ODOO}")
+        return found, ["Odoo hidden by OUTLOOK_TEST_NO_ODOO=1"]
+    numbered = sorted(
+        (name for name in env if re.fullmatch(r"ODOO\d+_SRC", name) and env[name].strip()),
+        key=lambda name: int(name[4:-4]),
+    )
+    for variable in [*numbered, "ODOO_SRC"]:
+        value = env.get(variable, "").strip()
+        if not value:
+            continue
+        tree, version = source_tree(variable, value)
+        wanted = int(variable[4:-4]) if variable != "ODOO_SRC" else version[0]
+        if version[0] != wanted:
+            raise SetupError(f"{variable}={value} holds Odoo {version_text(version)}, not Odoo {wanted}")
+        if wanted in found:
+            notes.append(f"{variable}={value} ignored: {found[wanted]['variable']} already gives Odoo {wanted}")
+            continue
+        found[wanted] = {"how": "src", "tree": str(tree), "variable": variable, "version": version}
+    candidates = interpreters(env)
+    # one probe per interpreter, side by side: pyenv's shims take a good part of a second each
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        infos = list(pool.map(quiet_probe, candidates))
+    for python, info in zip(candidates, infos, strict=True):
+        if not info or tuple(int(x) for x in info["version"].split(".")) < (3, 10):
+            continue
+        version = info["odoo_dir"] and odoo_version(info["odoo_dir"])
+        if version and version[0] not in found:
+            found[version[0]] = {"how": "system", "python": python, "version": version, "odoo_dir": info["odoo_dir"]}
+    return found, notes
+
+
+def quiet_probe(python):
+    """:func:`probe`, or None when ``python`` does not run it (a shim of a version pyenv does not offer, Python 2)."""
+    try:
+        return probe(python)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+
+
+def detect(env):
+    """Decide mode, interpreter and Odoo location for this process's Odoo major (``_common.MAJOR``). Returns a dict
+    (the marker minus the hash)."""
+    override = env.get("OUTLOOK_PYTHON")
+    found, notes = discover(env)
+    candidate = found.get(MAJOR)
+    if candidate and candidate["how"] == "src":
+        tree = Path(candidate["tree"])
         python = pick_python([override, "python3.12", "python3"])
-        return _plan("src", python, odoo_src=str(tree), odoo_dir=str(tree / "odoo"), odoo_version=version)
-    python = pick_python([override, "python3"])
-    info = probe(python) if python else None
-    if info and info["odoo_dir"]:
-        version = odoo_version(info["odoo_dir"])
-        if version and version[0] >= MIN_ODOO:
-            return _plan("system", python, odoo_dir=info["odoo_dir"], odoo_version=version)
-        return _plan(
-            "none",
-            python,
-            reason=f"{python} imports Odoo {version_text(version)} from {info['odoo_dir']}, "
-            f"need Odoo {MIN_ODOO} ({NO_ODOO_HINT})",
-        )
-    return _plan("none", python, reason=f"no Odoo {MIN_ODOO} found ({NO_ODOO_HINT})")
+        return _plan("src", python, odoo_src=str(tree), odoo_dir=str(tree / "odoo"), odoo_version=candidate["version"])
+    if candidate:
+        return _plan("system", candidate["python"], odoo_dir=candidate["odoo_dir"], odoo_version=candidate["version"])
+    return _plan("none", pick_python([override, "python3"]), reason=no_odoo_reason(MAJOR, found, notes))
+
+
+def no_odoo_reason(major, found, notes):
+    if notes and not found:
+        return notes[0]
+    others = ", ".join(f"Odoo {version_text(c['version'])}" for _, c in sorted(found.items()))
+    return f"no Odoo {major} found ({NO_ODOO_HINT.format(major=major)}{f'; found {others}' if others else ''})"
 
 
 def _plan(mode, python, *, reason=None, odoo_src=None, odoo_dir=None, odoo_version=None):
@@ -155,6 +252,8 @@ def _plan(mode, python, *, reason=None, odoo_src=None, odoo_dir=None, odoo_versi
     if not info:
         raise SetupError(f"{python} does not run")
     return {
+        "major": MAJOR,
+        "venv": str(VENV),
         "mode": mode,
         "base_python": info["executable"],
         "python_version": info["version"],
@@ -219,7 +318,7 @@ def build(plan):
         shutil.rmtree(VENV)
     system_site = plan["mode"] == "system"
     step(
-        f"creating .venv (mode {plan['mode']}, Python {plan['python_version']} {plan['base_python']}"
+        f"creating {VENV.name} (mode {plan['mode']}, Python {plan['python_version']} {plan['base_python']}"
         f"{', --system-site-packages' if system_site else ''}); log: {SETUP_LOG.relative_to(REPO)}"
     )
     cmd = [plan["base_python"], "-m", "venv", *(["--system-site-packages"] if system_site else []), VENV]
@@ -244,30 +343,31 @@ def build(plan):
     proc = run([venv_python(), "-c", checks], quiet=True, check=False)
     if proc.returncode != 0:
         say(proc.stdout.rstrip())
-        raise SetupError("the new .venv cannot import what the suites need (see above)")
+        raise SetupError(f"the new {VENV.name} cannot import what the suites need (see above)")
 
 
 # ---------------------------------------------------------------------------
 # entry points
 # ---------------------------------------------------------------------------
 def ensure(env=None, force=False):
-    """Make sure ``.venv`` matches the current mode and requirements; returns the plan (see ``detect``)."""
+    """Make sure this major's venv matches the current mode and requirements; returns the plan (see ``detect``)."""
     env = os.environ if env is None else env
     plan = detect(env)
     plan["hash"] = requirements_hash(plan)
     marker = read_json(MARKER)
-    if not force and marker == plan and venv_python().exists() and python_ok(str(venv_python())):
-        step(f".venv up to date (mode {plan['mode']}{odoo_note(plan)})")
+    # why there is no Odoo is no reason to rebuild a venv without Odoo
+    changed = sorted(k for k in plan if k != "no_odoo_reason" and (marker or {}).get(k) != plan.get(k))
+    if not force and marker and not changed and venv_python().exists() and python_ok(str(venv_python())):
+        step(f"{VENV.name} up to date (mode {plan['mode']}{odoo_note(plan)})")
         return plan
-    if marker and marker != plan:
-        changed = sorted(k for k in plan if marker.get(k) != plan.get(k))
-        step(f".venv out of date ({', '.join(changed)} changed): rebuilding")
+    if marker and changed:
+        step(f"{VENV.name} out of date ({', '.join(changed)} changed): rebuilding")
     try:
         build(plan)
     except CommandError as exc:
         raise SetupError(f"{exc} (full log: {SETUP_LOG})") from exc
     write_json(MARKER, plan)
-    step(f".venv ready (mode {plan['mode']}{odoo_note(plan)})")
+    step(f"{VENV.name} ready (mode {plan['mode']}{odoo_note(plan)})")
     return plan
 
 
@@ -277,15 +377,59 @@ def odoo_note(plan):
     return f", no Odoo: {plan['no_odoo_reason']}"
 
 
+def child_env(major, env=None):
+    """The environment of a process that works for Odoo ``major`` (its venv, its files under .run/)."""
+    env = dict(os.environ if env is None else env)
+    env[MAJOR_ENV] = str(major)
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def choose_major(requested=None, env=None):
+    """The major a demo, benchmark or translation run uses: ``requested`` (``ODOO=19``), else the first supported
+    major found; ``(major, None)``, or ``(None, reason)`` when that major is not on this machine."""
+    found, notes = discover(os.environ if env is None else env)
+    if requested:
+        major = int(requested)
+        if major not in SUPPORTED_MAJORS:
+            return None, f"Odoo {major} is not supported (supported: {', '.join(map(str, SUPPORTED_MAJORS))})"
+        return (major, None) if major in found else (None, no_odoo_reason(major, found, notes))
+    usable = [major for major in SUPPORTED_MAJORS if major in found]
+    return (usable[0], None) if usable else (None, no_odoo_reason(PRIMARY_MAJOR, found, notes))
+
+
+def work_for_major(major):
+    """Make this process work for Odoo ``major``: start this script again with ``OUTLOOK_ODOO_MAJOR`` set (the paths
+    of _common are per major, computed at import) unless it already does."""
+    if major != MAJOR:
+        os.execve(sys.executable, [sys.executable, *sys.argv], child_env(major))
+
+
 def main():
+    parser = argparse.ArgumentParser(description="Create or refresh the venv of each Odoo major found.")
+    parser.add_argument("--force", action="store_true", help="rebuild even when nothing changed")
+    parser.add_argument("--odoo", type=int, help="only this Odoo major (the venv of no Odoo when none is found)")
+    opts = parser.parse_args()
     start = time.monotonic()
     try:
-        ensure(force="--force" in sys.argv)
+        found, _notes = discover(os.environ)
     except SetupError as exc:
         warn(f"setup failed: {exc}")
         return 1
+    majors = [opts.odoo] if opts.odoo else [m for m in SUPPORTED_MAJORS if m in found] or [PRIMARY_MAJOR]
+    code = 0
+    for major in majors:
+        if major == MAJOR:
+            try:
+                ensure(force=opts.force)
+            except SetupError as exc:
+                warn(f"setup failed: {exc}")
+                code = 1
+        else:
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--odoo", str(major), *(["--force"] * opts.force)]
+            code = subprocess.run(cmd, env=child_env(major), stdin=subprocess.DEVNULL, check=False).returncode or code
     say(f"    [setup: {fmt_seconds(time.monotonic() - start)}]")
-    return 0
+    return code
 
 
 if __name__ == "__main__":

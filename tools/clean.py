@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""``make clean``: stop whatever the tooling left running (demo processes, PostgreSQL), then remove .run/ and .venv/."""
+"""``make clean``: stop whatever the tooling left running (demo processes, PostgreSQL), then remove .run/ and the venvs
+(.venv, .venv-19)."""
 
 import os
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import RUN, VENV, process_alive, read_json, step, warn  # noqa: E402
+from _common import REPO, RUN, SUPPORTED_MAJORS, process_alive, read_json, step, tagged, warn  # noqa: E402
 from pgcluster import Cluster  # noqa: E402
 
 
@@ -39,23 +40,26 @@ def stop_pid(pid, name, expect):
 
 
 def main():
-    pids = read_json(RUN / "demo.json", {}) or {}
-    stop_pid(pids.get("launcher"), "the demo launcher", "tools/demo.py")
-    stop_pid(pids.get("odoo"), "Odoo", "odoo")
-    stop_pid(pids.get("emulator"), "the emulator", "emulator")
-    bench = read_json(RUN / "bench.pids.json", {}) or {}
-    stop_pid(bench.get("launcher"), "the benchmark launcher", "bench/run.py")
-    stop_pid(bench.get("emulator"), "the benchmark emulator", "emulator_server")
+    for major in SUPPORTED_MAJORS:
+        pids = read_json(RUN / f"{tagged('demo', major)}.json", {}) or {}
+        stop_pid(pids.get("launcher"), "the demo launcher", "tools/demo.py")
+        stop_pid(pids.get("odoo"), "Odoo", "odoo")
+        stop_pid(pids.get("emulator"), "the emulator", "emulator")
+        bench = read_json(RUN / f"{tagged('bench', major)}.pids.json", {}) or {}
+        stop_pid(bench.get("launcher"), "the benchmark launcher", "bench/run.py")
+        stop_pid(bench.get("emulator"), "the benchmark emulator", "emulator_server")
     outside = set()
-    for name in ("pg", "bench-pg"):  # tests/demo, and make bench's own cluster
-        cluster = Cluster(name=name)
-        cluster.stop()
-        outside |= {Path(p) for p in (cluster.state.get("base"), cluster.state.get("sock")) if p}
-    for path in {RUN, VENV, *outside}:
+    for major in SUPPORTED_MAJORS:  # each major's cluster for tests/demo, and make bench's own one
+        for name in ("pg", "bench-pg"):
+            cluster = Cluster(name=tagged(name, major))
+            cluster.stop()
+            outside |= {Path(p) for p in (cluster.state.get("base"), cluster.state.get("sock")) if p}
+    venvs = {REPO / tagged(".venv", major) for major in SUPPORTED_MAJORS}
+    for path in {RUN, *venvs, *outside}:
         if path.exists():
             step(f"removing {path}")
             shutil.rmtree(path, ignore_errors=True)
-    if any(p.exists() for p in (RUN, VENV)):
+    if any(p.exists() for p in (RUN, *venvs)):
         warn("some files could not be removed")
         return 1
     return 0

@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """``make demo``: PostgreSQL + the Graph emulator + Odoo on http://localhost:8069, ready to click through.
 
-* the same setup as ``make test`` (``.venv``, PostgreSQL cluster under ``.run/``);
+* one Odoo major: ``make demo ODOO=19`` (``--odoo 19``) picks it, else the first supported one found (18, then
+  19); the same setup as ``make test`` for that major (``.venv`` / ``.venv-19``, PostgreSQL cluster ``.run/pg`` /
+  ``.run/pg-19``);
 * the emulator (``python -m emulator``) on 127.0.0.1:8443 (or a free port), one app registered with the redirect
   URI of the add-on's OAuth callback and the mailbox ``demo@contoso.test`` seeded with ~50 events;
 * database ``outlook_demo`` with the add-on installed (created afresh each run, as the emulator starts empty;
   no demo data; login admin/admin), settings pointing at the emulator;
 * Odoo in the foreground (workers=0, one cron thread). Ctrl-C stops Odoo, the emulator and PostgreSQL.
 
-Logs: ``.run/logs/odoo-demo.log`` and ``.run/logs/emulator.log`` (warnings and errors are echoed here).
+Logs: ``.run/logs/odoo-demo.log`` and ``.run/logs/emulator.log`` (``-19`` appended for Odoo 19; warnings and errors
+are echoed here).
 """
 
+import argparse
+import json
 import os
 import subprocess
 import sys
@@ -18,7 +23,6 @@ import threading
 import time
 import urllib.error
 import urllib.request
-import xmlrpc.client
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -28,6 +32,7 @@ import odoo_env  # noqa: E402
 from _common import (  # noqa: E402
     ADDON_NAME,
     LOGS,
+    MAJOR,
     REPO,
     RUN,
     CommandError,
@@ -42,6 +47,7 @@ from _common import (  # noqa: E402
     say,
     step,
     stop_process,
+    tagged,
     tail,
     venv_python,
     warn,
@@ -50,15 +56,17 @@ from _common import (  # noqa: E402
 from pgcluster import Cluster, ensure_binaries  # noqa: E402
 
 DEMO_DB = "outlook_demo"
-DEMO_CONF = RUN / "odoo-demo.conf"
+DEMO_CONF = RUN / f"{tagged('odoo-demo')}.conf"
+DEMO_LOG = LOGS / f"{tagged('odoo-demo')}.log"
+EMULATOR_LOG = LOGS / f"{tagged('emulator')}.log"
 ODOO_PORT = 8069
 BASE_URL = f"http://localhost:{ODOO_PORT}"
 REDIRECT_URI = f"{BASE_URL}/microsoft_account/authentication"
 CLIENT_ID = "0d5c6b1e-7a2f-4c39-9e1d-5a0b3c2d1e0f"  # the demo app registered in the emulator
 CLIENT_SECRET = "outlook-demo-secret"
 MAILBOX = "demo@contoso.test"
-EMULATOR_DIR = RUN / "emulator"
-PIDS = RUN / "demo.json"  # what `make clean` stops if the launcher itself was killed
+EMULATOR_DIR = RUN / tagged("emulator")
+PIDS = RUN / f"{tagged('demo')}.json"  # what `make clean` stops if the launcher itself was killed
 
 
 def child_env():
@@ -115,7 +123,7 @@ def start_emulator():
     info_path = EMULATOR_DIR / "emulator.json"
     info_path.unlink(missing_ok=True)
     port = free_port(8443)
-    log = LOGS / "emulator.log"
+    log = EMULATOR_LOG
     cmd = [
         venv_python(), "-m", "emulator",
         "--port", port,
@@ -141,7 +149,7 @@ def prepare_database(cluster):
     the previous run's emulator would hold tokens and event ids the new one never issued.
     ``OUTLOOK_DEMO_KEEP_DB=1`` keeps the database and only updates the add-on."""
     state = odoo_env.pgq(cluster, "module-state", DEMO_DB, ADDON_NAME)
-    log = LOGS / "odoo-demo-install.log"
+    log = LOGS / f"{tagged('odoo-demo-install')}.log"
     if state == "installed" and os.environ.get("OUTLOOK_DEMO_KEEP_DB", "").lower() in ("1", "true", "yes"):
         ok, problems = odoo_env.install_addon(DEMO_CONF, DEMO_DB, cluster, log, update=True)
     else:
@@ -191,13 +199,21 @@ def wait_for_odoo(proc, log):
 
 
 def check_login():
+    """Log in as admin/admin through the web client's own route (JSON-RPC on Odoo 18 and 19; Odoo 19 logs that
+    /xmlrpc is deprecated)."""
+    body = {"jsonrpc": "2.0", "method": "call", "params": {"db": DEMO_DB, "login": "admin", "password": "admin"}}
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{ODOO_PORT}/web/session/authenticate",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     try:
-        common = xmlrpc.client.ServerProxy(f"http://127.0.0.1:{ODOO_PORT}/xmlrpc/2/common")
-        uid = common.authenticate(DEMO_DB, "admin", "admin", {})
-    except (OSError, xmlrpc.client.Error) as exc:
+        with urllib.request.urlopen(request, timeout=30) as resp:
+            answer = json.loads(resp.read().decode())
+    except (OSError, ValueError) as exc:
         warn(f"could not check the admin/admin login: {exc}")
         return
-    if not uid:
+    if not (answer.get("result") or {}).get("uid"):
         warn(f"admin/admin does not log in to {DEMO_DB} (password changed? `make clean` starts over)")
 
 
@@ -218,7 +234,7 @@ def print_instructions(cluster, emulator):
         "     Outlook at the next sync (every 10 minutes, or at once with the Outlook button).",
         "",
         f"  database {DEMO_DB} | PostgreSQL 127.0.0.1:{cluster.port} (user odoo) | emulator {emulator['base_url']}",
-        f"  logs: {(LOGS / 'odoo-demo.log').relative_to(REPO)}, {(LOGS / 'emulator.log').relative_to(REPO)}",
+        f"  Odoo {MAJOR} | logs: {DEMO_LOG.relative_to(REPO)}, {EMULATOR_LOG.relative_to(REPO)}",
         "  Press Ctrl-C to stop Odoo, the emulator and PostgreSQL.",
         "=" * 78,
         "",
@@ -227,6 +243,17 @@ def print_instructions(cluster, emulator):
 
 
 def main():
+    parser = argparse.ArgumentParser(description="Odoo + the Graph emulator, ready to click through.")
+    parser.add_argument("--odoo", help="the Odoo major to run (make demo ODOO=19); default: the first one found")
+    opts = parser.parse_args()
+    try:
+        major, reason = bootstrap.choose_major(opts.odoo)
+    except bootstrap.SetupError as exc:
+        major, reason = None, str(exc)
+    if major is None:
+        warn(f"make demo needs Odoo: {reason}")
+        return 1
+    bootstrap.work_for_major(major)  # this process again, for that major's venv and files (no return if another)
     RUN.mkdir(exist_ok=True)
     if not port_is_free(ODOO_PORT):
         warn(f"port {ODOO_PORT} is in use (another Odoo, or a running `make demo`?); the demo needs it")
@@ -269,12 +296,12 @@ def main():
             prepare_database(cluster)
         with timings.phase("settings"):
             set_parameters(emulator)
-        log = LOGS / "odoo-demo.log"
-        step(f"starting Odoo on {BASE_URL} (log: {log.relative_to(REPO)})")
+        log = DEMO_LOG
+        step(f"starting Odoo {MAJOR} on {BASE_URL} (log: {log.relative_to(REPO)})")
         odoo_proc = spawn(odoo_env.odoo_cmd(DEMO_CONF), log, cwd=RUN)
         write_json(PIDS, {"launcher": os.getpid(), "emulator": emulator_proc.pid, "odoo": odoo_proc.pid})
         follow(log, "odoo", lambda line: important(line) or ADDON_NAME in line[:160], stop_echo)
-        follow(LOGS / "emulator.log", "emulator", important, stop_echo)
+        follow(EMULATOR_LOG, "emulator", important, stop_echo)
         with timings.phase("odoo start"):
             wait_for_odoo(odoo_proc, log)
             check_login()

@@ -5,10 +5,11 @@
     python tools/i18n.py check  -c ODOO_CONF -d DB     exit 1 when the committed .pot misses or has extra msgids
 
 DB must have the add-on installed (``make test`` leaves ``outlook_test``; ``make i18n`` sets one up). Runs in Odoo's
-Python (the project's ``.venv``). Odoo's exporter (``odoo -d DB --i18n-export``) walks every file under the add-on's
-folder, following symlinks: in a working copy that means ``.run/`` (whose ``addons/outlook_calendar_sync`` points
-back at the working copy) and ``.venv/``. So the export reads a copy of the add-on without those folders, given to
-Odoo as the only custom addons path. ``export`` also brings each ``i18n/*.po`` up to date (polib, as Odoo uses it):
+Python (the project's ``.venv``, or ``.venv-19``). Odoo's exporter (``trans_export``, what ``odoo --i18n-export``
+runs on Odoo 18 and ``odoo i18n export`` on Odoo 19) walks every file under the add-on's folder, following symlinks:
+in a working copy that means ``.run/`` (whose ``addons/outlook_calendar_sync`` points back at the working copy) and
+the venvs. So the export reads a copy of the add-on without those folders, given to Odoo as the only custom addons
+path. ``export`` also brings each ``i18n/*.po`` up to date (polib, as Odoo uses it):
 translations of msgids that still exist are kept, new msgids come in untranslated, gone ones leave.
 
 Exit status: 0 when done (or current), 1 when the check found a difference, 2 when the export failed.
@@ -29,7 +30,7 @@ POT = REPO / "i18n" / f"{ADDON}.pot"
 SKIP_DIRS = {
     ".git",
     ".run",
-    ".venv",
+    ".venv",  # and every .venv-<major>
     ".benchmarks",
     ".ruff_cache",
     ".pytest_cache",
@@ -44,38 +45,36 @@ def copy_addon(target):
     """Copy the add-on's files into ``target/outlook_calendar_sync`` (no symlinks followed, SKIP_DIRS left out)."""
 
     def ignore(_folder, names):
-        return [name for name in names if name in SKIP_DIRS]
+        return [name for name in names if name in SKIP_DIRS or name.startswith(".venv-")]
 
     shutil.copytree(REPO, target / ADDON, ignore=ignore, symlinks=True)
     return target / ADDON
 
 
 def odoo_addons_dirs():
-    import odoo
+    import odoo.release
 
-    odoo_dir = Path(odoo.__file__).resolve().parent
+    odoo_dir = Path(odoo.release.__file__).resolve().parent  # odoo is a namespace package on Odoo 19 (no __file__)
     dirs = [d for d in (odoo_dir / "addons", odoo_dir.parent / "addons") if d.is_dir()]
     return [str(d) for d in dirs if any(d.glob("*/__manifest__.py"))]
 
 
 def export_pot(conf, db, out):
-    """Run Odoo's exporter on ``db`` for the add-on; write the template to ``out``."""
+    """Run Odoo's exporter on ``db`` for the add-on (in a child process: it loads the registry); write the template
+    to ``out``."""
     with tempfile.TemporaryDirectory(prefix="outlook-i18n-") as tmp:
         copy_addon(Path(tmp))
         addons_path = ",".join([tmp, *odoo_addons_dirs()])
         cmd = [
             sys.executable,
-            "-m",
-            "odoo",
+            str(Path(__file__).resolve()),
+            "_export",
             "-c",
-            str(conf),
+            str(Path(conf).resolve()),
             "-d",
             db,
-            f"--addons-path={addons_path}",
-            f"--i18n-export={out}",
-            f"--modules={ADDON}",
-            "--stop-after-init",
-            "--log-level=warn",
+            addons_path,
+            str(out),
         ]
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)
@@ -86,6 +85,22 @@ def export_pot(conf, db, out):
         sys.stderr.write(proc.stdout + proc.stderr)
         raise SystemExit(2)
     return out
+
+
+def export_in_odoo(conf, db, addons_path, out):
+    """The template of the add-on's terms, as ``odoo --i18n-export`` (Odoo 18) or ``odoo i18n export`` (Odoo 19)
+    write it: both call ``trans_export``, which takes a cursor on Odoo 18 and an environment on Odoo 19."""
+    import odoo.release
+    from odoo import SUPERUSER_ID, api
+    from odoo.modules.registry import Registry
+    from odoo.tools import config
+    from odoo.tools.translate import trans_export
+
+    config.parse_config(["-c", conf, "-d", db, f"--addons-path={addons_path}", "--log-level=warn"])
+    with Registry(db).cursor() as cr, open(out, "wb") as buffer:
+        target = api.Environment(cr, SUPERUSER_ID, {}) if odoo.release.version_info[0] >= 19 else cr
+        trans_export(None, [ADDON], buffer, "po", target)
+    return 0
 
 
 def undated(path):
@@ -126,6 +141,15 @@ def merge_po(po_path, pot_path):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_export"]:  # the child process of export_pot
+        inner = argparse.ArgumentParser()
+        inner.add_argument("-c", required=True)
+        inner.add_argument("-d", required=True)
+        inner.add_argument("addons_path")
+        inner.add_argument("out")
+        args = inner.parse_args(argv[1:])
+        return export_in_odoo(args.c, args.d, args.addons_path, args.out)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=("export", "check"))
     parser.add_argument("-c", "--config", required=True, help="Odoo configuration file")

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """``make lint``: ``pre-commit run --all-files`` with the hooks of ``.pre-commit-config.yaml``.
 
-Sets up ``.venv`` as ``make setup`` does (tools/bootstrap.py), then installs ``requirements-lint.txt`` into it (once;
-again only when that file changes), keeping every package already there, as bootstrap does for the test
-requirements. Every hook is local (``language: system``) and runs the venv's tools, so nothing is downloaded: after
-the first install the check works offline. pre-commit's own store goes to ``.run/pre-commit``.
+Sets up ``.venv`` (the first Odoo major's venv, or one without Odoo) as ``make setup`` does (tools/bootstrap.py),
+then installs ``requirements-lint.txt`` into it (once; again only when that file changes), keeping every package
+already there, as bootstrap does for the test requirements. Every hook is local (``language: system``) and runs the
+venv's tools, so nothing is downloaded: after the first install the check works offline. pre-commit's own store goes to
+``.run/pre-commit``.
 
     make lint                       every hook on every tracked file (fixers rewrite files: commit the result)
     make lint ARGS="ruff --files models/x.py"     one hook, some files (any ``pre-commit run`` arguments)

@@ -65,6 +65,7 @@ def step_builtin(env, args):
         icp.set_param(key, value)
     users = env["res.users"].sudo().with_context(no_reset_password=True, **QUIET)
     group = env.ref("base.group_user").id
+    groups_field = "group_ids" if "group_ids" in users._fields else "groups_id"  # renamed in Odoo 19
     created = users.create(
         [
             {
@@ -72,7 +73,7 @@ def step_builtin(env, args):
                 "name": address.split("@")[0].title(),
                 "email": address,
                 "tz": "Europe/Berlin",
-                "groups_id": [Command.set([group])],
+                groups_field: [Command.set([group])],
             }
             for address in (ANNA, BOB)
         ]
@@ -190,7 +191,7 @@ STEPS = {"builtin": step_builtin, "uninstall": step_uninstall, "ours": step_ours
 
 
 def run_step(name, conf, db, args):
-    import odoo
+    import odoo.service.server  # Odoo 19 no longer imports it with odoo
     from odoo import SUPERUSER_ID, api
     from odoo.modules.registry import Registry
     from odoo.tools import config
@@ -226,7 +227,7 @@ class Check:
             *args,
             "--stop-after-init",
             "--log-level=warn",
-            "--without-demo=all",
+            "--without-demo=True",  # Odoo 19 wants a boolean
         ]
         self._run(cmd, timeout)
 

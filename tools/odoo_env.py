@@ -7,11 +7,12 @@ import subprocess
 import time
 from pathlib import Path
 
-from _common import ADDON_NAME, REPO, RUN, say, step, venv_python, warn
+from _common import ADDON_NAME, REPO, RUN, say, step, tagged, venv_python, warn
 from pgcluster import DB_USER
 
 ADDONS = RUN / "addons"
-DATA_DIR = RUN / "odoo-data"
+DATA_DIR = RUN / tagged("odoo-data")
+WITHOUT_DEMO = "--without-demo=True"  # no demo data: Odoo 18 takes any value, Odoo 19 a boolean ("all" is not)
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ \d+ (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 
 
@@ -44,12 +45,11 @@ def write_config(path, plan, cluster, **options):
         "db_host": cluster.host,
         "db_port": cluster.port,
         "db_user": DB_USER,
-        "db_password": "False",
         "addons_path": addons_path(plan),
         "data_dir": DATA_DIR,
         "admin_passwd": "admin",
         "list_db": "False",
-        "without_demo": "all",
+        "without_demo": "True",  # Odoo 18 reads any non-empty value, Odoo 19 a boolean
         "log_level": "info",
     }
     values.update(options)
@@ -90,7 +90,7 @@ def install_addon(conf, db, cluster, log, update=False, extra_modules=()):
     flag = "-u" if update else "-i"
     modules = [ADDON_NAME, *extra_modules]
     names = ",".join(modules)
-    cmd = odoo_cmd(conf, "-d", db, flag, names, "--stop-after-init", "--without-demo=all", "--log-level=info")
+    cmd = odoo_cmd(conf, "-d", db, flag, names, "--stop-after-init", WITHOUT_DEMO, "--log-level=info")
     Path(log).parent.mkdir(parents=True, exist_ok=True)
     step(f"odoo {flag} {names} on database {db} (log: {Path(log).relative_to(REPO)})")
     start = time.monotonic()

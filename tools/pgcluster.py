@@ -36,6 +36,7 @@ from _common import (  # noqa: E402
     read_json,
     say,
     step,
+    tagged,
     tail,
     warn,
     which,
@@ -88,10 +89,10 @@ class Cluster:
     """``name`` picks the cluster's folder under ``.run/`` (``pg`` for tests and demo, ``bench-pg`` for the
     benchmark, so ``make bench`` never shares a server with a concurrent ``make test``)."""
 
-    def __init__(self, bindir=None, name="pg"):
+    def __init__(self, bindir=None, name=None):
         self.bindir = Path(bindir) if bindir else find_bindir()
-        self.name = name
-        self.state_path = RUN / name / "cluster.json"
+        self.name = name or tagged("pg")  # one cluster per Odoo major: .run/pg, .run/pg-19
+        self.state_path = RUN / self.name / "cluster.json"
         self.started_here = False
         self.state = read_json(self.state_path, {}) or {}
 
@@ -140,7 +141,7 @@ class Cluster:
             tag = hashlib.sha1(str(REPO).encode()).hexdigest()[:10]
             base = Path(tempfile.gettempdir()) / f"outlook-{self.name}-{tag}"
             user = self.server_user()
-            warn(f"user {user.pw_name} cannot reach {RUN / 'pg'}: the cluster lives in {base}")
+            warn(f"user {user.pw_name} cannot reach {RUN / self.name}: the cluster lives in {base}")
             base.mkdir(mode=0o700, exist_ok=True)
             self._chown(base)
         sock = base / "sock"

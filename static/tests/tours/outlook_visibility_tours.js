@@ -1,6 +1,11 @@
 /** @odoo-module **/
 
 import { registry } from "@web/core/registry";
+import { session } from "@web/session";
+
+// A step after which the page unloads (a reload, a redirect to the consent page): Odoo 19's tours must be told
+// ({ expectUnloadPage: true }, else the unload fails the tour), Odoo 18's refuse that key in a step.
+const UNLOADS_PAGE = session.server_version_info?.[0] >= 19 ? { expectUnloadPage: true } : {};
 
 // Started by tests/test_ui_visibility.py. `shot(name)` asks the test for a screenshot and waits until it is
 // saved (tests/ui_common.py), so each picture shows the screen the tour has just checked.
@@ -35,7 +40,7 @@ registry.category("web_tour.tours").add("outlook_admin_enters_credentials", {
             run: `edit ${CLIENT_SECRET}`,
         },
         ...shot("01_admin_enters_credentials"),
-        { trigger: ".o_form_button_save", run: "click" },
+        { trigger: ".o_form_button_save", run: "click", ...UNLOADS_PAGE },
         // saved: the page reloads (the body loses the screenshot's mark); the secret is stored, never shown
         { trigger: "body:not([data-outlook-shot]) #outlook_calendar_sync_setting:contains(A secret is stored)" },
         {
@@ -53,14 +58,19 @@ registry.category("web_tour.tours").add("outlook_admin_enters_credentials", {
 registry.category("web_tour.tours").add("outlook_user_connects", {
     steps: () => [
         { trigger: ".o_calendar_container" },
-        { trigger: "#outlook_calendar_sync .o_outlook_sync_button.btn-primary:contains(Outlook)", run: "click" },
+        {
+            trigger: "#outlook_calendar_sync .o_outlook_sync_button.btn-primary:contains(Outlook)",
+            run: "click",
+            ...UNLOADS_PAGE,
+        },
         // Chromium now shows the emulator's consent page: the test screenshots it and clicks Accept there
         // (the tour runtime does not exist on that origin); Microsoft's redirect brings it back here.
         { trigger: "#outlook_calendar_sync .o_outlook_sync_button .fa-check", timeout: 20000 },
         ...shot("04_calendar_connected"),
         // the preferences show the connection and the user's own controls
         { trigger: ".o_user_menu button", run: "click" },
-        { trigger: ".dropdown-item[data-menu=settings]", run: "click" },
+        // the user menu's preferences: "settings" on Odoo 18, "preferences" on Odoo 19
+        { trigger: ".dropdown-item[data-menu=settings], .dropdown-item[data-menu=preferences]", run: "click" },
         { trigger: ".modal div[name=outlook_sync_state]:contains(Connected)" },
         { trigger: ".modal div[name=outlook_mailbox_address]:contains(anna@contoso.test)" },
         { trigger: ".modal button.o_outlook_pref_pause" },
