@@ -23,6 +23,8 @@ from collections import namedtuple
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from . import compat
+
 TOKEN_COLUMNS = ("cache", "builtin_refresh_token")
 MailboxTokens = namedtuple("MailboxTokens", TOKEN_COLUMNS, defaults=(None, None))
 ANY_CACHE = object()  # _outlook_write_tokens: whatever cache is stored
@@ -43,9 +45,7 @@ class OutlookMailboxToken(models.Model):
         help="Kept from Odoo's microsoft_calendar until the next sync takes the connection over",
     )
 
-    _sql_constraints = [
-        ("mailbox_uniq", "UNIQUE(mailbox_id)", "A mailbox has one token record."),
-    ]
+    _mailbox_uniq = compat.Constraint("UNIQUE(mailbox_id)", "A mailbox has one token record.")
 
 
 class OutlookMailbox(models.Model):
