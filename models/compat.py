@@ -46,3 +46,7 @@ def notify_cron_progress(env, done, remaining):
             cron._commit_progress(max(done - progress.done, 0), remaining=remaining)
     else:
         cron._notify_progress(done=done, remaining=remaining)
+
+
+# res.users' groups: ``groups_id`` on Odoo 18, ``group_ids`` on Odoo 19
+USER_GROUPS_FIELD = "group_ids" if ODOO_MAJOR >= 19 else "groups_id"

@@ -38,6 +38,8 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.outlook_calendar_sync.models import compat
+
 from .common import ANNA, OutlookEmulatorMixin, consent, query_params
 
 _logger = logging.getLogger(__name__)
@@ -191,6 +193,25 @@ res.config.settings         outlook_redirect_uri                                
 res.config.settings         action_outlook_test_connection()                     y        -        -        -
 """
 # fmt: on
+
+
+# What Odoo 19 answers differently from the table above, and why; the rest of the table holds on both majors.
+MATRIX_19 = """
+# (Odoo 19 cannot search or search_read a Json field by value: "does not apply", for everybody)
+outlook.event.link          synced_data                                          y..yyyy  y..yy--  -..hh--  -------
+outlook.held.line           addresses                                            y..yyyy  y..yy--  -..hh--  -------
+outlook.series.link         synced_data synced_rule                              y..yyyy  y..yy--  -..hh--  -------
+# (Odoo 19 checks the field's group in a domain on an x2many too: the owner may no longer search by it)
+outlook.mailbox             subscription_ids                                     yyy..yy  ---..--  ---..--  ---..--
+"""
+
+
+def expected_matrix():
+    """:data:`MATRIX` with the running major's differences applied."""
+    table = parse_matrix(MATRIX)
+    if compat.ODOO_MAJOR >= 19:
+        table.update(parse_matrix(MATRIX_19))
+    return table
 
 
 def parse_matrix(text):
@@ -347,7 +368,7 @@ class TestAccessMatrix(OutlookEmulatorMixin, TransactionCase):
         }
         unknown = extended - set(EXTENDED) - set(NOT_COVERED)
         self.assertFalse(unknown, f"models the add-on extends, neither in EXTENDED nor in NOT_COVERED: {unknown}")
-        table = parse_matrix(MATRIX)
+        table = expected_matrix()
         expected = set()
         for model in self.covered_models():
             self.assertIn(model, self.targets, f"{model}: give the matrix a record of it (targets) and a template")
@@ -365,7 +386,7 @@ class TestAccessMatrix(OutlookEmulatorMixin, TransactionCase):
 
     @mute_logger("odoo.models", "odoo.addons.base.models.ir_model", "odoo.addons.base.models.ir_rule", "odoo.sql_db")
     def test_the_matrix(self):
-        table = parse_matrix(MATRIX)
+        table = expected_matrix()
         actual, mismatches, cells = {}, [], 0
         for model in self.covered_models():
             names = ["*", *self.addon_fields(model), *[f"{name}()" for name in self.addon_methods(model)]]

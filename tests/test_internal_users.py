@@ -6,6 +6,8 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.outlook_calendar_sync.models import compat
+
 from .common import ANNA, CAROL, OutlookEmulatorMixin, consent
 
 AUTHORIZE = "GET /{tenant}/oauth2/v2.0/authorize"
@@ -68,7 +70,7 @@ class TestInternalUsersOnly(OutlookEmulatorMixin, HttpCase):
         resp = self.url_open("/outlook_calendar_sync/connect", allow_redirects=False)
         self.assertEqual(resp.status_code, 303)
         callback = consent(self.emulator, resp.headers["Location"])
-        dana.groups_id = [Command.set([self.env.ref("base.group_portal").id])]
+        dana[compat.USER_GROUPS_FIELD] = [Command.set([self.env.ref("base.group_portal").id])]
         self.env.flush_all()
         resp = self.url_open(callback, allow_redirects=False)
         self.assertEqual(resp.status_code, 403)
