@@ -70,7 +70,9 @@ class OutlookHeldBatch(models.Model):
     threshold = fields.Integer("Limit per run", readonly=True, help="The invitation budget when this batch was held")
     line_ids = fields.One2many("outlook.held.line", "batch_id", string="Held Changes", readonly=True)
     event_count = fields.Integer("Meetings", compute="_compute_outlook_counts")
-    message_count = fields.Integer("Messages to Send", compute="_compute_outlook_counts", help="What Send would send now")
+    message_count = fields.Integer(
+        "Messages to Send", compute="_compute_outlook_counts", help="What Send would send now"
+    )
     invitation_count = fields.Integer("Invitations", compute="_compute_outlook_counts")
     update_count = fields.Integer("Updates", compute="_compute_outlook_counts")
     cancellation_count = fields.Integer("Cancellations", compute="_compute_outlook_counts")
